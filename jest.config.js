@@ -1,0 +1,11 @@
+// Three suites: unit (mocked SDK), stack (CDK assertions + cdk-nag), integration (moto server).
+const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
+const base = { testEnvironment: 'node', transform, setupFilesAfterEach: undefined };
+module.exports = {
+  projects: [
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'], setupFilesAfterEnv: ['aws-sdk-client-mock-jest'] },
+    { ...base, displayName: 'stack', testMatch: ['<rootDir>/test/stack/**/*.test.ts'] },
+    { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/moto-global-setup.ts', globalTeardown: '<rootDir>/test/support/moto-global-teardown.ts' },
+  ],
+};

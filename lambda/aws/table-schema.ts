@@ -1,0 +1,27 @@
+// One DynamoDB table holds the event records, the idempotency claims and the target index.
+// The stack, the adapters and the CLI (which creates the table on a local emulator) all
+// take its shape from here, so the three can never disagree.
+
+export const TABLE_SCHEMA = {
+  partitionKey: 'pk',
+  ttlAttribute: 'expiresAt',
+  /** History queries walk this index: one partition per UTC day, sorted by event time. */
+  historyIndex: { name: 'byDay', partitionKey: 'day', sortKey: 'eventTimeAndId' },
+} as const;
+
+export const itemKey = {
+  /** The record of one event; also the claim on its event id. */
+  event: (eventId: string) => `EVENT#${eventId}`,
+  /** The claim on "this instance, warned at this time", whatever the event id. */
+  warning: (instanceId: string, eventTime: string) => `WARNING#${instanceId}#${eventTime}`,
+  /** Rejected events with no usable id are keyed by a hash of their body. */
+  rejected: (digest: string) => `REJECTED#${digest}`,
+  /** Where the target index last saw the instance registered. */
+  targets: (instanceId: string) => `TARGETS#${instanceId}`,
+  indexMeta: 'INDEX#META',
+} as const;
+
+/** The history partition of a record: its event's UTC day. */
+export function historyDay(isoTime: string): string {
+  return `DAY#${isoTime.slice(0, 10)}`;
+}

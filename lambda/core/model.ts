@@ -1,0 +1,121 @@
+// The responder's vocabulary. Pure data: no AWS SDK types cross this line, so the
+// decision core, the Lambda, the CLI and the tests all speak the same language.
+
+export const INSTANCE_ACTIONS = ['terminate', 'stop', 'hibernate'] as const;
+export type InstanceAction = (typeof INSTANCE_ACTIONS)[number];
+
+/** EC2 gives two minutes between the warning and the interruption (none for hibernate). */
+export const NOTICE_MS = 120_000;
+
+/** A validated Spot interruption warning, stripped of its envelope. */
+export interface SpotWarning {
+  kind: 'spot-interruption-warning';
+  eventId: string;
+  /** ISO-8601 time EC2 stamped on the event; the deadline counts from here. */
+  eventTime: string;
+  account: string;
+  region: string;
+  instanceId: string;
+  instanceAction: InstanceAction;
+}
+
+export type Outcome = 'handled' | 'duplicate' | 'skipped' | 'rejected' | 'failed';
+
+/** What EC2 says about the instance right now. */
+export interface InstanceFacts {
+  instanceId: string;
+  /** running, stopping, stopped, shutting-down, terminated, pending */
+  state: string;
+  privateIpAddresses: string[];
+  tags: Record<string, string>;
+}
+
+/** The instance's Auto Scaling membership (DescribeAutoScalingInstances). */
+export interface AsgMembership {
+  groupName: string;
+  lifecycleState: string;
+}
+
+/** The group itself (DescribeAutoScalingGroups). */
+export interface AsgFacts {
+  groupName: string;
+  targetGroupArns: string[];
+  desiredCapacity: number;
+  capacityRebalance: boolean;
+  tags: Record<string, string>;
+}
+
+/** One registration of the instance in a target group, as the target index last saw it. */
+export interface IndexedTarget {
+  targetGroupArn: string;
+  /** The instance id for instance targets, a private IP for ip targets. */
+  targetId: string;
+  targetType: 'instance' | 'ip';
+  port?: number;
+  availabilityZone?: string;
+}
+
+export interface TargetIndexLookup {
+  targets: IndexedTarget[];
+  /** When the last full refresh of the index finished; undefined when it never ran. */
+  refreshedAt?: string;
+}
+
+/** One deregistration the responder will make: DeregisterTargets for a single target. */
+export interface Deregistration {
+  targetGroupArn: string;
+  targetId: string;
+  port?: number;
+  availabilityZone?: string;
+  /** Why we believe the instance is registered there. */
+  source: 'target-index' | 'auto-scaling-group';
+}
+
+export type DetachDecision =
+  | { detach: true; groupName: string }
+  | { detach: false; groupName: string | null; reason: string };
+
+export type ActionKind = 'deregister' | 'detach';
+export type ActionResultKind = 'ok' | 'not-registered' | 'skipped' | 'failed';
+
+export interface ActionResult {
+  action: ActionKind;
+  /** Target group ARN for deregister, Auto Scaling group name for detach. */
+  target: string;
+  targetId?: string;
+  port?: number;
+  result: ActionResultKind;
+  latencyMs: number;
+  reason?: string;
+  error?: { name: string; message: string; retryable: boolean };
+}
+
+/** The durable record of one event: what we found, what we did, how long it took. */
+export interface ResponseRecord {
+  eventId: string;
+  eventTime: string | null;
+  detailType: string | null;
+  instanceId: string | null;
+  instanceAction: InstanceAction | null;
+  account: string | null;
+  region: string | null;
+  outcome: Outcome;
+  reason?: string;
+  duplicateOf?: string;
+  autoScalingGroup: string | null;
+  lifecycleState?: string | null;
+  /** Every target group we found holding the instance. */
+  targetGroups: string[];
+  /** Target groups the instance was actually deregistered from. */
+  deregisteredFrom: string[];
+  detached: boolean;
+  actions: ActionResult[];
+  /** eventTime + 120 s, or null when the event had no usable time. */
+  deadline: string | null;
+  /** Milliseconds left before the deadline when the response finished (negative = late). */
+  msLeftAtFinish: number | null;
+  indexRefreshedAt?: string | null;
+  receivedAt: string;
+  finishedAt: string;
+  dryRun?: boolean;
+}
