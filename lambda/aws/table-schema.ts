@@ -14,8 +14,6 @@ export const itemKey = {
   event: (eventId: string) => `EVENT#${eventId}`,
   /** The claim on "this instance, warned at this time", whatever the event id. */
   warning: (instanceId: string, eventTime: string) => `WARNING#${instanceId}#${eventTime}`,
-  /** Rejected events with no usable id are keyed by a hash of their body. */
-  rejected: (digest: string) => `REJECTED#${digest}`,
   /** Where the target index last saw the instance registered. */
   targets: (instanceId: string) => `TARGETS#${instanceId}`,
   indexMeta: 'INDEX#META',

@@ -24,9 +24,15 @@ export interface AutoScalingPort {
   /** null when the instance belongs to no Auto Scaling group. */
   describeMembership(instanceId: string, opts?: CallOptions): Promise<AsgMembership | null>;
   describeGroup(groupName: string, opts?: CallOptions): Promise<AsgFacts | null>;
-  /** DetachInstances with ShouldDecrementDesiredCapacity=false: the group launches a replacement. */
-  detachWithReplacement(groupName: string, instanceId: string, opts?: CallOptions): Promise<void>;
+  /**
+   * DetachInstances with ShouldDecrementDesiredCapacity=false: the group launches a replacement.
+   * 'not-detachable' when Auto Scaling refuses because the instance left InService/Standby
+   * (or the group) between our describe and the detach.
+   */
+  detachWithReplacement(groupName: string, instanceId: string, opts?: CallOptions): Promise<DetachResult>;
 }
+
+export type DetachResult = 'ok' | 'not-detachable';
 
 export type DeregisterResult = 'ok' | 'not-registered';
 
@@ -71,7 +77,10 @@ export interface EventStore {
   finish(keys: ClaimKeys, record: ResponseRecord): Promise<void>;
   /** Note a repeated delivery on the original record; never touches the fleet. */
   noteDuplicate(originalEventId: string, duplicateEventId: string, at: string): Promise<void>;
-  /** Record an event that was never claimed (rejected, or skipped before any claim). */
+  /**
+   * Record an event that was never claimed (rejected, or skipped before any claim), under
+   * EVENT#<record.eventId>; never overwrites an existing record.
+   */
   recordUnclaimed(record: ResponseRecord): Promise<void>;
   history(query: HistoryQuery): Promise<ResponseRecord[]>;
 }
