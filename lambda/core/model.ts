@@ -75,12 +75,14 @@ export type DetachDecision =
   | { detach: true; groupName: string }
   | { detach: false; groupName: string | null; reason: string };
 
-export type ActionKind = 'deregister' | 'detach';
-export type ActionResultKind = 'ok' | 'not-registered' | 'skipped' | 'failed';
+/** lookup: a read the response depended on (recorded only when it failed). */
+export type ActionKind = 'lookup' | 'deregister' | 'detach';
+/** planned: a dry run's stand-in for a mutation it did not make. */
+export type ActionResultKind = 'ok' | 'not-registered' | 'skipped' | 'failed' | 'planned';
 
 export interface ActionResult {
   action: ActionKind;
-  /** Target group ARN for deregister, Auto Scaling group name for detach. */
+  /** Target group ARN for deregister, Auto Scaling group name for detach, the API for lookup. */
   target: string;
   targetId?: string;
   port?: number;
@@ -115,6 +117,8 @@ export interface ResponseRecord {
   /** Milliseconds left before the deadline when the response finished (negative = late). */
   msLeftAtFinish: number | null;
   indexRefreshedAt?: string | null;
+  /** Things a reader of the record should know: degraded lookups, stale index ... */
+  notes?: string[];
   receivedAt: string;
   finishedAt: string;
   dryRun?: boolean;
