@@ -1,6 +1,6 @@
 // Three suites: unit (mocked SDK), stack (CDK assertions + cdk-nag), integration (moto server).
 const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
-const base = { testEnvironment: 'node', transform, setupFilesAfterEach: undefined };
+const base = { testEnvironment: 'node', transform };
 module.exports = {
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'], setupFilesAfterEnv: ['aws-sdk-client-mock-jest'] },

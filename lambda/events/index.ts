@@ -1,0 +1,142 @@
+// Validation and conversion of incoming EventBridge events. parseEvent never throws: an event
+// we cannot act on is a permanent failure, recorded and returned, because a throw makes AWS
+// deliver it again, and again.
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import type { InstanceAction, SpotWarning } from '../core/model';
+import { ec2Fields, envelopeFields, envelopeSchema } from './envelope';
+import { describeIssue, joinProblems, typeName } from './problems';
+import { findKind } from './registry';
+
+export { EVENT_KINDS } from './registry';
+export type { Envelope, EventKind } from './envelope';
+
+export interface AcceptPolicy {
+  accounts: string[] | '*';
+  regions: string[] | '*';
+}
+
+export interface Rejection {
+  /** Every problem found, joined with '; '. */
+  reason: string;
+  /** The envelope id when usable, else `unidentified-<16 hex of sha256 of the event's JSON>`. */
+  eventId: string;
+  // Whatever passed its own field's check, for the record; null otherwise.
+  eventTime: string | null;
+  detailType: string | null;
+  instanceId: string | null;
+  instanceAction: InstanceAction | null;
+  account: string | null;
+  region: string | null;
+}
+
+export type ParsedEvent = { ok: true; warning: SpotWarning } | { ok: false; rejection: Rejection };
+
+type Salvage = Omit<Rejection, 'reason' | 'eventId'>;
+
+const NOTHING_SALVAGED: Salvage = {
+  eventTime: null,
+  detailType: null,
+  instanceId: null,
+  instanceAction: null,
+  account: null,
+  region: null,
+};
+
+export function parseEvent(raw: unknown, policy: AcceptPolicy): ParsedEvent {
+  try {
+    return parse(raw, policy);
+  } catch (err) {
+    // Only values that never came from JSON get here: getters or proxies that throw.
+    const message = err instanceof Error ? err.message : typeName(err);
+    return reject(unidentifiedEventId(raw), [`event could not be read: ${message}`], NOTHING_SALVAGED);
+  }
+}
+
+function parse(raw: unknown, policy: AcceptPolicy): ParsedEvent {
+  if (!isRecord(raw)) {
+    return reject(unidentifiedEventId(raw), [`event is not a JSON object (got ${typeName(raw)})`], NOTHING_SALVAGED);
+  }
+
+  const problems: string[] = [];
+  const salvage = salvaged(raw);
+  const { source, 'detail-type': detailType } = raw;
+  // A non-string source or detail-type is reported by the envelope check below.
+  const kind = typeof source === 'string' && typeof detailType === 'string' ? findKind(source, detailType) : null;
+  if (kind && 'unsupported' in kind) problems.push(kind.unsupported);
+
+  let warning: SpotWarning | null = null;
+  if (kind && 'schema' in kind) {
+    const result = kind.schema.safeParse(raw, { reportInput: true });
+    if (result.success) warning = result.data;
+    else problems.push(...result.error.issues.map(describeIssue));
+  } else {
+    const result = envelopeSchema.safeParse(raw, { reportInput: true });
+    if (!result.success) problems.push(...result.error.issues.map(describeIssue));
+  }
+  problems.push(...policyProblems(salvage, policy));
+
+  if (warning && problems.length === 0) return { ok: true, warning };
+  return reject(valid(envelopeFields.id, raw.id) ?? unidentifiedEventId(raw), problems, salvage);
+}
+
+function policyProblems(salvage: Salvage, policy: AcceptPolicy): string[] {
+  const problems: string[] = [];
+  if (salvage.account !== null && !accepts(policy.accounts, salvage.account)) {
+    problems.push(`account "${salvage.account}" is not accepted (configure ACCEPTED_ACCOUNTS to respond to it)`);
+  }
+  if (salvage.region !== null && !accepts(policy.regions, salvage.region)) {
+    problems.push(`region "${salvage.region}" is not accepted (configure ACCEPTED_REGIONS to respond to it)`);
+  }
+  return problems;
+}
+
+function accepts(allowed: string[] | '*', value: string): boolean {
+  return allowed === '*' || allowed.includes(value);
+}
+
+function reject(eventId: string, problems: readonly string[], salvage: Salvage): ParsedEvent {
+  return { ok: false, rejection: { reason: joinProblems(problems), eventId, ...salvage } };
+}
+
+function salvaged(event: Record<string, unknown>): Salvage {
+  const detail = isRecord(event.detail) ? event.detail : {};
+  return {
+    eventTime: valid(envelopeFields.time, event.time),
+    detailType: valid(envelopeFields['detail-type'], event['detail-type']),
+    instanceId: valid(ec2Fields.instanceId, detail['instance-id']),
+    instanceAction: valid(ec2Fields.instanceAction, detail['instance-action']),
+    account: valid(envelopeFields.account, event.account),
+    region: valid(envelopeFields.region, event.region),
+  };
+}
+
+function valid<T>(schema: z.ZodType<T>, value: unknown): T | null {
+  const result = schema.safeParse(value);
+  return result.success ? result.data : null;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A stable id for an event without a usable one, so that redeliveries of it share one record.
+ * Keys are sorted first: the id depends on what the event says, not on how it was written.
+ */
+function unidentifiedEventId(raw: unknown): string {
+  return `unidentified-${createHash('sha256').update(jsonText(raw)).digest('hex').slice(0, 16)}`;
+}
+
+function jsonText(raw: unknown): string {
+  try {
+    return JSON.stringify(raw, sortKeys) ?? String(raw);
+  } catch {
+    return '';
+  }
+}
+
+function sortKeys(_key: string, value: unknown): unknown {
+  if (!isRecord(value)) return value;
+  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, value[key]]));
+}

@@ -1,0 +1,22 @@
+// EC2's two-minute warning that it will terminate, stop or hibernate a Spot instance.
+// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
+import { z } from 'zod';
+import { defineEventKind, ec2Fields } from './envelope';
+
+export const spotInterruptionWarning = defineEventKind({
+  source: 'aws.ec2',
+  detailType: 'EC2 Spot Instance Interruption Warning',
+  detail: z.object({
+    'instance-id': ec2Fields.instanceId,
+    'instance-action': ec2Fields.instanceAction,
+  }),
+  convert: (event) => ({
+    kind: 'spot-interruption-warning',
+    eventId: event.id,
+    eventTime: event.time,
+    account: event.account,
+    region: event.region,
+    instanceId: event.detail['instance-id'],
+    instanceAction: event.detail['instance-action'],
+  }),
+});

@@ -1,0 +1,141 @@
+import fc from 'fast-check';
+import {
+  deadlineOf,
+  decideDetach,
+  decideOutcome,
+  planGroupDeregistrations,
+  planIndexedDeregistrations,
+} from '../../../lambda/core/plan';
+import type { ActionResult, AsgFacts, IndexedTarget, InstanceFacts } from '../../../lambda/core/model';
+
+const TG = (name: string) => `arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/${name}/0123456789abcdef`;
+const instance: InstanceFacts = {
+  instanceId: 'i-0123456789abcdef0',
+  state: 'running',
+  privateIpAddresses: ['10.0.1.10', '10.0.1.11'],
+  tags: {},
+};
+const group: AsgFacts = {
+  groupName: 'web-asg',
+  targetGroupArns: [TG('web'), TG('api')],
+  desiredCapacity: 3,
+  capacityRebalance: false,
+  tags: {},
+};
+
+describe('planIndexedDeregistrations', () => {
+  it('keeps instance targets of this instance with their registered ports', () => {
+    // Prepare
+    const targets: IndexedTarget[] = [
+      { targetGroupArn: TG('admin'), targetId: instance.instanceId, targetType: 'instance', port: 9000 },
+      { targetGroupArn: TG('admin'), targetId: instance.instanceId, targetType: 'instance', port: 9001 },
+      { targetGroupArn: TG('other'), targetId: 'i-0fffffffffffffff0', targetType: 'instance', port: 80 },
+    ];
+    // Act
+    const plan = planIndexedDeregistrations(instance, { targets, refreshedAt: '2026-11-21T05:00:00Z' });
+    // Assess
+    expect(plan).toEqual([
+      { targetGroupArn: TG('admin'), targetId: instance.instanceId, port: 9000, availabilityZone: undefined, source: 'target-index' },
+      { targetGroupArn: TG('admin'), targetId: instance.instanceId, port: 9001, availabilityZone: undefined, source: 'target-index' },
+    ]);
+  });
+
+  it('keeps IP targets only while the IP still belongs to the instance', () => {
+    const targets: IndexedTarget[] = [
+      { targetGroupArn: TG('ip'), targetId: '10.0.1.11', targetType: 'ip', port: 443, availabilityZone: 'us-east-1a' },
+      { targetGroupArn: TG('ip'), targetId: '10.0.9.99', targetType: 'ip', port: 443 },
+    ];
+    const plan = planIndexedDeregistrations(instance, { targets });
+    expect(plan.map((d) => d.targetId)).toEqual(['10.0.1.11']);
+    expect(plan[0]).toMatchObject({ port: 443, availabilityZone: 'us-east-1a' });
+  });
+
+  it('drops repeated index entries', () => {
+    const entry: IndexedTarget = { targetGroupArn: TG('admin'), targetId: instance.instanceId, targetType: 'instance', port: 9000 };
+    expect(planIndexedDeregistrations(instance, { targets: [entry, { ...entry }] })).toHaveLength(1);
+  });
+
+  it('never plans a target that is not this instance or one of its IPs (property)', () => {
+    const target = fc.record({
+      targetGroupArn: fc.constantFrom(TG('a'), TG('b')),
+      targetId: fc.constantFrom(instance.instanceId, 'i-0fffffffffffffff0', '10.0.1.10', '10.0.9.99'),
+      targetType: fc.constantFrom('instance' as const, 'ip' as const),
+      port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(fc.array(target), (targets) => {
+        for (const d of planIndexedDeregistrations(instance, { targets })) {
+          expect([instance.instanceId, ...instance.privateIpAddresses]).toContain(d.targetId);
+        }
+      }),
+    );
+  });
+});
+
+describe('planGroupDeregistrations', () => {
+  it('covers every group of the ASG on its default port', () => {
+    expect(planGroupDeregistrations(instance.instanceId, group, [])).toEqual([
+      { targetGroupArn: TG('web'), targetId: instance.instanceId, source: 'auto-scaling-group' },
+      { targetGroupArn: TG('api'), targetId: instance.instanceId, source: 'auto-scaling-group' },
+    ]);
+  });
+
+  it('leaves groups the index already covers for this instance to the index', () => {
+    const fromIndex = [{ targetGroupArn: TG('web'), targetId: instance.instanceId, port: 80, source: 'target-index' as const }];
+    expect(planGroupDeregistrations(instance.instanceId, group, fromIndex).map((d) => d.targetGroupArn)).toEqual([TG('api')]);
+  });
+
+  it('does not count an IP registration as covering the instance registration', () => {
+    const fromIndex = [{ targetGroupArn: TG('web'), targetId: '10.0.1.10', port: 80, source: 'target-index' as const }];
+    expect(planGroupDeregistrations(instance.instanceId, group, fromIndex)).toHaveLength(2);
+  });
+});
+
+describe('decideDetach', () => {
+  it.each(['InService', 'Standby'])('detaches an instance in %s', (state) => {
+    expect(decideDetach({ groupName: 'web-asg', lifecycleState: state })).toEqual({ detach: true, groupName: 'web-asg' });
+  });
+
+  it.each(['Pending', 'Pending:Wait', 'Terminating', 'Terminating:Wait', 'Detaching', 'EnteringStandby'])(
+    'skips an instance in %s with the reason',
+    (state) => {
+      const decision = decideDetach({ groupName: 'web-asg', lifecycleState: state });
+      expect(decision).toEqual({ detach: false, groupName: 'web-asg', reason: expect.stringContaining(state) });
+    },
+  );
+
+  it('skips an instance in no group', () => {
+    expect(decideDetach(null)).toEqual({ detach: false, groupName: null, reason: 'instance is in no Auto Scaling group' });
+  });
+});
+
+describe('decideOutcome', () => {
+  const action = (result: ActionResult['result'], reason?: string): ActionResult => ({
+    action: 'deregister',
+    target: TG('web'),
+    result,
+    latencyMs: 1,
+    ...(reason ? { reason } : {}),
+  });
+
+  it('is handled when something was done and nothing failed', () => {
+    expect(decideOutcome([action('ok'), action('skipped', 'x')])).toEqual({ outcome: 'handled' });
+    expect(decideOutcome([action('not-registered')])).toEqual({ outcome: 'handled' });
+  });
+
+  it('is failed when any action failed, naming it', () => {
+    const failed = { ...action('failed'), error: { name: 'AccessDenied', message: 'no', retryable: false } };
+    expect(decideOutcome([action('ok'), failed])).toEqual({ outcome: 'failed', reason: `deregister ${TG('web')}: no` });
+  });
+
+  it('is skipped when every action was skipped, with their reasons', () => {
+    expect(decideOutcome([action('skipped', 'a'), action('skipped', 'b')])).toEqual({ outcome: 'skipped', reason: 'a; b' });
+    expect(decideOutcome([])).toEqual({ outcome: 'skipped', reason: 'nothing to do' });
+  });
+});
+
+describe('deadlineOf', () => {
+  it('is two minutes after the event time', () => {
+    expect(new Date(deadlineOf('2026-11-21T05:00:00Z')).toISOString()).toBe('2026-11-21T05:02:00.000Z');
+  });
+});
