@@ -19,7 +19,12 @@ export const itemKey = {
   indexMeta: 'INDEX#META',
 } as const;
 
+/** Event times may carry any offset; history keys are always UTC so they sort as text. */
+export function utcTime(isoTime: string): string {
+  return new Date(isoTime).toISOString();
+}
+
 /** The history partition of a record: its event's UTC day. */
 export function historyDay(isoTime: string): string {
-  return `DAY#${isoTime.slice(0, 10)}`;
+  return `DAY#${utcTime(isoTime).slice(0, 10)}`;
 }
