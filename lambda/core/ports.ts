@@ -46,8 +46,8 @@ export interface TargetIndexReader {
 }
 
 export interface TargetIndexWriter {
-  /** Replace the index with a complete snapshot taken at `refreshedAt`. */
-  writeSnapshot(byInstance: Map<string, IndexedTarget[]>, refreshedAt: string): Promise<void>;
+  /** Replace the index with a complete snapshot whose scan started at `snapshotAt`. */
+  writeSnapshot(byInstance: Map<string, IndexedTarget[]>, snapshotAt: string): Promise<void>;
 }
 
 /** The keys that make a delivery "the same event". */

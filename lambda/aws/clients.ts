@@ -1,0 +1,177 @@
+// SDK clients for the responder and the index refresher, built once per container by the
+// caller and injected into the adapters. Retries and timeouts are set on purpose: the whole
+// response has 120 seconds, so a call must fail fast and retry briefly rather than sit in the
+// SDK's default backoff (up to 20 s between attempts) or on a socket with no timeout.
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ConfiguredRetryStrategy } from '@smithy/util-retry';
+
+/**
+ * - 5 attempts (1 call + 4 retries) with full-jitter exponential backoff from 100 ms: the
+ *   retries wait at most 100 + 200 + 400 + 800 ms = 1.5 s in total; the 2 s cap only matters
+ *   if someone raises the attempt count.
+ * - connect within 1 s (same-region endpoints connect in milliseconds; a stuck SYN is better
+ *   retried on a fresh socket) and finish each request within 5 s (throwOnRequestTimeout),
+ *   so one hung call costs at most 5 s, not the rest of the deadline. Worst case, every
+ *   attempt timing out: 5 x 5 s + 1.5 s = 26.5 s, still well inside 120 s; the responder's
+ *   per-call abort signal cuts it shorter when the deadline is nearer.
+ * - keep-alive sockets, so warm invocations skip the TCP and TLS handshakes.
+ * Throttling takes the same backoff: a throttled call 1.5 s later beats one that lands after
+ * the instance is gone. A server Retry-After hint can stretch one wait (the SDK honours it).
+ */
+export const AWS_CALL_POLICY = {
+  maxAttempts: 5,
+  baseDelayMs: 100,
+  maxDelayMs: 2_000,
+  connectionTimeoutMs: 1_000,
+  requestTimeoutMs: 5_000,
+  maxSockets: 50,
+} as const;
+
+/** Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): uniform in [0, ceiling). */
+export function fullJitterDelay(
+  attempt: number,
+  random: () => number = Math.random,
+  base: number = AWS_CALL_POLICY.baseDelayMs,
+  cap: number = AWS_CALL_POLICY.maxDelayMs,
+): number {
+  const ceiling = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
+  return Math.floor(random() * ceiling);
+}
+
+export type Sleep = (ms: number) => Promise<void>;
+
+export const sleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Credentials = NonNullable<DynamoDBClientConfig['credentials']>;
+
+export interface AwsClientOptions {
+  region?: string;
+  /** A local emulator (moto); every client talks to it. */
+  endpoint?: string;
+  credentials?: Credentials;
+}
+
+export interface AwsClients {
+  ec2: EC2Client;
+  autoScaling: AutoScalingClient;
+  elbv2: ElasticLoadBalancingV2Client;
+  /** Document client: plain JS values, undefined attributes dropped. */
+  dynamo: DynamoDBDocumentClient;
+  /** The low-level client under `dynamo`, for table administration (the CLI's emulator setup). */
+  dynamoRaw: DynamoDBClient;
+}
+
+function commonConfig(opts: AwsClientOptions) {
+  return {
+    ...(opts.region ? { region: opts.region } : {}),
+    ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+    ...(opts.credentials ? { credentials: opts.credentials } : {}),
+    // Each client gets its own strategy: the retry quota it keeps is per client.
+    retryStrategy: new ConfiguredRetryStrategy(AWS_CALL_POLICY.maxAttempts, (attempt) => fullJitterDelay(attempt)),
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: AWS_CALL_POLICY.connectionTimeoutMs,
+      requestTimeout: AWS_CALL_POLICY.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: AWS_CALL_POLICY.maxSockets }),
+      // Plain HTTP is only ever a local emulator endpoint.
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: AWS_CALL_POLICY.maxSockets }),
+    }),
+  };
+}
+
+export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
+  const dynamoRaw = new DynamoDBClient(commonConfig(opts));
+  return {
+    ec2: new EC2Client(commonConfig(opts)),
+    autoScaling: new AutoScalingClient(commonConfig(opts)),
+    elbv2: new ElasticLoadBalancingV2Client(commonConfig(opts)),
+    dynamo: DynamoDBDocumentClient.from(dynamoRaw, { marshallOptions: { removeUndefinedValues: true } }),
+    dynamoRaw,
+  };
+}
+
+export interface ErrorInfo {
+  name: string;
+  message: string;
+  /** Worth trying again later: throttling, a 5xx, a timeout or a dropped connection. */
+  retryable: boolean;
+}
+
+const THROTTLING_NAMES = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceededException',
+  'LimitExceededException',
+  'EC2ThrottledException',
+  'SlowDown',
+  'PriorRequestNotComplete',
+  'TransactionInProgressException',
+  'TransactionConflictException',
+]);
+const TIMEOUT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** CancellationReason codes that say "not now" rather than "no": DynamoDB's own retryable set. */
+export const TRANSIENT_CANCELLATION_CODES: ReadonlySet<string> = new Set([
+  'TransactionConflict',
+  'ThrottlingError',
+  'ProvisionedThroughputExceeded',
+]);
+
+interface SdkErrorShape {
+  name?: unknown;
+  message?: unknown;
+  code?: unknown;
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+  CancellationReasons?: Array<{ Code?: unknown }>;
+}
+
+/** What a record keeps of an error: its name, its message and whether a retry could help. */
+export function errorInfo(err: unknown): ErrorInfo {
+  if (typeof err !== 'object' || err === null) {
+    return { name: 'UnknownError', message: String(err), retryable: false };
+  }
+  const e = err as SdkErrorShape;
+  const name = typeof e.name === 'string' && e.name ? e.name : 'Error';
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  return { name, message, retryable: isRetryable(name, e) };
+}
+
+function isRetryable(name: string, e: SdkErrorShape): boolean {
+  // Our own deadline abort: trying again cannot beat a deadline that has passed.
+  if (name === 'AbortError') return false;
+  if (e.$retryable !== undefined) return true;
+  if (THROTTLING_NAMES.has(name) || TIMEOUT_NAMES.has(name)) return true;
+  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
+  const status = e.$metadata?.httpStatusCode;
+  if (typeof status === 'number' && (status === 429 || status >= 500)) return true;
+  // A transaction cancelled only by conflicts or throttling (no failed condition) can succeed on retry.
+  if (name === 'TransactionCanceledException' && Array.isArray(e.CancellationReasons)) {
+    const codes = e.CancellationReasons.map((r) => r.Code).filter((c) => c !== undefined && c !== null && c !== 'None');
+    return codes.length > 0 && codes.every((c) => typeof c === 'string' && TRANSIENT_CANCELLATION_CODES.has(c));
+  }
+  return false;
+}

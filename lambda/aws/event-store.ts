@@ -1,0 +1,393 @@
+// The durable memory of the responder: one record per event, and the claims that make the
+// fleet-facing work happen once per interruption however often EventBridge delivers it.
+//
+// Two keys guard each response, claimed together in one transaction:
+//   EVENT#<eventId>                       the same event delivered again (at-least-once delivery)
+//   WARNING#<instanceId>#<eventTime>      the same warning under another event id
+// A key is free when it does not exist, when its last response FAILED (so AWS's retry of a
+// failed invocation can run again), or when its IN_PROGRESS lease has passed (the invocation
+// that held it crashed or timed out). Otherwise the delivery is a duplicate of its holder.
+import type { CancellationReason } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { Outcome, ResponseRecord } from '../core/model';
+import type { CallOptions, ClaimKeys, ClaimResult, EventStore, HistoryQuery } from '../core/ports';
+import { TRANSIENT_CANCELLATION_CODES, fullJitterDelay, sleep as realSleep, type Sleep } from './clients';
+import { TABLE_SCHEMA, historyDay, itemKey } from './table-schema';
+
+export const CLAIM_STATUS = {
+  inProgress: 'IN_PROGRESS',
+  completed: 'COMPLETED',
+  failed: 'FAILED',
+  rejected: 'REJECTED',
+  skipped: 'SKIPPED',
+  duplicate: 'DUPLICATE',
+} as const;
+
+/** A record as history returns it: the response plus what later deliveries added to it. */
+export type StoredRecord = ResponseRecord & {
+  /** Every delivery of this event or its warning, the first included. */
+  deliveries?: number;
+  duplicateEventIds?: string[];
+  lastDuplicateAt?: string;
+};
+
+/** Bookkeeping attributes that are not part of a record. */
+const INTERNAL_ATTRIBUTES = ['pk', 'status', 'day', 'eventTimeAndId', 'expiresAt', 'leaseUntil', 'claimedAt'];
+
+const CLAIMABLE = 'attribute_not_exists(pk) OR #status = :failed OR (#status = :inProgress AND #leaseUntil < :now)';
+
+export interface DynamoEventStoreOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  retentionDays: number;
+  now?: () => Date;
+  sleep?: Sleep;
+  random?: () => number;
+  /** Claim attempts when DynamoDB cancels the transaction for a conflict, not a condition. */
+  claimAttempts?: number;
+}
+
+type Item = Record<string, unknown>;
+type Holder = { heldBy: string; status: string };
+
+export class DynamoEventStore implements EventStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly retentionSeconds: number;
+  private readonly now: () => Date;
+  private readonly sleep: Sleep;
+  private readonly random: () => number;
+  private readonly claimAttempts: number;
+
+  constructor(opts: DynamoEventStoreOptions) {
+    this.client = opts.client;
+    this.tableName = opts.tableName;
+    this.retentionSeconds = opts.retentionDays * 86_400;
+    this.now = opts.now ?? (() => new Date());
+    this.sleep = opts.sleep ?? realSleep;
+    this.random = opts.random ?? Math.random;
+    this.claimAttempts = opts.claimAttempts ?? 3;
+  }
+
+  /**
+   * TransactionCanceledException is a 400 the SDK does not retry. Cancelled by a failed
+   * condition, it is the answer (someone holds a key). Cancelled by TransactionConflict (a
+   * concurrent transaction on the same items: most likely the duplicate racing us), throttling
+   * or capacity, it is transient: retried here a few times within ~300 ms, then thrown. Any
+   * other reason (validation) is a bug and thrown at once.
+   */
+  async claim(keys: ClaimKeys, leaseUntil: Date, opts: CallOptions = {}): Promise<ClaimResult> {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= this.claimAttempts; attempt++) {
+      if (attempt > 1) await this.sleep(fullJitterDelay(attempt - 1, this.random));
+      try {
+        await this.client.send(new TransactWriteCommand(this.claimTransaction(keys, leaseUntil)), opts);
+        return { claimed: true };
+      } catch (err) {
+        const reasons = cancellationReasons(err);
+        if (!reasons) throw err;
+        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) {
+          const holder = holderFromReasons(reasons, keys) ?? (await this.readHolder(keys, opts));
+          if (holder) return { claimed: false, ...holder };
+          // Emulator without Item in the reasons, and the holder let go before our read: try again.
+        } else if (!reasons.some((r) => r.Code && TRANSIENT_CANCELLATION_CODES.has(r.Code))) {
+          throw err;
+        }
+        lastError = err;
+      }
+    }
+    throw lastError;
+  }
+
+  private claimTransaction(keys: ClaimKeys, leaseUntil: Date) {
+    const now = this.now();
+    const nowIso = now.toISOString();
+    const lease = leaseUntil.toISOString();
+    // A claim whose invocation never finishes must not outlive the records.
+    const expiresAt = epochSeconds(now) + this.retentionSeconds;
+    const guard = {
+      ConditionExpression: CLAIMABLE,
+      ExpressionAttributeNames: { '#status': 'status', '#leaseUntil': 'leaseUntil' },
+      ExpressionAttributeValues: {
+        ':failed': CLAIM_STATUS.failed,
+        ':inProgress': CLAIM_STATUS.inProgress,
+        ':now': nowIso,
+      },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    };
+    return {
+      TransactItems: [
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              pk: itemKey.event(keys.eventId),
+              status: CLAIM_STATUS.inProgress,
+              eventId: keys.eventId,
+              instanceId: keys.instanceId,
+              eventTime: keys.eventTime,
+              leaseUntil: lease,
+              claimedAt: nowIso,
+              deliveries: 1,
+              expiresAt,
+            },
+            ...guard,
+          },
+        },
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              pk: itemKey.warning(keys.instanceId, keys.eventTime),
+              status: CLAIM_STATUS.inProgress,
+              owner: keys.eventId,
+              leaseUntil: lease,
+              expiresAt,
+            },
+            ...guard,
+          },
+        },
+      ],
+    };
+  }
+
+  /** The fallback when the cancellation reasons carry no item: read both keys as they are now. */
+  private async readHolder(keys: ClaimKeys, opts: CallOptions): Promise<Holder | undefined> {
+    const get = (pk: string) =>
+      this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }), opts);
+    const [event, warning] = await Promise.all([
+      get(itemKey.event(keys.eventId)),
+      get(itemKey.warning(keys.instanceId, keys.eventTime)),
+    ]);
+    const nowIso = this.now().toISOString();
+    if (event.Item && isHeld(event.Item, nowIso)) {
+      return { heldBy: stringAttr(event.Item, 'eventId') ?? keys.eventId, status: statusOf(event.Item) };
+    }
+    if (warning.Item && isHeld(warning.Item, nowIso)) {
+      return { heldBy: stringAttr(warning.Item, 'owner') ?? keys.eventId, status: statusOf(warning.Item) };
+    }
+    return undefined;
+  }
+
+  /**
+   * The record and the release of both claims, atomically. The record is written with an Update
+   * (SET every field) rather than a Put so that a duplicate noted while we worked keeps its
+   * deliveries / duplicateEventIds annotations.
+   */
+  async finish(keys: ClaimKeys, record: ResponseRecord): Promise<void> {
+    const status = record.outcome === 'failed' ? CLAIM_STATUS.failed : CLAIM_STATUS.completed;
+    const fields: Item = { ...withoutUndefined({ ...record }), ...this.derived(record), status };
+    const names: Record<string, string> = { '#leaseUntil': 'leaseUntil' };
+    const values: Record<string, unknown> = {};
+    const assignments = Object.entries(fields).map(([name, value], i) => {
+      names[`#f${i}`] = name;
+      values[`:f${i}`] = value;
+      return `#f${i} = :f${i}`;
+    });
+    await this.client.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { pk: itemKey.event(keys.eventId) },
+              UpdateExpression: `SET ${assignments.join(', ')} REMOVE #leaseUntil`,
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+            },
+          },
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { pk: itemKey.warning(keys.instanceId, keys.eventTime) },
+              UpdateExpression: 'SET #status = :status, #expiresAt = :expiresAt',
+              ExpressionAttributeNames: { '#status': 'status', '#expiresAt': TABLE_SCHEMA.ttlAttribute },
+              ExpressionAttributeValues: { ':status': status, ':expiresAt': fields[TABLE_SCHEMA.ttlAttribute] },
+            },
+          },
+        ],
+      }),
+    );
+  }
+
+  async noteDuplicate(originalEventId: string, duplicateEventId: string, at: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: itemKey.event(originalEventId) },
+          UpdateExpression: 'ADD deliveries :one, duplicateEventIds :duplicate SET lastDuplicateAt = :at',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':one': 1, ':duplicate': new Set([duplicateEventId]), ':at': at },
+        }),
+      );
+    } catch (err) {
+      // The original's record is gone (expired): nothing to annotate.
+      if (isConditionalCheckFailed(err)) return;
+      throw err;
+    }
+  }
+
+  async recordUnclaimed(record: ResponseRecord): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...record,
+            pk: itemKey.event(record.eventId),
+            status: unclaimedStatus(record.outcome),
+            ...this.derived(record),
+            deliveries: 1,
+          },
+          // Never overwrite: a rejected redelivery must not erase the record of a handled event.
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (err) {
+      if (isConditionalCheckFailed(err)) return;
+      throw err;
+    }
+  }
+
+  /** Records whose event time is at or after `since`, newest first, one day partition at a time. */
+  async history(query: HistoryQuery): Promise<StoredRecord[]> {
+    const limit = query.limit ?? Number.POSITIVE_INFINITY;
+    if (limit <= 0) return [];
+    const records: StoredRecord[] = [];
+    for (const day of daysNewestFirst(query.since, this.now())) {
+      let startKey: Item | undefined;
+      do {
+        const out = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: TABLE_SCHEMA.historyIndex.name,
+            KeyConditionExpression: '#day = :day AND #sort >= :since',
+            ExpressionAttributeNames: {
+              '#day': TABLE_SCHEMA.historyIndex.partitionKey,
+              '#sort': TABLE_SCHEMA.historyIndex.sortKey,
+            },
+            ExpressionAttributeValues: { ':day': day, ':since': query.since },
+            ScanIndexForward: false,
+            ...(Number.isFinite(limit) ? { Limit: limit - records.length } : {}),
+            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          }),
+        );
+        records.push(...(out.Items ?? []).map(toStoredRecord));
+        startKey = out.LastEvaluatedKey;
+      } while (startKey && records.length < limit);
+      if (records.length >= limit) break;
+    }
+    const timeOf = (r: StoredRecord) => `${r.eventTime ?? r.receivedAt}#${r.eventId}`;
+    return records.sort((a, b) => (timeOf(a) < timeOf(b) ? 1 : timeOf(a) > timeOf(b) ? -1 : 0)).slice(0, limit);
+  }
+
+  /** The attributes every record item carries for the history index and TTL. */
+  private derived(record: ResponseRecord): Item {
+    const time = record.eventTime ?? record.receivedAt;
+    const finished = Date.parse(record.finishedAt);
+    const base = Number.isNaN(finished) ? this.now() : new Date(finished);
+    return {
+      [TABLE_SCHEMA.historyIndex.partitionKey]: historyDay(time),
+      [TABLE_SCHEMA.historyIndex.sortKey]: `${time}#${record.eventId}`,
+      [TABLE_SCHEMA.ttlAttribute]: epochSeconds(base) + this.retentionSeconds,
+    };
+  }
+}
+
+function unclaimedStatus(outcome: Outcome): string {
+  switch (outcome) {
+    case 'rejected':
+      return CLAIM_STATUS.rejected;
+    case 'skipped':
+      return CLAIM_STATUS.skipped;
+    case 'duplicate':
+      return CLAIM_STATUS.duplicate;
+    case 'failed':
+      return CLAIM_STATUS.failed;
+    case 'handled':
+      return CLAIM_STATUS.completed;
+  }
+}
+
+function cancellationReasons(err: unknown): CancellationReason[] | undefined {
+  if (!(err instanceof Error) || err.name !== 'TransactionCanceledException') return undefined;
+  return (err as Error & { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
+}
+
+function isConditionalCheckFailed(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * The holder named by the old item DynamoDB returned (ALL_OLD). The document client does not
+ * unmarshall error payloads, so the item arrives as raw AttributeValues ({ S: "..." }).
+ */
+function holderFromReasons(reasons: CancellationReason[], keys: ClaimKeys): Holder | undefined {
+  for (const [index, reason] of reasons.entries()) {
+    if (reason.Code !== 'ConditionalCheckFailed' || !reason.Item) continue;
+    const item = reason.Item as Item;
+    // Index 0 is the EVENT item, index 1 the WARNING item (claimTransaction's order).
+    const heldBy = index === 0 ? stringAttr(item, 'eventId') : stringAttr(item, 'owner');
+    return { heldBy: heldBy ?? keys.eventId, status: statusOf(item) };
+  }
+  return undefined;
+}
+
+function isHeld(item: Item, nowIso: string): boolean {
+  const status = stringAttr(item, 'status');
+  if (status === CLAIM_STATUS.failed) return false;
+  if (status === CLAIM_STATUS.inProgress) {
+    const lease = stringAttr(item, 'leaseUntil');
+    return lease === undefined || lease >= nowIso;
+  }
+  return true;
+}
+
+function statusOf(item: Item): string {
+  return stringAttr(item, 'status') ?? 'UNKNOWN';
+}
+
+/** A string attribute, marshalled ({ S }) or plain. */
+function stringAttr(item: Item, name: string): string | undefined {
+  const value = item[name];
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && typeof (value as { S?: unknown }).S === 'string') {
+    return (value as { S: string }).S;
+  }
+  return undefined;
+}
+
+function toStoredRecord(item: Item): StoredRecord {
+  const record: Item = { ...item };
+  for (const name of INTERNAL_ATTRIBUTES) delete record[name];
+  const ids = record.duplicateEventIds;
+  if (ids instanceof Set || Array.isArray(ids)) record.duplicateEventIds = [...ids].map(String).sort();
+  return record as unknown as StoredRecord;
+}
+
+/** History partitions from today back to the day of `since` (UTC). */
+function daysNewestFirst(since: string, now: Date): string[] {
+  const first = Date.parse(`${since.slice(0, 10)}T00:00:00Z`);
+  if (Number.isNaN(first)) throw new RangeError(`history: "since" must be an ISO time, got "${since}"`);
+  const days: string[] = [];
+  for (let day = Date.parse(`${now.toISOString().slice(0, 10)}T00:00:00Z`); day >= first; day -= 86_400_000) {
+    days.push(historyDay(new Date(day).toISOString()));
+  }
+  return days;
+}
+
+function epochSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
+}
+
+function withoutUndefined(value: Item): Item {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+}

@@ -1,0 +1,173 @@
+// The target index: where each instance was registered when the refresher last looked.
+// ELBv2 cannot answer "which target groups hold instance X?" without describing every group,
+// which takes far too long (and too much of the account's API budget) inside a 2-minute
+// warning, so the refresher does that walk on a schedule and the responder reads one item.
+//
+// Consistency: a refresh writes every TARGETS# item first, stamped with the time the refresh
+// started (snapshotAt), then the INDEX#META item last. An instance absent from the latest
+// complete snapshot keeps its old item until TTL deletes it (days, at DynamoDB's pace), so a
+// reader compares stamps: older than the meta = stale, newer = a refresh in progress = valid.
+import { BatchGetCommand, BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { IndexedTarget, TargetIndexLookup } from '../core/model';
+import type { CallOptions, TargetIndexReader, TargetIndexWriter } from '../core/ports';
+import { fullJitterDelay, sleep as realSleep, type Sleep } from './clients';
+import { itemKey } from './table-schema';
+
+/** BatchWriteItem takes at most 25 put or delete requests. */
+export const BATCH_WRITE_LIMIT = 25;
+
+export class IndexWriteError extends Error {
+  override name = 'IndexWriteError';
+  readonly $retryable = {};
+}
+
+export class IndexReadError extends Error {
+  override name = 'IndexReadError';
+  readonly $retryable = {};
+}
+
+export interface DynamoTargetIndexOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  /** Items outlive three refreshes, then expire: a dead refresher cannot leave a stale index forever. */
+  refreshIntervalMinutes: number;
+  now?: () => Date;
+  sleep?: Sleep;
+  random?: () => number;
+  /** Attempts per BatchWrite chunk while DynamoDB returns UnprocessedItems. */
+  writeAttempts?: number;
+  /** Attempts for the lookup's BatchGet while DynamoDB returns UnprocessedKeys (hot path: few). */
+  readAttempts?: number;
+}
+
+interface TargetsItem {
+  pk: string;
+  targets: IndexedTarget[];
+  snapshotAt: string;
+  expiresAt: number;
+}
+
+interface MetaItem {
+  pk: string;
+  snapshotAt: string;
+  refreshedAt: string;
+  instances: number;
+  targets: number;
+}
+
+type Key = Record<string, unknown>;
+type WriteRequest = { PutRequest: { Item: Record<string, unknown> } };
+
+export class DynamoTargetIndex implements TargetIndexReader, TargetIndexWriter {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly ttlSeconds: number;
+  private readonly now: () => Date;
+  private readonly sleep: Sleep;
+  private readonly random: () => number;
+  private readonly writeAttempts: number;
+  private readonly readAttempts: number;
+
+  constructor(opts: DynamoTargetIndexOptions) {
+    this.client = opts.client;
+    this.tableName = opts.tableName;
+    this.ttlSeconds = 3 * opts.refreshIntervalMinutes * 60;
+    this.now = opts.now ?? (() => new Date());
+    this.sleep = opts.sleep ?? realSleep;
+    this.random = opts.random ?? Math.random;
+    this.writeAttempts = opts.writeAttempts ?? 8;
+    this.readAttempts = opts.readAttempts ?? 3;
+  }
+
+  /**
+   * Write a complete snapshot. `snapshotAt` is when the scan started: a registration made during
+   * the scan may be missing, but nothing the scan saw is older than that.
+   */
+  async writeSnapshot(byInstance: Map<string, IndexedTarget[]>, snapshotAt: string): Promise<void> {
+    const expiresAt = Math.floor(this.now().getTime() / 1000) + this.ttlSeconds;
+    const requests: WriteRequest[] = [];
+    let targetCount = 0;
+    for (const [instanceId, targets] of byInstance) {
+      if (targets.length === 0) continue;
+      targetCount += targets.length;
+      const item: TargetsItem = { pk: itemKey.targets(instanceId), targets, snapshotAt, expiresAt };
+      requests.push({ PutRequest: { Item: { ...item } } });
+    }
+    for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) {
+      await this.writeChunk(requests.slice(i, i + BATCH_WRITE_LIMIT));
+    }
+    // Last, and only once every item is in: this is what makes the snapshot complete.
+    const meta: MetaItem = {
+      pk: itemKey.indexMeta,
+      snapshotAt,
+      refreshedAt: this.now().toISOString(),
+      instances: requests.length,
+      targets: targetCount,
+    };
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: { ...meta } }));
+  }
+
+  private async writeChunk(chunk: WriteRequest[]): Promise<void> {
+    let pending = chunk;
+    for (let attempt = 1; ; attempt++) {
+      const out = await this.client.send(
+        new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }),
+      );
+      pending = (out.UnprocessedItems?.[this.tableName] ?? []) as WriteRequest[];
+      if (pending.length === 0) return;
+      if (attempt >= this.writeAttempts) {
+        throw new IndexWriteError(
+          `${pending.length} index items still unprocessed after ${attempt} BatchWriteItem attempts`,
+        );
+      }
+      await this.sleep(fullJitterDelay(attempt, this.random));
+    }
+  }
+
+  async lookup(instanceId: string, opts: CallOptions = {}): Promise<TargetIndexLookup> {
+    const targetsKey = itemKey.targets(instanceId);
+    const items = await this.readBoth([{ pk: targetsKey }, { pk: itemKey.indexMeta }], opts);
+    const item = items.find((i) => i.pk === targetsKey) as Partial<TargetsItem> | undefined;
+    const meta = items.find((i) => i.pk === itemKey.indexMeta) as Partial<MetaItem> | undefined;
+    const refreshedAt = typeof meta?.refreshedAt === 'string' ? { refreshedAt: meta.refreshedAt } : {};
+    if (!item || !Array.isArray(item.targets)) return { targets: [], ...refreshedAt };
+    // TTL deletes lazily; an expired item is as good as gone.
+    if (typeof item.expiresAt === 'number' && item.expiresAt * 1000 <= this.now().getTime()) {
+      return { targets: [], ...refreshedAt };
+    }
+    // Absent from the latest complete snapshot: the instance has left those groups since.
+    if (meta?.snapshotAt && item.snapshotAt && item.snapshotAt < meta.snapshotAt) {
+      return { targets: [], ...refreshedAt };
+    }
+    return { targets: item.targets.map(toIndexedTarget), ...refreshedAt };
+  }
+
+  /** One BatchGet for the instance's item and the meta item, strongly consistent. */
+  private async readBoth(keys: Key[], opts: CallOptions): Promise<Key[]> {
+    const found: Key[] = [];
+    let pending = keys;
+    for (let attempt = 1; ; attempt++) {
+      const out = await this.client.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+        opts,
+      );
+      found.push(...((out.Responses?.[this.tableName] ?? []) as Key[]));
+      pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Key[];
+      if (pending.length === 0) return found;
+      if (attempt >= this.readAttempts) {
+        throw new IndexReadError(`target index read still unprocessed after ${attempt} BatchGetItem attempts`);
+      }
+      await this.sleep(fullJitterDelay(attempt, this.random));
+    }
+  }
+}
+
+function toIndexedTarget(raw: IndexedTarget): IndexedTarget {
+  return {
+    targetGroupArn: raw.targetGroupArn,
+    targetId: raw.targetId,
+    targetType: raw.targetType,
+    ...(raw.port !== undefined ? { port: Number(raw.port) } : {}),
+    ...(raw.availabilityZone !== undefined ? { availabilityZone: raw.availabilityZone } : {}),
+  };
+}

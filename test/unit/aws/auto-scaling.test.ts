@@ -1,0 +1,191 @@
+import 'aws-sdk-client-mock-jest';
+import {
+  AutoScalingClient,
+  AutoScalingServiceException,
+  DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
+  DetachInstancesCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { mockClient } from 'aws-sdk-client-mock';
+import { AutoScalingAdapter } from '../../../lambda/aws/auto-scaling';
+
+const asgMock = mockClient(AutoScalingClient);
+const INSTANCE_ID = 'i-0123456789abcdef0';
+const GROUP = 'web-asg';
+const TG_A = 'arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web-a/0123456789abcdef';
+const TG_B = 'arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web-b/fedcba9876543210';
+
+function asgError(name: string, message: string, httpStatusCode = 400): AutoScalingServiceException {
+  return new AutoScalingServiceException({ name, $fault: 'client', message, $metadata: { httpStatusCode } });
+}
+
+describe('AutoScalingAdapter', () => {
+  beforeEach(() => asgMock.reset());
+
+  describe('describeMembership', () => {
+    it('returns the group and lifecycle state of the instance', async () => {
+      // Prepare
+      asgMock.on(DescribeAutoScalingInstancesCommand).resolves({
+        AutoScalingInstances: [
+          {
+            InstanceId: INSTANCE_ID,
+            AutoScalingGroupName: GROUP,
+            LifecycleState: 'InService',
+            AvailabilityZone: 'eu-west-1a',
+            HealthStatus: 'HEALTHY',
+            ProtectedFromScaleIn: false,
+          },
+        ],
+      });
+      const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
+
+      // Act
+      const membership = await adapter.describeMembership(INSTANCE_ID);
+
+      // Assess
+      expect(asgMock).toHaveReceivedCommandWith(DescribeAutoScalingInstancesCommand, { InstanceIds: [INSTANCE_ID] });
+      expect(membership).toEqual({ groupName: GROUP, lifecycleState: 'InService' });
+    });
+
+    it('returns null when the instance belongs to no group', async () => {
+      // Prepare
+      asgMock.on(DescribeAutoScalingInstancesCommand).resolves({ AutoScalingInstances: [] });
+      const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
+
+      // Act / Assess
+      await expect(adapter.describeMembership(INSTANCE_ID)).resolves.toBeNull();
+    });
+  });
+
+  describe('describeGroup', () => {
+    it('returns target groups (legacy list and elbv2 traffic sources, once each), capacity and tags', async () => {
+      // Prepare
+      asgMock.on(DescribeAutoScalingGroupsCommand).resolves({
+        AutoScalingGroups: [
+          {
+            AutoScalingGroupName: GROUP,
+            MinSize: 1,
+            MaxSize: 10,
+            DesiredCapacity: 4,
+            DefaultCooldown: 300,
+            AvailabilityZones: ['eu-west-1a'],
+            HealthCheckType: 'ELB',
+            CreatedTime: new Date('2024-01-01T00:00:00Z'),
+            TargetGroupARNs: [TG_A],
+            TrafficSources: [
+              { Identifier: TG_A, Type: 'elbv2' },
+              { Identifier: TG_B, Type: 'elbv2' },
+              { Identifier: 'my-classic-lb', Type: 'elb' },
+            ],
+            CapacityRebalance: true,
+            Tags: [{ Key: 'env', Value: 'prod', ResourceId: GROUP, ResourceType: 'auto-scaling-group', PropagateAtLaunch: true }],
+          },
+        ],
+      });
+      const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
+
+      // Act
+      const group = await adapter.describeGroup(GROUP);
+
+      // Assess
+      expect(asgMock).toHaveReceivedCommandWith(DescribeAutoScalingGroupsCommand, { AutoScalingGroupNames: [GROUP] });
+      expect(group).toEqual({
+        groupName: GROUP,
+        targetGroupArns: [TG_A, TG_B],
+        desiredCapacity: 4,
+        capacityRebalance: true,
+        tags: { env: 'prod' },
+      });
+    });
+
+    it('defaults CapacityRebalance to false and target groups to none', async () => {
+      // Prepare
+      asgMock.on(DescribeAutoScalingGroupsCommand).resolves({
+        AutoScalingGroups: [
+          {
+            AutoScalingGroupName: GROUP,
+            MinSize: 0,
+            MaxSize: 2,
+            DesiredCapacity: 1,
+            DefaultCooldown: 300,
+            AvailabilityZones: [],
+            HealthCheckType: 'EC2',
+            CreatedTime: new Date('2024-01-01T00:00:00Z'),
+          },
+        ],
+      });
+      const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
+
+      // Act
+      const group = await adapter.describeGroup(GROUP);
+
+      // Assess
+      expect(group).toEqual({ groupName: GROUP, targetGroupArns: [], desiredCapacity: 1, capacityRebalance: false, tags: {} });
+    });
+
+    it('returns null when the group does not exist', async () => {
+      // Prepare
+      asgMock.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+      const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
+
+      // Act / Assess
+      await expect(adapter.describeGroup(GROUP)).resolves.toBeNull();
+    });
+  });
+
+  describe('detachWithReplacement', () => {
+    it('detaches without decrementing the desired capacity, so the group launches a replacement', async () => {
+      // Prepare
+      asgMock.on(DetachInstancesCommand).resolves({ Activities: [] });
+      const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
+
+      // Act
+      const result = await adapter.detachWithReplacement(GROUP, INSTANCE_ID);
+
+      // Assess
+      expect(result).toBe('ok');
+      expect(asgMock).toHaveReceivedCommandWith(DetachInstancesCommand, {
+        AutoScalingGroupName: GROUP,
+        InstanceIds: [INSTANCE_ID],
+        ShouldDecrementDesiredCapacity: false,
+      });
+    });
+
+    it.each([
+      `The instance ${INSTANCE_ID} is not in InService or Standby.`,
+      `The instance ${INSTANCE_ID} is not in InService.`,
+      `The instance ${INSTANCE_ID} is not part of Auto Scaling group ${GROUP}.`,
+      `the instance ${INSTANCE_ID} is not part of the AutoScaling group ${GROUP}`,
+    ])('reports not-detachable on ValidationError "%s"', async (message) => {
+      // Prepare
+      asgMock.on(DetachInstancesCommand).rejects(asgError('ValidationError', message));
+      const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
+
+      // Act
+      const result = await adapter.detachWithReplacement(GROUP, INSTANCE_ID);
+
+      // Assess
+      expect(result).toBe('not-detachable');
+    });
+
+    it('rethrows a ValidationError about anything else', async () => {
+      // Prepare
+      asgMock.on(DetachInstancesCommand).rejects(asgError('ValidationError', `AutoScalingGroup name not found - ${GROUP}`));
+      const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
+
+      // Act / Assess
+      await expect(adapter.detachWithReplacement(GROUP, INSTANCE_ID)).rejects.toMatchObject({ name: 'ValidationError' });
+    });
+
+    it('rethrows other errors', async () => {
+      // Prepare
+      asgMock
+        .on(DetachInstancesCommand)
+        .rejects(asgError('ResourceContention', 'You already have a pending update to an Auto Scaling resource', 500));
+      const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
+
+      // Act / Assess
+      await expect(adapter.detachWithReplacement(GROUP, INSTANCE_ID)).rejects.toMatchObject({ name: 'ResourceContention' });
+    });
+  });
+});

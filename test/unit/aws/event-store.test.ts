@@ -1,0 +1,484 @@
+import 'aws-sdk-client-mock-jest';
+import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { DynamoEventStore } from '../../../lambda/aws/event-store';
+import type { ResponseRecord } from '../../../lambda/core/model';
+import type { ClaimKeys } from '../../../lambda/core/ports';
+
+const ddbMock = mockClient(DynamoDBDocumentClient);
+const TABLE = 'spot-responder';
+const NOW = new Date('2024-05-03T10:00:30.000Z');
+const DAY_S = 86_400;
+const KEYS: ClaimKeys = { eventId: 'evt-1', instanceId: 'i-0123456789abcdef0', eventTime: '2024-05-03T10:00:00Z' };
+const LEASE = new Date('2024-05-03T10:03:00.000Z');
+const EVENT_PK = 'EVENT#evt-1';
+const WARNING_PK = 'WARNING#i-0123456789abcdef0#2024-05-03T10:00:00Z';
+
+function makeStore() {
+  const sleep = jest.fn(async () => undefined);
+  const store = new DynamoEventStore({
+    client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+    tableName: TABLE,
+    retentionDays: 90,
+    now: () => NOW,
+    sleep,
+    random: () => 0.5,
+  });
+  return { store, sleep };
+}
+
+function record(extra: Partial<ResponseRecord> = {}): ResponseRecord {
+  return {
+    eventId: 'evt-1',
+    eventTime: '2024-05-03T10:00:00Z',
+    detailType: 'EC2 Spot Instance Interruption Warning',
+    instanceId: 'i-0123456789abcdef0',
+    instanceAction: 'terminate',
+    account: '111122223333',
+    region: 'eu-west-1',
+    outcome: 'handled',
+    autoScalingGroup: 'web-asg',
+    targetGroups: ['arn:tg/a'],
+    deregisteredFrom: ['arn:tg/a'],
+    detached: true,
+    actions: [{ action: 'detach', target: 'web-asg', result: 'ok', latencyMs: 120 }],
+    deadline: '2024-05-03T10:02:00Z',
+    msLeftAtFinish: 89_000,
+    receivedAt: '2024-05-03T10:00:30.000Z',
+    finishedAt: '2024-05-03T10:00:31.000Z',
+    ...extra,
+  };
+}
+
+/** Raw AttributeValues, as DynamoDB returns the old item in CancellationReasons. */
+function cancelled(...reasons: Array<{ Code: string; Item?: Record<string, { S: string }> }>) {
+  return new TransactionCanceledException({
+    message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
+    $metadata: { httpStatusCode: 400 },
+    CancellationReasons: reasons,
+  });
+}
+
+/** The attributes an `SET #a = :a, ...` update assigns, by name. */
+function assigned(update: { UpdateExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> }) {
+  const set = /^SET (.*?)(?: REMOVE .*)?$/.exec(update.UpdateExpression ?? '')?.[1] ?? '';
+  return Object.fromEntries(
+    set.split(', ').map((assignment) => {
+      const [name = '', value = ''] = assignment.split(' = ');
+      return [update.ExpressionAttributeNames?.[name] ?? name, update.ExpressionAttributeValues?.[value]];
+    }),
+  );
+}
+
+describe('DynamoEventStore.claim', () => {
+  beforeEach(() => ddbMock.reset());
+
+  const guard = {
+    ConditionExpression: 'attribute_not_exists(pk) OR #status = :failed OR (#status = :inProgress AND #leaseUntil < :now)',
+    ExpressionAttributeNames: { '#status': 'status', '#leaseUntil': 'leaseUntil' },
+    ExpressionAttributeValues: { ':failed': 'FAILED', ':inProgress': 'IN_PROGRESS', ':now': NOW.toISOString() },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+
+  it('claims both keys in one transaction', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).resolves({});
+    const { store } = makeStore();
+
+    // Act
+    const result = await store.claim(KEYS, LEASE);
+
+    // Assess
+    expect(result).toEqual({ claimed: true });
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    const expiresAt = NOW.getTime() / 1000 + 90 * DAY_S;
+    expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
+      TransactItems: [
+        {
+          Put: {
+            TableName: TABLE,
+            Item: {
+              pk: EVENT_PK,
+              status: 'IN_PROGRESS',
+              eventId: 'evt-1',
+              instanceId: KEYS.instanceId,
+              eventTime: KEYS.eventTime,
+              leaseUntil: LEASE.toISOString(),
+              claimedAt: NOW.toISOString(),
+              deliveries: 1,
+              expiresAt,
+            },
+            ...guard,
+          },
+        },
+        {
+          Put: {
+            TableName: TABLE,
+            Item: { pk: WARNING_PK, status: 'IN_PROGRESS', owner: 'evt-1', leaseUntil: LEASE.toISOString(), expiresAt },
+            ...guard,
+          },
+        },
+      ],
+    });
+  });
+
+  it('reports the same event held when its EVENT item fails the condition', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(
+      cancelled(
+        { Code: 'ConditionalCheckFailed', Item: { pk: { S: EVENT_PK }, eventId: { S: 'evt-1' }, status: { S: 'COMPLETED' } } },
+        { Code: 'ConditionalCheckFailed', Item: { pk: { S: WARNING_PK }, owner: { S: 'evt-1' }, status: { S: 'COMPLETED' } } },
+      ),
+    );
+    const { store } = makeStore();
+
+    // Act
+    const result = await store.claim(KEYS, LEASE);
+
+    // Assess
+    expect(result).toEqual({ claimed: false, heldBy: 'evt-1', status: 'COMPLETED' });
+    expect(ddbMock).not.toHaveReceivedCommand(GetCommand);
+  });
+
+  it('reports the owner of the warning when another event id claimed it', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(
+      cancelled(
+        { Code: 'None' },
+        { Code: 'ConditionalCheckFailed', Item: { pk: { S: WARNING_PK }, owner: { S: 'evt-0' }, status: { S: 'IN_PROGRESS' } } },
+      ),
+    );
+    const { store } = makeStore();
+
+    // Act
+    const result = await store.claim(KEYS, LEASE);
+
+    // Assess
+    expect(result).toEqual({ claimed: false, heldBy: 'evt-0', status: 'IN_PROGRESS' });
+  });
+
+  it('reads both keys consistently when the reasons carry no item (emulators)', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(cancelled({ Code: 'None' }, { Code: 'ConditionalCheckFailed' }));
+    ddbMock.on(GetCommand, { Key: { pk: EVENT_PK } }).resolves({});
+    ddbMock.on(GetCommand, { Key: { pk: WARNING_PK } }).resolves({
+      Item: { pk: WARNING_PK, owner: 'evt-0', status: 'IN_PROGRESS', leaseUntil: '2024-05-03T10:03:00.000Z' },
+    });
+    const { store } = makeStore();
+
+    // Act
+    const result = await store.claim(KEYS, LEASE);
+
+    // Assess
+    expect(result).toEqual({ claimed: false, heldBy: 'evt-0', status: 'IN_PROGRESS' });
+    expect(ddbMock).toHaveReceivedCommandWith(GetCommand, { TableName: TABLE, Key: { pk: EVENT_PK }, ConsistentRead: true });
+    expect(ddbMock).toHaveReceivedCommandWith(GetCommand, { TableName: TABLE, Key: { pk: WARNING_PK }, ConsistentRead: true });
+  });
+
+  it('prefers the EVENT item in the fallback read when both are held', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(cancelled({ Code: 'ConditionalCheckFailed' }, { Code: 'ConditionalCheckFailed' }));
+    ddbMock.on(GetCommand, { Key: { pk: EVENT_PK } }).resolves({ Item: { pk: EVENT_PK, eventId: 'evt-1', status: 'REJECTED' } });
+    ddbMock.on(GetCommand, { Key: { pk: WARNING_PK } }).resolves({ Item: { pk: WARNING_PK, owner: 'evt-0', status: 'COMPLETED' } });
+    const { store } = makeStore();
+
+    // Act / Assess
+    await expect(store.claim(KEYS, LEASE)).resolves.toEqual({ claimed: false, heldBy: 'evt-1', status: 'REJECTED' });
+  });
+
+  it('claims again when the fallback read finds the holder has let go', async () => {
+    // Prepare
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled({ Code: 'None' }, { Code: 'ConditionalCheckFailed' }))
+      .resolves({});
+    ddbMock.on(GetCommand, { Key: { pk: EVENT_PK } }).resolves({});
+    ddbMock.on(GetCommand, { Key: { pk: WARNING_PK } }).resolves({
+      Item: { pk: WARNING_PK, owner: 'evt-0', status: 'IN_PROGRESS', leaseUntil: '2024-05-03T09:00:00.000Z' },
+    });
+    const { store } = makeStore();
+
+    // Act
+    const result = await store.claim(KEYS, LEASE);
+
+    // Assess
+    expect(result).toEqual({ claimed: true });
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+  });
+
+  it('retries a transaction conflict and succeeds', async () => {
+    // Prepare
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled({ Code: 'TransactionConflict' }, { Code: 'None' }))
+      .resolves({});
+    const { store, sleep } = makeStore();
+
+    // Act
+    const result = await store.claim(KEYS, LEASE);
+
+    // Assess
+    expect(result).toEqual({ claimed: true });
+    expect(sleep).toHaveBeenCalledTimes(1);
+  });
+
+  it('throws a transaction conflict that outlasts its attempts', async () => {
+    // Prepare
+    const conflict = cancelled({ Code: 'TransactionConflict' }, { Code: 'None' });
+    ddbMock.on(TransactWriteCommand).rejects(conflict);
+    const { store } = makeStore();
+
+    // Act / Assess
+    await expect(store.claim(KEYS, LEASE)).rejects.toMatchObject({
+      name: 'TransactionCanceledException',
+      CancellationReasons: [{ Code: 'TransactionConflict' }, { Code: 'None' }],
+    });
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
+  });
+
+  it('throws a cancellation for any other reason at once', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(cancelled({ Code: 'ValidationError' }, { Code: 'None' }));
+    const { store } = makeStore();
+
+    // Act / Assess
+    await expect(store.claim(KEYS, LEASE)).rejects.toMatchObject({ name: 'TransactionCanceledException' });
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+  });
+
+  it('rethrows errors that are not cancellations', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const { store } = makeStore();
+
+    // Act / Assess
+    await expect(store.claim(KEYS, LEASE)).rejects.toMatchObject({ name: 'ThrottlingException' });
+  });
+});
+
+describe('DynamoEventStore.finish', () => {
+  beforeEach(() => ddbMock.reset());
+
+  it.each([
+    ['handled', 'COMPLETED'],
+    ['failed', 'FAILED'],
+  ] as const)('writes a %s record and marks both claims %s in one transaction', async (outcome, status) => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).resolves({});
+    const { store } = makeStore();
+    const finished = record({ outcome, ...(outcome === 'failed' ? { reason: 'boom' } : {}) });
+
+    // Act
+    await store.finish(KEYS, finished);
+
+    // Assess
+    const expiresAt = Date.parse(finished.finishedAt) / 1000 + 90 * DAY_S;
+    const [call] = ddbMock.commandCalls(TransactWriteCommand);
+    const [event, warning] = call?.args[0].input.TransactItems ?? [];
+    expect(event?.Update?.Key).toEqual({ pk: EVENT_PK });
+    expect(event?.Update?.UpdateExpression).toMatch(/ REMOVE #leaseUntil$/);
+    expect(assigned(event?.Update ?? {})).toEqual({
+      ...finished,
+      status,
+      day: 'DAY#2024-05-03',
+      eventTimeAndId: '2024-05-03T10:00:00Z#evt-1',
+      expiresAt,
+    });
+    expect(warning).toEqual({
+      Update: {
+        TableName: TABLE,
+        Key: { pk: WARNING_PK },
+        UpdateExpression: 'SET #status = :status, #expiresAt = :expiresAt',
+        ExpressionAttributeNames: { '#status': 'status', '#expiresAt': 'expiresAt' },
+        ExpressionAttributeValues: { ':status': status, ':expiresAt': expiresAt },
+      },
+    });
+  });
+
+  it('files a record without an event time under the day it was received', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).resolves({});
+    const { store } = makeStore();
+
+    // Act
+    await store.finish(KEYS, record({ eventTime: null, receivedAt: '2024-05-04T00:00:01.000Z' }));
+
+    // Assess
+    const [call] = ddbMock.commandCalls(TransactWriteCommand);
+    const fields = assigned(call?.args[0].input.TransactItems?.[0]?.Update ?? {});
+    expect(fields).toMatchObject({ day: 'DAY#2024-05-04', eventTimeAndId: '2024-05-04T00:00:01.000Z#evt-1' });
+  });
+});
+
+describe('DynamoEventStore.noteDuplicate', () => {
+  beforeEach(() => ddbMock.reset());
+
+  it('counts the delivery on the original record', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).resolves({});
+    const { store } = makeStore();
+
+    // Act
+    await store.noteDuplicate('evt-1', 'evt-2', '2024-05-03T10:00:40.000Z');
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: TABLE,
+      Key: { pk: EVENT_PK },
+      UpdateExpression: 'ADD deliveries :one, duplicateEventIds :duplicate SET lastDuplicateAt = :at',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':one': 1, ':duplicate': new Set(['evt-2']), ':at': '2024-05-03T10:00:40.000Z' },
+    });
+  });
+
+  it('ignores an original that no longer exists', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+    const { store } = makeStore();
+
+    // Act / Assess
+    await expect(store.noteDuplicate('evt-1', 'evt-2', NOW.toISOString())).resolves.toBeUndefined();
+  });
+
+  it('rethrows other errors', async () => {
+    // Prepare
+    ddbMock.on(UpdateCommand).rejects(Object.assign(new Error('down'), { name: 'InternalServerError' }));
+    const { store } = makeStore();
+
+    // Act / Assess
+    await expect(store.noteDuplicate('evt-1', 'evt-2', NOW.toISOString())).rejects.toMatchObject({ name: 'InternalServerError' });
+  });
+});
+
+describe('DynamoEventStore.recordUnclaimed', () => {
+  beforeEach(() => ddbMock.reset());
+
+  it.each([
+    ['rejected', 'REJECTED'],
+    ['skipped', 'SKIPPED'],
+  ] as const)('puts a %s record only if none exists', async (outcome, status) => {
+    // Prepare
+    ddbMock.on(PutCommand).resolves({});
+    const { store } = makeStore();
+    const unclaimed = record({ outcome, reason: 'because', detached: false, actions: [] });
+
+    // Act
+    await store.recordUnclaimed(unclaimed);
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: TABLE,
+      Item: {
+        ...unclaimed,
+        pk: EVENT_PK,
+        status,
+        day: 'DAY#2024-05-03',
+        eventTimeAndId: '2024-05-03T10:00:00Z#evt-1',
+        expiresAt: Date.parse(unclaimed.finishedAt) / 1000 + 90 * DAY_S,
+        deliveries: 1,
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+  });
+
+  it('never overwrites: an existing record wins silently', async () => {
+    // Prepare
+    ddbMock.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+    const { store } = makeStore();
+
+    // Act / Assess
+    await expect(store.recordUnclaimed(record({ outcome: 'rejected' }))).resolves.toBeUndefined();
+  });
+
+  it('rethrows other errors', async () => {
+    // Prepare
+    ddbMock.on(PutCommand).rejects(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' }));
+    const { store } = makeStore();
+
+    // Act / Assess
+    await expect(store.recordUnclaimed(record({ outcome: 'skipped' }))).rejects.toMatchObject({
+      name: 'ProvisionedThroughputExceededException',
+    });
+  });
+});
+
+describe('DynamoEventStore.history', () => {
+  beforeEach(() => ddbMock.reset());
+
+  const stored = (eventId: string, eventTime: string, extra: Record<string, unknown> = {}) => ({
+    ...record({ eventId, eventTime }),
+    pk: `EVENT#${eventId}`,
+    status: 'COMPLETED',
+    day: `DAY#${eventTime.slice(0, 10)}`,
+    eventTimeAndId: `${eventTime}#${eventId}`,
+    expiresAt: 1_800_000_000,
+    leaseUntil: '2024-05-01T00:00:00.000Z',
+    claimedAt: '2024-05-01T00:00:00.000Z',
+    ...extra,
+  });
+  const since = '2024-05-01T06:00:00Z';
+
+  it('walks the days newest first, follows pagination, strips bookkeeping and sorts newest first', async () => {
+    // Prepare
+    ddbMock.on(QueryCommand, { ExpressionAttributeValues: { ':day': 'DAY#2024-05-03', ':since': since } }).resolves({
+      Items: [stored('evt-c', '2024-05-03T09:00:00Z', { deliveries: 3, duplicateEventIds: new Set(['evt-z', 'evt-y']) })],
+    });
+    ddbMock
+      .on(QueryCommand, { ExpressionAttributeValues: { ':day': 'DAY#2024-05-02', ':since': since } })
+      .resolvesOnce({ Items: [stored('evt-b2', '2024-05-02T20:00:00Z')], LastEvaluatedKey: { pk: 'EVENT#evt-b2' } })
+      .resolves({ Items: [stored('evt-b1', '2024-05-02T08:00:00Z')] });
+    ddbMock.on(QueryCommand, { ExpressionAttributeValues: { ':day': 'DAY#2024-05-01', ':since': since } }).resolves({
+      Items: [stored('evt-a', '2024-05-01T07:00:00Z')],
+    });
+    const { store } = makeStore();
+
+    // Act
+    const records = await store.history({ since });
+
+    // Assess
+    expect(records.map((r) => r.eventId)).toEqual(['evt-c', 'evt-b2', 'evt-b1', 'evt-a']);
+    expect(records[0]).toEqual({ ...record({ eventId: 'evt-c', eventTime: '2024-05-03T09:00:00Z' }), deliveries: 3, duplicateEventIds: ['evt-y', 'evt-z'] });
+    expect(ddbMock).toHaveReceivedCommandTimes(QueryCommand, 4);
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: TABLE,
+      IndexName: 'byDay',
+      KeyConditionExpression: '#day = :day AND #sort >= :since',
+      ExpressionAttributeNames: { '#day': 'day', '#sort': 'eventTimeAndId' },
+      ScanIndexForward: false,
+    });
+    expect(ddbMock).toHaveReceivedNthSpecificCommandWith(3, QueryCommand, {
+      ExpressionAttributeValues: { ':day': 'DAY#2024-05-02', ':since': since },
+      ExclusiveStartKey: { pk: 'EVENT#evt-b2' },
+    });
+  });
+
+  it('stops querying once it has the limit', async () => {
+    // Prepare
+    ddbMock.on(QueryCommand, { ExpressionAttributeValues: { ':day': 'DAY#2024-05-03', ':since': since } }).resolves({
+      Items: [stored('evt-c2', '2024-05-03T09:30:00Z'), stored('evt-c1', '2024-05-03T09:00:00Z')],
+      LastEvaluatedKey: { pk: 'EVENT#evt-c1' },
+    });
+    const { store } = makeStore();
+
+    // Act
+    const records = await store.history({ since, limit: 2 });
+
+    // Assess
+    expect(records.map((r) => r.eventId)).toEqual(['evt-c2', 'evt-c1']);
+    expect(ddbMock).toHaveReceivedCommandTimes(QueryCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, { Limit: 2 });
+  });
+
+  it('rejects a since that is not a time', async () => {
+    const { store } = makeStore();
+    await expect(store.history({ since: 'yesterday' })).rejects.toBeInstanceOf(RangeError);
+  });
+});

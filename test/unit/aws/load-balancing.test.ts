@@ -1,0 +1,88 @@
+import 'aws-sdk-client-mock-jest';
+import {
+  DeregisterTargetsCommand,
+  ElasticLoadBalancingV2Client,
+  ElasticLoadBalancingV2ServiceException,
+  InvalidTargetException,
+  TargetGroupNotFoundException,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { mockClient } from 'aws-sdk-client-mock';
+import { LoadBalancingAdapter } from '../../../lambda/aws/load-balancing';
+import type { Deregistration } from '../../../lambda/core/model';
+
+const elbMock = mockClient(ElasticLoadBalancingV2Client);
+const TG = 'arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web/0123456789abcdef';
+const INSTANCE_ID = 'i-0123456789abcdef0';
+
+const deregistration = (extra: Partial<Deregistration> = {}): Deregistration => ({
+  targetGroupArn: TG,
+  targetId: INSTANCE_ID,
+  source: 'target-index',
+  ...extra,
+});
+
+describe('LoadBalancingAdapter.deregister', () => {
+  beforeEach(() => elbMock.reset());
+
+  it('deregisters the target with its port and availability zone', async () => {
+    // Prepare
+    elbMock.on(DeregisterTargetsCommand).resolves({});
+    const adapter = new LoadBalancingAdapter(new ElasticLoadBalancingV2Client({}));
+
+    // Act
+    const result = await adapter.deregister(
+      deregistration({ targetId: '10.0.1.10', port: 8080, availabilityZone: 'all' }),
+    );
+
+    // Assess
+    expect(result).toBe('ok');
+    expect(elbMock).toHaveReceivedCommandWith(DeregisterTargetsCommand, {
+      TargetGroupArn: TG,
+      Targets: [{ Id: '10.0.1.10', Port: 8080, AvailabilityZone: 'all' }],
+    });
+  });
+
+  it('sends only the id when there is no port or zone', async () => {
+    // Prepare
+    elbMock.on(DeregisterTargetsCommand).resolves({});
+    const adapter = new LoadBalancingAdapter(new ElasticLoadBalancingV2Client({}));
+
+    // Act
+    await adapter.deregister(deregistration());
+
+    // Assess
+    const [call] = elbMock.commandCalls(DeregisterTargetsCommand);
+    expect(Object.keys(call?.args[0].input.Targets?.[0] ?? {})).toEqual(['Id']);
+  });
+
+  it.each([
+    ['the target group is gone', new TargetGroupNotFoundException({ message: 'One or more target groups not found', $metadata: {} })],
+    ['the target is gone', new InvalidTargetException({ message: `The following targets are not valid: ${INSTANCE_ID}`, $metadata: {} })],
+  ])('reports not-registered when %s', async (_, error) => {
+    // Prepare
+    elbMock.on(DeregisterTargetsCommand).rejects(error);
+    const adapter = new LoadBalancingAdapter(new ElasticLoadBalancingV2Client({}));
+
+    // Act
+    const result = await adapter.deregister(deregistration());
+
+    // Assess
+    expect(result).toBe('not-registered');
+  });
+
+  it('rethrows other errors', async () => {
+    // Prepare
+    elbMock.on(DeregisterTargetsCommand).rejects(
+      new ElasticLoadBalancingV2ServiceException({
+        name: 'Throttling',
+        $fault: 'client',
+        message: 'Rate exceeded',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+    const adapter = new LoadBalancingAdapter(new ElasticLoadBalancingV2Client({}));
+
+    // Act / Assess
+    await expect(adapter.deregister(deregistration())).rejects.toMatchObject({ name: 'Throttling' });
+  });
+});
