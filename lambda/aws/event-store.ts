@@ -19,7 +19,7 @@ import {
 import type { Outcome, ResponseRecord } from '../core/model';
 import type { CallOptions, ClaimKeys, ClaimResult, EventStore, HistoryQuery } from '../core/ports';
 import { TRANSIENT_CANCELLATION_CODES, fullJitterDelay, sleep as realSleep, type Sleep } from './clients';
-import { TABLE_SCHEMA, historyDay, itemKey } from './table-schema';
+import { TABLE_SCHEMA, historyDay, itemKey, utcTime } from './table-schema';
 
 export const CLAIM_STATUS = {
   inProgress: 'IN_PROGRESS',
@@ -285,7 +285,7 @@ export class DynamoEventStore implements EventStore {
       } while (startKey && records.length < limit);
       if (records.length >= limit) break;
     }
-    const timeOf = (r: StoredRecord) => `${r.eventTime ?? r.receivedAt}#${r.eventId}`;
+    const timeOf = (r: StoredRecord) => `${utcTime(r.eventTime ?? r.receivedAt)}#${r.eventId}`;
     return records.sort((a, b) => (timeOf(a) < timeOf(b) ? 1 : timeOf(a) > timeOf(b) ? -1 : 0)).slice(0, limit);
   }
 
@@ -296,7 +296,7 @@ export class DynamoEventStore implements EventStore {
     const base = Number.isNaN(finished) ? this.now() : new Date(finished);
     return {
       [TABLE_SCHEMA.historyIndex.partitionKey]: historyDay(time),
-      [TABLE_SCHEMA.historyIndex.sortKey]: `${time}#${record.eventId}`,
+      [TABLE_SCHEMA.historyIndex.sortKey]: `${utcTime(time)}#${record.eventId}`,
       [TABLE_SCHEMA.ttlAttribute]: epochSeconds(base) + this.retentionSeconds,
     };
   }

@@ -1,0 +1,130 @@
+// The spot-responder CLI: replay events through the responder, read its history, run the demo.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { powertoolsLog } from '../lambda/log';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { runDemo } from '../cli/demo';
+import { listHistory, parseDuration, printHistory } from '../cli/history';
+import { DEFAULT_TABLE, createReplayer, replayFiles } from '../cli/replay';
+
+const print = (line: string): void => void process.stdout.write(`${line}\n`);
+const printError = (line: string): void => void process.stderr.write(`${line}\n`);
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function duration(value: string): string {
+  try {
+    parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return value;
+}
+
+/** Options every command that talks to AWS shares. */
+function withAwsOptions(command: Command): Command {
+  return command
+    .option('--endpoint-url <url>', 'a local AWS emulator (moto server), e.g. http://127.0.0.1:5000')
+    .option('--region <region>', 'AWS region (default: AWS_REGION, else us-east-1)')
+    .option('--profile <name>', 'AWS profile for a real account')
+    .option('--table <name>', 'the records table', process.env.SPOT_RESPONDER_TABLE ?? DEFAULT_TABLE);
+}
+
+/** Pretty JSON logs of the responder on stderr, for --verbose. */
+function verboseLog(verbose: boolean | undefined) {
+  return verbose ? powertoolsLog(new Logger({ serviceName: 'spot-responder', logLevel: 'DEBUG' })) : undefined;
+}
+
+const program = new Command()
+  .name('spot-responder')
+  .description('Drain, replace and record EC2 Spot instances on their interruption warning.')
+  .showHelpAfterError();
+
+withAwsOptions(
+  program
+    .command('replay')
+    .description('replay EventBridge events (one event or an array per JSON file) through the responder')
+    .argument('<file...>', 'JSON files holding EventBridge events'),
+)
+  .option('--json', 'one JSON object per event per line')
+  .addOption(
+    new Option('--clock <clock>', 'event: as if each event arrived at its own time; wall: the real clock')
+      .choices(['event', 'wall'])
+      .default('event'),
+  )
+  .option('--account <id...>', 'accounts whose events are accepted (default: the emulator account 123456789012)')
+  .option('--no-refresh-index', 'do not rebuild the target index before replaying (see how a stale index behaves)')
+  .option('--verbose', 'print the responder\'s structured logs on stderr')
+  .action(async (files: string[], opts) => {
+    const report = await replayFiles(
+      files,
+      {
+        endpointUrl: opts.endpointUrl,
+        region: opts.region,
+        profile: opts.profile,
+        table: opts.table,
+        json: Boolean(opts.json),
+        clock: opts.clock,
+        accounts: opts.account,
+        refreshIndex: opts.refreshIndex,
+        log: verboseLog(opts.verbose),
+      },
+      print,
+      printError,
+    );
+    process.exitCode = report.exitCode;
+  });
+
+withAwsOptions(program.command('history').description('list recorded events, newest first'))
+  .option('--since <duration>', 'how far back by event time: 30m, 6h, 7d', duration, '7d')
+  .option('--limit <n>', 'at most this many records', positiveInt, 100)
+  .option('--json', 'one JSON object per record per line')
+  .action(async (opts) => {
+    const records = await listHistory({
+      endpointUrl: opts.endpointUrl,
+      region: opts.region,
+      profile: opts.profile,
+      table: opts.table,
+      since: opts.since,
+      limit: opts.limit,
+      json: Boolean(opts.json),
+    });
+    printHistory(records, Boolean(opts.json), print);
+  });
+
+const index = program.command('index').description('the target index the responder uses to find target groups');
+withAwsOptions(index.command('refresh').description('rebuild the target index now (what the scheduled refresher does)'))
+  .option('--json', 'print the summary as JSON')
+  .action(async (opts) => {
+    const replayer = await createReplayer({
+      endpointUrl: opts.endpointUrl,
+      region: opts.region,
+      profile: opts.profile,
+      table: opts.table,
+      clock: 'wall',
+      refreshIndex: false,
+    });
+    const summary = await replayer.refreshIndex();
+    print(opts.json ? JSON.stringify(summary) : `index refreshed: ${JSON.stringify(summary)}`);
+  });
+
+program
+  .command('demo')
+  .description('start a local AWS emulator, build a small Spot fleet, replay a warning and show what changed')
+  .option('--verbose', 'print the responder\'s structured logs on stderr')
+  .action(async (opts) => {
+    process.exitCode = await runDemo({ print, log: verboseLog(opts.verbose) });
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const error = err as Error;
+  const message =
+    error.name === 'ResourceNotFoundException'
+      ? `the records table was not found (${error.message}); check --table, --region and --endpoint-url`
+      : error.message;
+  printError(`error: ${message}`);
+  process.exitCode = 2;
+});

@@ -1,0 +1,73 @@
+// How records look on a terminal (human) and to a script (one JSON object per line).
+import type { ActionResult, ResponseRecord } from '../lambda/core/model';
+
+/** The JSON shape of `replay --json` and `history --json`: stable field names, nulls not omitted. */
+export function recordSummary(record: ResponseRecord & { deliveries?: number }): Record<string, unknown> {
+  return {
+    eventId: record.eventId,
+    eventTime: record.eventTime,
+    detailType: record.detailType,
+    instanceId: record.instanceId,
+    instanceAction: record.instanceAction,
+    outcome: record.outcome,
+    reason: record.reason ?? null,
+    duplicateOf: record.duplicateOf ?? null,
+    autoScalingGroup: record.autoScalingGroup,
+    detached: record.detached,
+    targetGroups: record.targetGroups,
+    deregisteredFrom: record.deregisteredFrom,
+    actions: record.actions,
+    msLeftAtFinish: record.msLeftAtFinish,
+    notes: record.notes ?? [],
+    ...(record.dryRun ? { dryRun: true } : {}),
+    ...(record.deliveries ? { deliveries: record.deliveries } : {}),
+  };
+}
+
+/** `arn:...:targetgroup/web/73e2d6bc24d8a067` -> `web` */
+export function shortTargetName(target: string): string {
+  const match = /targetgroup\/([^/]+)\//.exec(target);
+  return match?.[1] ?? target;
+}
+
+const MARK: Record<ActionResult['result'], string> = {
+  ok: '✓',
+  'not-registered': '·',
+  skipped: '–',
+  failed: '✗',
+  planned: '→',
+};
+
+function describeAction(a: ActionResult): string {
+  const what =
+    a.action === 'deregister'
+      ? `deregister from ${shortTargetName(a.target)} (${a.targetId ?? '?'}${a.port ? `:${a.port}` : ''})`
+      : a.action === 'detach'
+        ? `detach from ${a.target} with replacement`
+        : `look up ${a.target}`;
+  const detail = a.error ? `${a.error.name}: ${a.error.message}` : a.reason;
+  return `  ${MARK[a.result]} ${what.padEnd(58)} ${a.result.padEnd(14)} ${String(a.latencyMs).padStart(5)} ms${
+    detail ? `  ${detail}` : ''
+  }`;
+}
+
+export function formatRecord(record: ResponseRecord & { deliveries?: number }): string {
+  const head = `${record.outcome.toUpperCase()}  event ${record.eventId}  ${record.instanceId ?? '(no instance)'}${
+    record.instanceAction ? ` ${record.instanceAction}` : ''
+  }${record.eventTime ? `  at ${record.eventTime}` : ''}`;
+  const lines = [head];
+  if (record.reason) lines.push(`  reason: ${record.reason}`);
+  if (record.outcome !== 'rejected' && record.outcome !== 'duplicate') {
+    lines.push(
+      `  found: ${record.autoScalingGroup ? `Auto Scaling group ${record.autoScalingGroup} (${record.lifecycleState ?? '?'})` : 'no Auto Scaling group'}; ` +
+        `target groups: ${record.targetGroups.map(shortTargetName).join(', ') || 'none'}`,
+    );
+  }
+  lines.push(...record.actions.map(describeAction));
+  for (const note of record.notes ?? []) lines.push(`  note: ${note}`);
+  if (record.msLeftAtFinish !== null && record.outcome !== 'rejected') {
+    lines.push(`  finished with ${(record.msLeftAtFinish / 1000).toFixed(1)} s left before the deadline`);
+  }
+  if (record.deliveries && record.deliveries > 1) lines.push(`  delivered ${record.deliveries} times in all; acted on once`);
+  return lines.join('\n');
+}

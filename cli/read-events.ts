@@ -1,0 +1,24 @@
+// Event files for `replay`: one EventBridge event, or an array of them, per JSON file.
+import { readFile } from 'node:fs/promises';
+
+export type EventFile =
+  | { file: string; ok: true; events: unknown[] }
+  | { file: string; ok: false; error: string };
+
+export async function readEventFile(file: string): Promise<EventFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return { file, ok: false, error: `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { file, ok: false, error: `${file}: not valid JSON (${(err as Error).message})` };
+  }
+  const events = Array.isArray(value) ? value : [value];
+  if (events.length === 0) return { file, ok: false, error: `${file}: holds an empty array, no events` };
+  return { file, ok: true, events };
+}

@@ -1,0 +1,144 @@
+// `spot-responder replay`: feed EventBridge events to the very same `respond` the Lambda runs,
+// against a local emulator (or, with --dry-run, read-only against a real account).
+import { errorInfo, type AwsClients } from '../lambda/aws/clients';
+import { DynamoTargetIndex } from '../lambda/aws/target-index';
+import type { ResponseRecord } from '../lambda/core/model';
+import type { AcceptPolicy } from '../lambda/events';
+import { makeIndexRefresher, type RefreshSummary } from '../lambda/index-refresher';
+import { silentLog, type Log } from '../lambda/log';
+import { ResponseFailedError, respond } from '../lambda/responder';
+import { createResponderDeps } from '../lambda/wiring';
+import { EMULATOR_ACCOUNT, clientsFor, regionOf, type AwsTarget } from './aws-target';
+import { formatRecord, recordSummary } from './format';
+import { ensureTable } from './local-table';
+import { readEventFile } from './read-events';
+
+export const DEFAULT_TABLE = 'spot-responder';
+
+export interface ReplayOptions extends AwsTarget {
+  table: string;
+  /**
+   * event: run as if each event arrived at its own `time` (sample files stay replayable
+   * forever); wall: use the real clock, to see how a late warning is treated.
+   */
+  clock: 'event' | 'wall';
+  /** Accounts whose events are accepted; the emulator's own by default. */
+  accounts?: string[];
+  /** Rebuild the target index from the emulator's target groups before replaying. */
+  refreshIndex: boolean;
+  log?: Log;
+}
+
+/** One configured replayer: clients and table set up once, then any number of events. */
+export interface Replayer {
+  clients: AwsClients;
+  replay(event: unknown): Promise<ResponseRecord>;
+  refreshIndex(): Promise<RefreshSummary>;
+}
+
+export async function createReplayer(opts: ReplayOptions): Promise<Replayer> {
+  if (!opts.endpointUrl) {
+    throw new Error('replaying against a real account would change it: pass --endpoint-url for an emulator');
+  }
+  const clients = clientsFor(opts);
+  const log = opts.log ?? silentLog;
+  await ensureTable(clients.dynamoRaw, opts.table);
+  const policy: AcceptPolicy = { accounts: opts.accounts ?? [EMULATOR_ACCOUNT], regions: [regionOf(opts)] };
+  const settings = { tableName: opts.table, recordRetentionDays: 90, policy };
+
+  const refreshIndex = makeIndexRefresher({
+    elbv2: clients.elbv2,
+    ec2: clients.ec2,
+    index: new DynamoTargetIndex({ client: clients.dynamo, tableName: opts.table, refreshIntervalMinutes: 5 }),
+    callsPerSecond: 50,
+    log,
+  });
+
+  return {
+    clients,
+    refreshIndex,
+    async replay(event) {
+      const deps = createResponderDeps(clients, settings, log, clockFor(event, opts.clock));
+      try {
+        return await respond(event, deps);
+      } catch (err) {
+        if (err instanceof ResponseFailedError) return err.record;
+        return unrecordedFailure(event, err);
+      }
+    },
+  };
+}
+
+export interface ReplayReport {
+  records: ResponseRecord[];
+  fileErrors: string[];
+  exitCode: number;
+}
+
+/** Replay every event of every file in order, printing as it goes. */
+export async function replayFiles(
+  files: string[],
+  opts: ReplayOptions & { json: boolean },
+  print: (line: string) => void,
+  printError: (line: string) => void,
+): Promise<ReplayReport> {
+  const loaded = await Promise.all(files.map(readEventFile));
+  const fileErrors = loaded.flatMap((f) => (f.ok ? [] : [f.error]));
+  fileErrors.forEach((e) => printError(`error: ${e}`));
+  const events = loaded.flatMap((f) => (f.ok ? f.events : []));
+
+  const records: ResponseRecord[] = [];
+  if (events.length > 0) {
+    const replayer = await createReplayer(opts);
+    if (opts.refreshIndex) await replayer.refreshIndex();
+    for (const event of events) {
+      const record = await replayer.replay(event);
+      records.push(record);
+      print(opts.json ? JSON.stringify(recordSummary(record)) : `${formatRecord(record)}\n`);
+    }
+  }
+  const failed = records.filter((r) => r.outcome === 'failed').length;
+  return { records, fileErrors, exitCode: fileErrors.length > 0 ? 2 : failed > 0 ? 1 : 0 };
+}
+
+/**
+ * The event clock: time starts at the event's own `time` and runs at wall speed, so the
+ * 120 s deadline means what it means in AWS. Events without a usable time use the wall clock.
+ */
+function clockFor(event: unknown, mode: ReplayOptions['clock']): (() => number) | undefined {
+  if (mode === 'wall') return undefined;
+  const time = typeof event === 'object' && event !== null ? (event as { time?: unknown }).time : undefined;
+  const eventMs = typeof time === 'string' ? Date.parse(time) : NaN;
+  if (Number.isNaN(eventMs)) return undefined;
+  const offset = Date.now() - eventMs;
+  return () => Date.now() - offset;
+}
+
+/** respond() threw before it could record anything (e.g. the table is unreachable). */
+function unrecordedFailure(event: unknown, err: unknown): ResponseRecord {
+  const info = errorInfo(err);
+  const e = (typeof event === 'object' && event !== null ? event : {}) as Record<string, unknown>;
+  const detail = (typeof e.detail === 'object' && e.detail !== null ? e.detail : {}) as Record<string, unknown>;
+  const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  const now = new Date().toISOString();
+  return {
+    eventId: str(e.id) ?? 'unidentified',
+    eventTime: str(e.time),
+    detailType: str(e['detail-type']),
+    instanceId: str(detail['instance-id']),
+    instanceAction: null,
+    account: str(e.account),
+    region: str(e.region),
+    outcome: 'failed',
+    reason: `${info.name}: ${info.message} (not recorded)`,
+    autoScalingGroup: null,
+    targetGroups: [],
+    deregisteredFrom: [],
+    detached: false,
+    actions: [],
+    deadline: null,
+    msLeftAtFinish: null,
+    receivedAt: now,
+    finishedAt: now,
+  };
+}
