@@ -1,0 +1,208 @@
+// Reads the app's configuration from CDK context (cdk.json, or `cdk synth -c key=value`).
+// Values from cdk.json arrive as JSON; values from the command line arrive as strings, so
+// every reader accepts both. A bad or unknown key fails synth before any construct exists.
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Node } from 'constructs';
+import { SpotResponderStackProps } from './spot-responder-stack';
+import {
+  LogLevel,
+  SpotResponderConfigError,
+  checkAccounts,
+  checkAutoScalingGroupNames,
+  checkEmail,
+  checkLogLevel,
+  checkRegions,
+  checkTargetGroupNames,
+} from './validation';
+
+/**
+ * The context keys the app reads. Every key is optional; `null` means "not set".
+ */
+export const CONTEXT_KEYS = {
+  /**
+   * Accounts whose warnings the responder acts on: a list of 12-digit ids, or `"*"`.
+   * Default: the account the stack is deployed to.
+   */
+  acceptedAccounts: 'spotResponder:acceptedAccounts',
+  /** Regions whose warnings the responder acts on: a list, or `"*"`. Default: the stack's region. */
+  acceptedRegions: 'spotResponder:acceptedRegions',
+  /** Auto Scaling group names (IAM wildcards allowed) the responder may detach from. Default `["*"]`. */
+  autoScalingGroupNames: 'spotResponder:autoScalingGroupNames',
+  /** Target group names (IAM wildcards allowed) the responder may deregister from. Default `["*"]`. */
+  targetGroupNames: 'spotResponder:targetGroupNames',
+  /** Minutes between index refreshes, 1 to 60. Default 5. */
+  indexRefreshMinutes: 'spotResponder:indexRefreshMinutes',
+  /** ELBv2 Describe* calls per second the index refresher allows itself, 1 to 10. Default 4. */
+  indexDescribeCallsPerSecond: 'spotResponder:indexDescribeCallsPerSecond',
+  /** Run the index refresher once on every deployment that changes it. Default true. */
+  refreshIndexOnDeploy: 'spotResponder:refreshIndexOnDeploy',
+  /** Days an event record is kept before DynamoDB's TTL removes it, 1 to 3650. Default 90. */
+  recordRetentionDays: 'spotResponder:recordRetentionDays',
+  /** Days the functions' logs are kept; one of CloudWatch Logs' retention values. Default 30. */
+  logRetentionDays: 'spotResponder:logRetentionDays',
+  /** POWERTOOLS_LOG_LEVEL of both functions: DEBUG, INFO, WARN or ERROR. Default INFO. */
+  logLevel: 'spotResponder:logLevel',
+  /** `"retain"` or `"destroy"`: what happens to the table and logs when the stack goes. Default retain. */
+  removalPolicy: 'spotResponder:removalPolicy',
+  /** If set, alarms notify an SNS topic with this email address subscribed. Default: no topic. */
+  alarmEmail: 'spotResponder:alarmEmail',
+  /** Run the cdk-nag AwsSolutions checks on synth. Default true. */
+  nag: 'spotResponder:nag',
+} as const;
+
+const PREFIX = 'spotResponder:';
+
+export interface SpotResponderAppConfig {
+  readonly stackProps: SpotResponderStackProps;
+  /** Whether bin/app.ts applies the cdk-nag AwsSolutions checks. */
+  readonly nag: boolean;
+}
+
+/**
+ * Read and validate every `spotResponder:*` context key. Throws SpotResponderConfigError,
+ * naming the key, on the first bad value, and on any unknown `spotResponder:` key (a typo
+ * would otherwise be ignored silently).
+ */
+export function readSpotResponderContext(node: Node): SpotResponderAppConfig {
+  const known = new Set<string>(Object.values(CONTEXT_KEYS));
+  for (const key of Object.keys(node.getAllContext())) {
+    if (key.startsWith(PREFIX) && !known.has(key)) {
+      throw new SpotResponderConfigError(
+        `unknown context key "${key}"; known keys: ${[...known].sort().join(', ')}`,
+      );
+    }
+  }
+  const get = (key: string): unknown => {
+    const value: unknown = node.tryGetContext(key);
+    return value === null || value === '' ? undefined : value;
+  };
+
+  const acceptedAccounts = allowList(CONTEXT_KEYS.acceptedAccounts, get(CONTEXT_KEYS.acceptedAccounts));
+  if (acceptedAccounts) checkAccounts(label(CONTEXT_KEYS.acceptedAccounts), acceptedAccounts);
+  const acceptedRegions = allowList(CONTEXT_KEYS.acceptedRegions, get(CONTEXT_KEYS.acceptedRegions));
+  if (acceptedRegions) checkRegions(label(CONTEXT_KEYS.acceptedRegions), acceptedRegions);
+
+  const autoScalingGroupNames = list(CONTEXT_KEYS.autoScalingGroupNames, get(CONTEXT_KEYS.autoScalingGroupNames));
+  if (autoScalingGroupNames) checkAutoScalingGroupNames(label(CONTEXT_KEYS.autoScalingGroupNames), autoScalingGroupNames);
+  const targetGroupNames = list(CONTEXT_KEYS.targetGroupNames, get(CONTEXT_KEYS.targetGroupNames));
+  if (targetGroupNames) checkTargetGroupNames(label(CONTEXT_KEYS.targetGroupNames), targetGroupNames);
+
+  const indexRefreshMinutes = integer(CONTEXT_KEYS.indexRefreshMinutes, get(CONTEXT_KEYS.indexRefreshMinutes), 1, 60);
+  const indexDescribeCallsPerSecond = integer(
+    CONTEXT_KEYS.indexDescribeCallsPerSecond,
+    get(CONTEXT_KEYS.indexDescribeCallsPerSecond),
+    1,
+    10,
+  );
+  const recordRetentionDays = integer(CONTEXT_KEYS.recordRetentionDays, get(CONTEXT_KEYS.recordRetentionDays), 1, 3650);
+  const logRetention = retentionDays(CONTEXT_KEYS.logRetentionDays, get(CONTEXT_KEYS.logRetentionDays));
+  const logLevel = level(CONTEXT_KEYS.logLevel, get(CONTEXT_KEYS.logLevel));
+  const removalPolicy = removal(CONTEXT_KEYS.removalPolicy, get(CONTEXT_KEYS.removalPolicy));
+  const refreshIndexOnDeploy = bool(CONTEXT_KEYS.refreshIndexOnDeploy, get(CONTEXT_KEYS.refreshIndexOnDeploy));
+  const alarmEmail = str(CONTEXT_KEYS.alarmEmail, get(CONTEXT_KEYS.alarmEmail));
+  if (alarmEmail !== undefined) checkEmail(label(CONTEXT_KEYS.alarmEmail), alarmEmail);
+
+  return {
+    nag: bool(CONTEXT_KEYS.nag, get(CONTEXT_KEYS.nag)) ?? true,
+    stackProps: {
+      alarmEmail,
+      responder: {
+        acceptedAccounts,
+        acceptedRegions,
+        autoScalingGroupNames,
+        targetGroupNames,
+        indexRefreshInterval: indexRefreshMinutes === undefined ? undefined : Duration.minutes(indexRefreshMinutes),
+        indexDescribeCallsPerSecond,
+        refreshIndexOnDeploy,
+        recordRetentionDays,
+        logRetention,
+        logLevel,
+        removalPolicy,
+      },
+    },
+  };
+}
+
+function label(key: string): string {
+  return `context "${key}"`;
+}
+
+function fail(key: string, expected: string, value: unknown): never {
+  throw new SpotResponderConfigError(`${label(key)} must be ${expected}, got ${JSON.stringify(value)}`);
+}
+
+function str(key: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') fail(key, 'a string', value);
+  return value.trim();
+}
+
+/** A JSON array of strings, a JSON array in a string, or a comma-separated string. */
+function list(key: string, value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  let items: unknown = value;
+  if (typeof value === 'string') {
+    const text = value.trim();
+    if (text.startsWith('[')) {
+      try {
+        items = JSON.parse(text);
+      } catch {
+        fail(key, 'a list of strings', value);
+      }
+    } else {
+      items = text.split(',').map((s) => s.trim()).filter(Boolean);
+    }
+  }
+  if (!Array.isArray(items) || !items.every((item) => typeof item === 'string')) {
+    fail(key, 'a list of strings', value);
+  }
+  return items.map((item: string) => item.trim());
+}
+
+function allowList(key: string, value: unknown): string[] | '*' | undefined {
+  if (typeof value === 'string' && value.trim() === '*') return '*';
+  return list(key, value);
+}
+
+function integer(key: string, value: unknown, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'string' ? Number(value.trim()) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    fail(key, `a whole number from ${min} to ${max}`, value);
+  }
+  return n;
+}
+
+function bool(key: string, value: unknown): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  fail(key, 'true or false', value);
+}
+
+function level(key: string, value: unknown): LogLevel | undefined {
+  const text = str(key, value)?.toUpperCase();
+  if (text === undefined) return undefined;
+  checkLogLevel(label(key), text);
+  return text;
+}
+
+function removal(key: string, value: unknown): RemovalPolicy | undefined {
+  const text = str(key, value)?.toLowerCase();
+  if (text === undefined) return undefined;
+  if (text === 'retain') return RemovalPolicy.RETAIN;
+  if (text === 'destroy') return RemovalPolicy.DESTROY;
+  fail(key, '"retain" or "destroy"', value);
+}
+
+const RETENTION_VALUES = Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number');
+
+function retentionDays(key: string, value: unknown): logs.RetentionDays | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !RETENTION_VALUES.includes(n)) {
+    fail(key, `one of ${RETENTION_VALUES.join(', ')}`, value);
+  }
+  return n as logs.RetentionDays;
+}

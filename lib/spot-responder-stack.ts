@@ -1,0 +1,49 @@
+import { Stack, StackProps } from 'aws-cdk-lib';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { SpotResponder, SpotResponderProps } from './spot-responder';
+import { checkEmail } from './validation';
+
+export interface SpotResponderStackProps extends StackProps {
+  /**
+   * Configuration of the responder; see SpotResponderProps for each default.
+   * @default - all defaults
+   */
+  readonly responder?: Omit<SpotResponderProps, 'alarmTopic'>;
+
+  /**
+   * Email address to notify when an alarm goes off: the stack creates an SNS topic with
+   * this address subscribed (the owner must confirm the subscription).
+   * @default - no topic; the alarms have no actions
+   */
+  readonly alarmEmail?: string;
+}
+
+/** One deployable spot-responder: the SpotResponder construct and, optionally, its alarm topic. */
+export class SpotResponderStack extends Stack {
+  public readonly responder: SpotResponder;
+  /** Present when `alarmEmail` is set. */
+  public readonly alarmTopic?: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: SpotResponderStackProps = {}) {
+    super(scope, id, {
+      description: 'spot-responder: drains, replaces and records EC2 Spot instances on their interruption warning',
+      ...props,
+    });
+
+    if (props.alarmEmail !== undefined) {
+      checkEmail('SpotResponderStackProps.alarmEmail', props.alarmEmail);
+      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+        displayName: 'spot-responder alarms',
+        enforceSSL: true,
+      });
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    }
+
+    this.responder = new SpotResponder(this, 'SpotResponder', {
+      ...props.responder,
+      alarmTopic: this.alarmTopic,
+    });
+  }
+}

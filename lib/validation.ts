@@ -1,0 +1,90 @@
+// Checks shared by the construct (on its props) and the app (on cdk.json context), so a bad
+// value fails synth with one clear message whichever way it came in. Each takes a label that
+// names where the value came from. Tokens pass unchecked: their value is known only at deploy.
+import { Token } from 'aws-cdk-lib';
+
+export class SpotResponderConfigError extends Error {
+  override name = 'SpotResponderConfigError';
+}
+
+const ACCOUNT_ID = /^\d{12}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+// Target group names: 1-32 letters, digits and hyphens; IAM wildcards * and ? are allowed.
+const TARGET_GROUP_NAME_PATTERN = /^[A-Za-z0-9*?-]{1,32}$/;
+// Auto Scaling group names: up to 255 characters; a colon or a slash would change the ARN.
+const AUTO_SCALING_GROUP_NAME_PATTERN = /^[^:/\s][^:/]{0,254}$/;
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** `'*'`, or a non-empty list with no duplicates whose items all match `valid`. */
+export function checkAllowList(
+  label: string,
+  value: readonly string[] | '*',
+  valid: RegExp,
+  what: string,
+): void {
+  if (value === '*') return;
+  if (value.length === 0) {
+    throw new SpotResponderConfigError(`${label} must list at least one ${what}, or be "*"`);
+  }
+  checkEach(label, value, valid, what);
+}
+
+export function checkAccounts(label: string, value: readonly string[] | '*'): void {
+  checkAllowList(label, value, ACCOUNT_ID, 'AWS account id (12 digits)');
+}
+
+export function checkRegions(label: string, value: readonly string[] | '*'): void {
+  checkAllowList(label, value, REGION, 'AWS region name (e.g. eu-west-1)');
+}
+
+export function checkAutoScalingGroupNames(label: string, value: readonly string[]): void {
+  checkNonEmpty(label, value, 'Auto Scaling group name or pattern ("*" for any)');
+  checkEach(label, value, AUTO_SCALING_GROUP_NAME_PATTERN, 'Auto Scaling group name or pattern');
+}
+
+export function checkTargetGroupNames(label: string, value: readonly string[]): void {
+  checkNonEmpty(label, value, 'target group name or pattern ("*" for any)');
+  checkEach(label, value, TARGET_GROUP_NAME_PATTERN, 'target group name or pattern (1-32 of A-Z a-z 0-9 - * ?)');
+}
+
+export function checkEmail(label: string, value: string): void {
+  if (!Token.isUnresolved(value) && !EMAIL.test(value)) {
+    throw new SpotResponderConfigError(`${label} must be an email address, got ${JSON.stringify(value)}`);
+  }
+}
+
+export function checkIntegerInRange(label: string, value: number, min: number, max: number): void {
+  if (Token.isUnresolved(value)) return;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new SpotResponderConfigError(
+      `${label} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+}
+
+export function checkLogLevel(label: string, value: string): asserts value is LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new SpotResponderConfigError(
+      `${label} must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  }
+}
+
+function checkNonEmpty(label: string, value: readonly string[], what: string): void {
+  if (value.length === 0) throw new SpotResponderConfigError(`${label} must list at least one ${what}`);
+}
+
+function checkEach(label: string, value: readonly string[], valid: RegExp, what: string): void {
+  const seen = new Set<string>();
+  for (const item of value) {
+    if (Token.isUnresolved(item)) continue;
+    if (!valid.test(item)) {
+      throw new SpotResponderConfigError(`${label}: ${JSON.stringify(item)} is not a valid ${what}`);
+    }
+    if (seen.has(item)) throw new SpotResponderConfigError(`${label} lists ${JSON.stringify(item)} twice`);
+    seen.add(item);
+  }
+}

@@ -1,0 +1,527 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { TABLE_SCHEMA } from '../../lambda/aws/table-schema';
+import { RESPONDER_EVENT_PATTERN } from '../../lib/event-patterns';
+import { SpotResponder } from '../../lib/spot-responder';
+import { SpotResponderStack } from '../../lib/spot-responder-stack';
+import { SpotResponderConfigError } from '../../lib/validation';
+import { allStatements, arnText, asArray, statementWithSid, statementsOf, testApp } from './helpers';
+
+// Two stacks, synthesized once: one with every default, one with every option changed.
+let defaults: { stack: SpotResponderStack; template: Template; responder: SpotResponder };
+let custom: { stack: SpotResponderStack; template: Template; responder: SpotResponder };
+let withKey: { stack: Stack; template: Template; responder: SpotResponder; key: kms.Key };
+
+beforeAll(() => {
+  const app = testApp();
+  const defaultStack = new SpotResponderStack(app, 'Defaults');
+  const customStack = new SpotResponderStack(app, 'Custom', {
+    alarmEmail: 'oncall@example.com',
+    responder: {
+      acceptedAccounts: '*',
+      acceptedRegions: ['eu-west-1', 'eu-central-1'],
+      autoScalingGroupNames: ['web-*', 'batch'],
+      targetGroupNames: ['web-tg'],
+      recordRetentionDays: 30,
+      indexRefreshInterval: Duration.minutes(10),
+      indexDescribeCallsPerSecond: 2,
+      refreshIndexOnDeploy: false,
+      logLevel: 'DEBUG',
+      logRetention: logs.RetentionDays.ONE_WEEK,
+      removalPolicy: RemovalPolicy.DESTROY,
+    },
+  });
+  // The key has to exist before the construct; SpotResponderStack does not take one, so
+  // the customer-managed-key case is a construct in a plain stack.
+  const keyStack = new Stack(app, 'WithKey');
+  const key = new kms.Key(keyStack, 'TableKey', { enableKeyRotation: true });
+  const keyed = new SpotResponder(keyStack, 'SpotResponder', { tableEncryptionKey: key });
+  app.synth();
+  defaults = { stack: defaultStack, template: Template.fromStack(defaultStack), responder: defaultStack.responder };
+  custom = { stack: customStack, template: Template.fromStack(customStack), responder: customStack.responder };
+  withKey = { stack: keyStack, template: Template.fromStack(keyStack), responder: keyed, key };
+}, 120_000);
+
+const resolve = (stack: Stack, value: unknown) => stack.resolve(value);
+// The minimizePolicies feature flag sorts actions and resources within a statement.
+const sorted = (items: string[]) => [...items].sort();
+
+describe('interruption warning rule', () => {
+  test('matches exactly the Spot interruption warnings of EC2', () => {
+    const { template, stack, responder } = defaults;
+    const expected = { source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] };
+    expect(RESPONDER_EVENT_PATTERN).toEqual(expected);
+
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.exact(expected),
+      Targets: [Match.objectLike({ Arn: resolve(stack, responder.responderFunction.functionArn) })],
+    });
+    // The rule is on the default bus.
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ source: ['aws.ec2'] }),
+      EventBusName: Match.absent(),
+    });
+  });
+
+  test('retries delivery within the two-minute notice, then dead-letters', () => {
+    const { template, stack, responder } = defaults;
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ source: ['aws.ec2'] }),
+      Targets: [
+        Match.objectLike({
+          Arn: resolve(stack, responder.responderFunction.functionArn),
+          DeadLetterConfig: { Arn: resolve(stack, responder.deadLetterQueue.queueArn) },
+          RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 120 },
+        }),
+      ],
+    });
+  });
+
+  test('EventBridge may write to the dead-letter queue for this rule only', () => {
+    const { template, stack, responder } = defaults;
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [resolve(stack, responder.deadLetterQueue.queueUrl)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Condition: { ArnEquals: { 'aws:SourceArn': resolve(stack, responder.rule.ruleArn) } },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('responder function', () => {
+  test('async invocations retry once within the notice, then go to the dead-letter queue', () => {
+    const { template, stack, responder } = defaults;
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: resolve(stack, responder.responderFunction.functionName),
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 1,
+      MaximumEventAgeInSeconds: 120,
+      DestinationConfig: { OnFailure: { Destination: resolve(stack, responder.deadLetterQueue.queueArn) } },
+    });
+  });
+
+  test('runs Node.js 22 on arm64 with tracing, source maps and a 150 s timeout', () => {
+    const { template, stack, responder } = defaults;
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: Match.absent(),
+      Role: resolve(stack, responder.responderFunction.role!.roleArn),
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      MemorySize: 512,
+      Timeout: 150,
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: { LogGroup: resolve(stack, responder.responderFunction.logGroup.logGroupName) },
+      Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) },
+    });
+  });
+
+  test('accepts events of its own account and region by default', () => {
+    const { template, stack, responder } = defaults;
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Role: resolve(stack, responder.responderFunction.role!.roleArn),
+      Environment: {
+        Variables: {
+          NODE_OPTIONS: '--enable-source-maps',
+          TABLE_NAME: resolve(stack, responder.table.tableName),
+          ACCEPTED_ACCOUNTS: { Ref: 'AWS::AccountId' },
+          ACCEPTED_REGIONS: { Ref: 'AWS::Region' },
+          RECORD_RETENTION_DAYS: '90',
+          POWERTOOLS_SERVICE_NAME: 'spot-responder',
+          POWERTOOLS_LOG_LEVEL: 'INFO',
+        },
+      },
+    });
+  });
+
+  test('takes its allow-lists, retention and log level from props', () => {
+    const { template, stack, responder } = custom;
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Role: resolve(stack, responder.responderFunction.role!.roleArn),
+      Environment: {
+        Variables: Match.objectLike({
+          ACCEPTED_ACCOUNTS: '*',
+          ACCEPTED_REGIONS: 'eu-west-1,eu-central-1',
+          RECORD_RETENTION_DAYS: '30',
+          POWERTOOLS_LOG_LEVEL: 'DEBUG',
+        }),
+      },
+    });
+  });
+
+  test('logs to its own log group, kept 30 days and retained by default', () => {
+    const { template, stack, responder } = defaults;
+    const logGroupId = (resolve(stack, responder.responderFunction.logGroup.logGroupName) as { Ref: string }).Ref;
+    expect(template.toJSON().Resources[logGroupId]).toMatchObject({
+      Type: 'AWS::Logs::LogGroup',
+      Properties: { RetentionInDays: 30 },
+      DeletionPolicy: 'Retain',
+    });
+  });
+});
+
+describe('table', () => {
+  test('has the key schema, index and TTL of TABLE_SCHEMA', () => {
+    const { template } = defaults;
+    expect(TABLE_SCHEMA).toMatchObject({ partitionKey: 'pk', ttlAttribute: 'expiresAt' });
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: Match.arrayEquals([
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'day', AttributeType: 'S' },
+        { AttributeName: 'eventTimeAndId', AttributeType: 'S' },
+      ]),
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byDay',
+          KeySchema: [
+            { AttributeName: 'day', KeyType: 'HASH' },
+            { AttributeName: 'eventTimeAndId', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  test('is encrypted with the AWS managed key by default and retained', () => {
+    const { template } = defaults;
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      // SSEEnabled without a key: KMS with the AWS managed key (aws/dynamodb).
+      Properties: Match.objectLike({ SSESpecification: { SSEEnabled: true } }),
+    });
+  });
+
+  test('uses the customer managed key when one is given', () => {
+    const { template, stack, key } = withKey;
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: resolve(stack, key.keyArn) },
+    });
+  });
+
+  test('follows removalPolicy', () => {
+    custom.template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    custom.template.hasResource('AWS::Logs::LogGroup', {
+      DeletionPolicy: 'Delete',
+      Properties: { RetentionInDays: 7 },
+    });
+  });
+});
+
+describe('dead-letter queue', () => {
+  test('is encrypted, keeps messages 14 days and refuses plain HTTP', () => {
+    const { template, stack, responder } = defaults;
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [resolve(stack, responder.deadLetterQueue.queueUrl)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('IAM', () => {
+  test('no role of a function has a managed policy', () => {
+    for (const { template, stack, responder } of [defaults, custom]) {
+      for (const fn of [responder.responderFunction, responder.indexRefresherFunction]) {
+        const roleId = (resolve(stack, fn.role!.roleArn) as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+        const role = template.toJSON().Resources[roleId];
+        expect(role.Type).toBe('AWS::IAM::Role');
+        expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+        expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+          { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+        ]);
+      }
+    }
+  });
+
+  test('every statement on Resource "*" holds only describe actions (and X-Ray, which cannot be scoped)', () => {
+    const xray = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'];
+    for (const { template } of [defaults, custom, withKey]) {
+      const onStar = allStatements(template).filter((s) => asArray(s.Resource).includes('*'));
+      expect(onStar.length).toBeGreaterThan(0);
+      for (const statement of onStar) {
+        for (const action of asArray(statement.Action)) {
+          expect(/^[a-z0-9-]+:Describe[A-Za-z]+$/.test(action) || xray.includes(action)).toBe(true);
+        }
+      }
+    }
+  });
+
+  test('no statement grants a wildcard action', () => {
+    for (const { template } of [defaults, custom]) {
+      const actions = allStatements(template).flatMap((s) => asArray(s.Action));
+      expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+    }
+  });
+
+  test('the responder may describe the fleet on "*"', () => {
+    const { template, responder } = defaults;
+    const statement = statementWithSid(statementsOf(template, responder.responderFunction.role!), 'DescribeFleet');
+    expect(statement).toEqual({
+      Sid: 'DescribeFleet',
+      Effect: 'Allow',
+      Action: sorted(['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeInstances']),
+      Resource: '*',
+    });
+  });
+
+  test('DetachInstances and DeregisterTargets are limited to group ARNs of this account and region', () => {
+    const { template, responder } = defaults;
+    const statements = statementsOf(template, responder.responderFunction.role!);
+
+    const detach = statementWithSid(statements, 'DetachInstances');
+    expect(detach.Action).toBe('autoscaling:DetachInstances');
+    expect(detach.Resource).not.toBe('*');
+    expect(asArray(detach.Resource).map(arnText)).toEqual([
+      'arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*',
+    ]);
+
+    const deregister = statementWithSid(statements, 'DeregisterTargets');
+    expect(deregister.Action).toBe('elasticloadbalancing:DeregisterTargets');
+    expect(deregister.Resource).not.toBe('*');
+    expect(asArray(deregister.Resource).map(arnText)).toEqual([
+      'arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:targetgroup/*/*',
+    ]);
+
+    // Nowhere else: the only statements with these actions are the two above.
+    const mutating = allStatements(template).filter((s) =>
+      asArray(s.Action).some((a) => a === 'autoscaling:DetachInstances' || a === 'elasticloadbalancing:DeregisterTargets'),
+    );
+    expect(mutating).toHaveLength(2);
+  });
+
+  test('group and target group names from props narrow those ARNs', () => {
+    const { template, responder } = custom;
+    const statements = statementsOf(template, responder.responderFunction.role!);
+    expect(sorted(asArray(statementWithSid(statements, 'DetachInstances').Resource).map(arnText))).toEqual(sorted([
+      'arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/web-*',
+      'arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/batch',
+    ]));
+    expect(asArray(statementWithSid(statements, 'DeregisterTargets').Resource).map(arnText)).toEqual([
+      'arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:targetgroup/web-tg/*',
+    ]);
+  });
+
+  test('both functions read and write the table and its one index, nothing wider', () => {
+    const { template, stack, responder } = defaults;
+    const tableArn = resolve(stack, responder.table.tableArn) as { 'Fn::GetAtt': [string, string] };
+    const tableId = tableArn['Fn::GetAtt'][0];
+    for (const fn of [responder.responderFunction, responder.indexRefresherFunction]) {
+      const statement = statementWithSid(statementsOf(template, fn.role!), 'ReadWriteTable');
+      expect(asArray(statement.Action)).toEqual(
+        expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem']),
+      );
+      expect(asArray(statement.Resource).map(arnText)).toEqual([`<${tableId}.Arn>`, `<${tableId}.Arn>/index/byDay`]);
+    }
+  });
+
+  test('the responder may send failed events to the dead-letter queue', () => {
+    const { template, stack, responder } = defaults;
+    const statements = statementsOf(template, responder.responderFunction.role!);
+    const dlqArn = resolve(stack, responder.deadLetterQueue.queueArn);
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: expect.arrayContaining(['sqs:SendMessage']), Resource: dlqArn }),
+    );
+  });
+
+  test('the refresher may only describe target groups and network interfaces, and use the table', () => {
+    const { template, responder } = defaults;
+    const statements = statementsOf(template, responder.indexRefresherFunction.role!);
+    expect(statementWithSid(statements, 'DescribeTargets')).toEqual({
+      Sid: 'DescribeTargets',
+      Effect: 'Allow',
+      Action: sorted([
+        'elasticloadbalancing:DescribeTargetGroups',
+        'elasticloadbalancing:DescribeTargetHealth',
+        'ec2:DescribeNetworkInterfaces',
+      ]),
+      Resource: '*',
+    });
+    const actions = statements.flatMap((s) => asArray(s.Action));
+    const services = new Set(actions.map((a) => a.split(':')[0]));
+    expect([...services].sort()).toEqual(['dynamodb', 'ec2', 'elasticloadbalancing', 'logs', 'xray']);
+  });
+
+  test('with a customer managed key, both functions may use that key only', () => {
+    const { template, stack, responder, key } = withKey;
+    const keyArn = resolve(stack, key.keyArn);
+    for (const fn of [responder.responderFunction, responder.indexRefresherFunction]) {
+      const kmsStatements = statementsOf(template, fn.role!).filter((s) => asArray(s.Action).some((a) => a.startsWith('kms:')));
+      expect(kmsStatements).toHaveLength(1);
+      expect(kmsStatements[0]!.Resource).toEqual(keyArn);
+    }
+  });
+});
+
+describe('index refresher', () => {
+  test('runs on a 5-minute schedule by default, never two at once', () => {
+    const { template, stack, responder } = defaults;
+    const fn = responder.indexRefresherFunction;
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [
+        Match.objectLike({
+          Arn: resolve(stack, fn.functionArn),
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 300 },
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Role: resolve(stack, fn.role!.roleArn),
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      ReservedConcurrentExecutions: 1,
+      Timeout: 240,
+      Environment: {
+        Variables: Match.objectLike({
+          TABLE_NAME: resolve(stack, responder.table.tableName),
+          INDEX_REFRESH_MINUTES: '5',
+          INDEX_DESCRIBE_CALLS_PER_SECOND: '4',
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: resolve(stack, fn.functionName),
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 300,
+    });
+  });
+
+  test('follows indexRefreshInterval and indexDescribeCallsPerSecond', () => {
+    const { template, stack, responder } = custom;
+    const fn = responder.indexRefresherFunction;
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Role: resolve(stack, fn.role!.roleArn),
+      Timeout: 480,
+      Environment: {
+        Variables: Match.objectLike({ INDEX_REFRESH_MINUTES: '10', INDEX_DESCRIBE_CALLS_PER_SECOND: '2' }),
+      },
+    });
+  });
+
+  test('runs once, asynchronously, after every deployment that changes it', () => {
+    const { template, stack, responder } = defaults;
+    const handlerArn = new Capture();
+    template.resourceCountIs('Custom::Trigger', 1);
+    template.hasResourceProperties('Custom::Trigger', { InvocationType: 'Event', HandlerArn: handlerArn });
+    // The trigger invokes the current version of the refresher function.
+    const versionId = (handlerArn.asObject() as { Ref: string }).Ref;
+    expect(template.toJSON().Resources[versionId]).toMatchObject({
+      Type: 'AWS::Lambda::Version',
+      Properties: { FunctionName: resolve(stack, responder.indexRefresherFunction.functionName) },
+    });
+    // ...and only after the table exists.
+    const tableId = (resolve(stack, responder.table.tableArn) as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+    const trigger = Object.values(template.findResources('Custom::Trigger'))[0]!;
+    expect(trigger.DependsOn).toContain(tableId);
+  });
+
+  test('the deploy-time run can be turned off', () => {
+    custom.template.resourceCountIs('Custom::Trigger', 0);
+  });
+});
+
+describe('alarms', () => {
+  const common = {
+    Threshold: 1,
+    EvaluationPeriods: 1,
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    TreatMissingData: 'notBreaching',
+  };
+
+  test('on responder errors, refresher errors and dead-lettered events, without actions by default', () => {
+    const { template, stack, responder } = defaults;
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ...common,
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Statistic: 'Sum',
+      Period: 60,
+      Dimensions: [{ Name: 'FunctionName', Value: resolve(stack, responder.responderFunction.functionName) }],
+      AlarmActions: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ...common,
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Statistic: 'Maximum',
+      Period: 60,
+      Dimensions: [{ Name: 'QueueName', Value: resolve(stack, responder.deadLetterQueue.queueName) }],
+      AlarmActions: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ...common,
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: resolve(stack, responder.indexRefresherFunction.functionName) }],
+      AlarmActions: Match.absent(),
+    });
+    expect(responder.alarms).toHaveLength(3);
+  });
+
+  test('alarmEmail adds a topic, subscribed by email, that every alarm notifies', () => {
+    const { template, stack } = custom;
+    const topicRef = resolve(stack, stack.alarmTopic!.topicArn);
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+      TopicArn: topicRef,
+    });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(3);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
+    defaults.template.resourceCountIs('AWS::SNS::Topic', 0);
+  });
+});
+
+describe('props validation', () => {
+  const app = testApp();
+  let stacks = 0;
+  const build = (props: ConstructorParameters<typeof SpotResponder>[2]) => () =>
+    new SpotResponder(new Stack(app, `Bad${stacks++}`), 'SpotResponder', props);
+
+  test.each([
+    ['acceptedAccounts', { acceptedAccounts: [] }],
+    ['acceptedAccounts', { acceptedAccounts: ['12345'] }],
+    ['acceptedRegions', { acceptedRegions: ['Europe'] }],
+    ['autoScalingGroupNames', { autoScalingGroupNames: [] }],
+    ['autoScalingGroupNames', { autoScalingGroupNames: ['a:b'] }],
+    ['targetGroupNames', { targetGroupNames: ['name_with_underscore'] }],
+    ['targetGroupNames', { targetGroupNames: ['web', 'web'] }],
+    ['recordRetentionDays', { recordRetentionDays: 0 }],
+    ['indexRefreshInterval', { indexRefreshInterval: Duration.seconds(90) }],
+    ['indexRefreshInterval', { indexRefreshInterval: Duration.hours(2) }],
+    ['indexDescribeCallsPerSecond', { indexDescribeCallsPerSecond: 50 }],
+    ['logLevel', { logLevel: 'LOUD' as never }],
+  ])('rejects a bad %s', (prop, props) => {
+    expect(build(props)).toThrow(SpotResponderConfigError);
+    expect(build(props)).toThrow(new RegExp(`SpotResponderProps\\.${prop}`));
+  });
+});
