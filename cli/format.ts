@@ -18,6 +18,9 @@ export function recordSummary(record: ResponseRecord & { deliveries?: number }):
     deregisteredFrom: record.deregisteredFrom,
     actions: record.actions,
     msLeftAtFinish: record.msLeftAtFinish,
+    replacement: record.replacement ?? null,
+    timeline: record.timeline ?? [],
+    noticeMs: record.noticeMs ?? null,
     notes: record.notes ?? [],
     ...(record.dryRun ? { dryRun: true } : {}),
     ...(record.deliveries ? { deliveries: record.deliveries } : {}),
@@ -64,6 +67,17 @@ export function formatRecord(record: ResponseRecord & { deliveries?: number }): 
     );
   }
   lines.push(...record.actions.map(describeAction));
+  if (record.replacement) {
+    const r = record.replacement;
+    const healthy = r.healthyIn && r.healthyIn.length > 0 ? `; healthy in ${r.healthyIn.map(shortTargetName).join(', ')}` : '';
+    lines.push(`  replacement: ${r.instanceId}, in the group ${(r.msFromSignal / 1000).toFixed(1)} s after the signal${healthy}`);
+  }
+  if (record.timeline && record.timeline.length > 0) {
+    lines.push(`  timeline: ${record.timeline.map((e) => `${e.event} ${e.at.slice(11, 23)}`).join(' → ')}`);
+  }
+  if (record.noticeMs !== undefined && record.noticeMs !== null) {
+    lines.push(`  real notice: ${(record.noticeMs / 1000).toFixed(1)} s from warning to stop/shutdown`);
+  }
   for (const note of record.notes ?? []) lines.push(`  note: ${note}`);
   if (record.msLeftAtFinish !== null && record.outcome !== 'rejected') {
     lines.push(`  finished with ${(record.msLeftAtFinish / 1000).toFixed(1)} s left before the deadline`);

@@ -33,12 +33,42 @@ function allowList(env: Env, name: string): string[] | '*' {
   return items;
 }
 
+function oneOf<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!(choices as readonly string[]).includes(raw)) {
+    throw new ConfigError(`environment variable ${name} must be one of ${choices.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export const REBALANCE_ACTIONS = ['record', 'replace'] as const;
+export type RebalanceAction = (typeof REBALANCE_ACTIONS)[number];
+export const TAG_MODES = ['opt-out', 'opt-in'] as const;
+export type TagMode = (typeof TAG_MODES)[number];
+
+/** Which instances the responder may touch, decided by one tag on the instance or its group. */
+export interface TagPolicy {
+  mode: TagMode;
+  /** opt-out: value off/false/disabled excludes; opt-in: value on/true/enabled includes. */
+  key: string;
+}
+
 export interface ResponderConfig {
   tableName: string;
   /** Accounts whose events we act on; the function's own by default (set by the construct). */
   acceptedAccounts: string[] | '*';
   acceptedRegions: string[] | '*';
   recordRetentionDays: number;
+  /** record (default): a rebalance recommendation is only recorded; replace: act on it early. */
+  rebalanceAction: RebalanceAction;
+  tagPolicy: TagPolicy;
+  /** ECS clusters to look for the instance in; empty turns ECS draining off. */
+  ecsClusters: string[];
 }
 
 export function loadResponderConfig(env: Env = process.env): ResponderConfig {
@@ -47,6 +77,12 @@ export function loadResponderConfig(env: Env = process.env): ResponderConfig {
     acceptedAccounts: allowList(env, 'ACCEPTED_ACCOUNTS'),
     acceptedRegions: allowList(env, 'ACCEPTED_REGIONS'),
     recordRetentionDays: positiveInt(env, 'RECORD_RETENTION_DAYS', 90),
+    rebalanceAction: oneOf(env, 'REBALANCE_ACTION', REBALANCE_ACTIONS, 'record'),
+    tagPolicy: {
+      mode: oneOf(env, 'TAG_MODE', TAG_MODES, 'opt-out'),
+      key: env.TAG_KEY?.trim() || 'spot-responder',
+    },
+    ecsClusters: list(env, 'ECS_CLUSTERS'),
   };
 }
 

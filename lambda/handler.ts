@@ -15,6 +15,8 @@ export const handler = makeHandler(
       tableName: config.tableName,
       recordRetentionDays: config.recordRetentionDays,
       policy: { accounts: config.acceptedAccounts, regions: config.acceptedRegions },
+      behaviour: { rebalanceAction: config.rebalanceAction, tagPolicy: config.tagPolicy },
+      ecsClusters: config.ecsClusters,
     },
     powertoolsLog(),
   ),

@@ -3,12 +3,13 @@
 import { AutoScalingAdapter } from './aws/auto-scaling';
 import type { AwsClients } from './aws/clients';
 import { Ec2Adapter } from './aws/ec2';
+import { EcsAdapter } from './aws/ecs';
 import { DynamoEventStore } from './aws/event-store';
 import { LoadBalancingAdapter } from './aws/load-balancing';
 import { DynamoTargetIndex } from './aws/target-index';
 import type { AcceptPolicy } from './events';
 import type { Log } from './log';
-import type { ResponderDeps } from './responder';
+import { DEFAULT_BEHAVIOUR, type ResponderBehaviour, type ResponderDeps } from './responder';
 
 export interface ResponderSettings {
   tableName: string;
@@ -16,6 +17,9 @@ export interface ResponderSettings {
   policy: AcceptPolicy;
   /** Used only to judge index entries' expiry; matches the refresher's schedule. */
   indexRefreshMinutes?: number;
+  behaviour?: ResponderBehaviour;
+  /** ECS clusters to drain container instances in; none turns ECS draining off. */
+  ecsClusters?: string[];
 }
 
 export function createResponderDeps(
@@ -40,7 +44,11 @@ export function createResponderDeps(
       retentionDays: settings.recordRetentionDays,
       ...(now ? { now: () => new Date(now()) } : {}),
     }),
+    ...(settings.ecsClusters && settings.ecsClusters.length > 0
+      ? { ecs: new EcsAdapter(clients.ecs, settings.ecsClusters) }
+      : {}),
     policy: settings.policy,
+    behaviour: settings.behaviour ?? DEFAULT_BEHAVIOUR,
     log,
     ...(now ? { now } : {}),
   };

@@ -3,7 +3,9 @@
 import {
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
+  DescribeLifecycleHooksCommand,
   DetachInstancesCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
   type AutoScalingClient,
 } from '@aws-sdk/client-auto-scaling';
 import type { AsgFacts, AsgMembership } from '../core/model';
@@ -16,7 +18,14 @@ import type { AutoScalingPort, CallOptions, DetachResult } from '../core/ports';
  *   "The instance i-0123 is not part of Auto Scaling group my-asg."   (already detached/terminated)
  * Both mean the instance left the group's care between our describe and the detach.
  */
-const NOT_DETACHABLE_MESSAGES = [/\bnot in InService\b/i, /\bnot part of (the )?Auto ?Scaling group\b/i];
+const NOT_DETACHABLE_MESSAGES = [
+  /\bnot in InService\b/i,
+  /\bnot part of (the )?Auto ?Scaling group\b/i,
+  // TerminateInstanceInAutoScalingGroup's word for an instance no group manages any more.
+  /\bNo managed instance found\b/i,
+];
+
+const TERMINATING_TRANSITION = 'autoscaling:EC2_INSTANCE_TERMINATING';
 
 export class AutoScalingAdapter implements AutoScalingPort {
   constructor(private readonly autoScaling: AutoScalingClient) {}
@@ -31,11 +40,12 @@ export class AutoScalingAdapter implements AutoScalingPort {
     return { groupName: member.AutoScalingGroupName, lifecycleState: member.LifecycleState ?? 'unknown' };
   }
 
+  /** The group and its lifecycle hooks, read side by side: one round trip. */
   async describeGroup(groupName: string, opts: CallOptions = {}): Promise<AsgFacts | null> {
-    const out = await this.autoScaling.send(
-      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
-      opts,
-    );
+    const [out, hooks] = await Promise.all([
+      this.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }), opts),
+      this.autoScaling.send(new DescribeLifecycleHooksCommand({ AutoScalingGroupName: groupName }), opts),
+    ]);
     const group = (out.AutoScalingGroups ?? []).find((g) => g.AutoScalingGroupName === groupName);
     if (!group) return null;
     // Target groups attached with AttachTrafficSources are listed under TrafficSources
@@ -46,6 +56,10 @@ export class AutoScalingAdapter implements AutoScalingPort {
     return {
       groupName,
       targetGroupArns: [...new Set([...(group.TargetGroupARNs ?? []), ...trafficSourceArns])],
+      instanceIds: (group.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : [])),
+      terminatingHooks: (hooks.LifecycleHooks ?? [])
+        .filter((h) => h.LifecycleTransition === TERMINATING_TRANSITION && h.LifecycleHookName)
+        .map((h) => h.LifecycleHookName as string),
       desiredCapacity: group.DesiredCapacity ?? 0,
       capacityRebalance: group.CapacityRebalance ?? false,
       tags: Object.fromEntries(
@@ -55,21 +69,36 @@ export class AutoScalingAdapter implements AutoScalingPort {
   }
 
   async detachWithReplacement(groupName: string, instanceId: string, opts: CallOptions = {}): Promise<DetachResult> {
-    try {
-      await this.autoScaling.send(
+    return notDetachableOnRefusal(() =>
+      this.autoScaling.send(
         new DetachInstancesCommand({
           AutoScalingGroupName: groupName,
           InstanceIds: [instanceId],
           ShouldDecrementDesiredCapacity: false,
         }),
         opts,
-      );
-      return 'ok';
-    } catch (err) {
-      if (err instanceof Error && err.name === 'ValidationError' && NOT_DETACHABLE_MESSAGES.some((re) => re.test(err.message))) {
-        return 'not-detachable';
-      }
-      throw err;
+      ),
+    );
+  }
+
+  async terminateWithReplacement(instanceId: string, opts: CallOptions = {}): Promise<DetachResult> {
+    return notDetachableOnRefusal(() =>
+      this.autoScaling.send(
+        new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: instanceId, ShouldDecrementDesiredCapacity: false }),
+        opts,
+      ),
+    );
+  }
+}
+
+async function notDetachableOnRefusal(call: () => Promise<unknown>): Promise<DetachResult> {
+  try {
+    await call();
+    return 'ok';
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ValidationError' && NOT_DETACHABLE_MESSAGES.some((re) => re.test(err.message))) {
+      return 'not-detachable';
     }
+    throw err;
   }
 }

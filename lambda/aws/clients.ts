@@ -7,6 +7,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -62,6 +63,7 @@ export interface AwsClients {
   ec2: EC2Client;
   autoScaling: AutoScalingClient;
   elbv2: ElasticLoadBalancingV2Client;
+  ecs: ECSClient;
   /** Document client: plain JS values, undefined attributes dropped. */
   dynamo: DynamoDBDocumentClient;
   /** The low-level client under `dynamo`, for table administration (the CLI's emulator setup). */
@@ -92,6 +94,7 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
     ec2: new EC2Client(commonConfig(opts)),
     autoScaling: new AutoScalingClient(commonConfig(opts)),
     elbv2: new ElasticLoadBalancingV2Client(commonConfig(opts)),
+    ecs: new ECSClient(commonConfig(opts)),
     dynamo: DynamoDBDocumentClient.from(dynamoRaw, { marshallOptions: { removeUndefinedValues: true } }),
     dynamoRaw,
   };

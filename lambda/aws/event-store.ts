@@ -4,9 +4,15 @@
 // Two keys guard each response, claimed together in one transaction:
 //   EVENT#<eventId>                       the same event delivered again (at-least-once delivery)
 //   WARNING#<instanceId>#<eventTime>      the same warning under another event id
+//   ACTION#<instanceId>                   acting on the instance at all (only responses that act)
 // A key is free when it does not exist, when its last response FAILED (so AWS's retry of a
 // failed invocation can run again), or when its IN_PROGRESS lease has passed (the invocation
 // that held it crashed or timed out). Otherwise the delivery is a duplicate of its holder.
+// ACTION keys are held for ACTION_WINDOW_MS after the response: a persistent Spot instance that
+// was stopped comes back and may be interrupted again, hours later, and must be handled then.
+//
+// INSTANCE#<instanceId> points at the response that acted on the instance, or launched it as a
+// replacement, so that later state-change events extend that record's timeline.
 import type { CancellationReason } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
@@ -16,8 +22,8 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { Outcome, ResponseRecord } from '../core/model';
-import type { CallOptions, ClaimKeys, ClaimResult, EventStore, HistoryQuery } from '../core/ports';
+import type { Outcome, ResponseRecord, TimelineEntry } from '../core/model';
+import type { CallOptions, ClaimKeys, ClaimResult, EventStore, HistoryQuery, InstancePointer } from '../core/ports';
 import { TRANSIENT_CANCELLATION_CODES, fullJitterDelay, sleep as realSleep, type Sleep } from './clients';
 import { TABLE_SCHEMA, historyDay, itemKey, utcTime } from './table-schema';
 
@@ -28,6 +34,8 @@ export const CLAIM_STATUS = {
   rejected: 'REJECTED',
   skipped: 'SKIPPED',
   duplicate: 'DUPLICATE',
+  /** An ACTION claim whose response decided not to act (skipped): free for the next signal. */
+  released: 'RELEASED',
 } as const;
 
 /** A record as history returns it: the response plus what later deliveries added to it. */
@@ -42,6 +50,13 @@ export type StoredRecord = ResponseRecord & {
 const INTERNAL_ATTRIBUTES = ['pk', 'status', 'day', 'eventTimeAndId', 'expiresAt', 'leaseUntil', 'claimedAt'];
 
 const CLAIMABLE = 'attribute_not_exists(pk) OR #status = :failed OR (#status = :inProgress AND #leaseUntil < :now)';
+/** An ACTION key's lease covers its whole window, in progress or done. */
+const ACTION_CLAIMABLE = 'attribute_not_exists(pk) OR #status IN (:failed, :released) OR #leaseUntil < :now';
+
+/** How long after a response its instance counts as handled (see the header). */
+export const ACTION_WINDOW_MS = 30 * 60_000;
+/** Pointers outlive any plausible follow-up event of the interruption. */
+const POINTER_TTL_SECONDS = 7 * 86_400;
 
 export interface DynamoEventStoreOptions {
   client: DynamoDBDocumentClient;
@@ -154,6 +169,29 @@ export class DynamoEventStore implements EventStore {
             ...guard,
           },
         },
+        ...(keys.actsOnInstance
+          ? [
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: {
+                    pk: itemKey.action(keys.instanceId),
+                    status: CLAIM_STATUS.inProgress,
+                    owner: keys.eventId,
+                    leaseUntil: lease,
+                    expiresAt,
+                  },
+                  ...guard,
+                  ConditionExpression: ACTION_CLAIMABLE,
+                  ExpressionAttributeValues: {
+                    ':failed': CLAIM_STATUS.failed,
+                    ':released': CLAIM_STATUS.released,
+                    ':now': nowIso,
+                  },
+                },
+              },
+            ]
+          : []),
       ],
     };
   }
@@ -162,11 +200,15 @@ export class DynamoEventStore implements EventStore {
   private async readHolder(keys: ClaimKeys, opts: CallOptions): Promise<Holder | undefined> {
     const get = (pk: string) =>
       this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }), opts);
-    const [event, warning] = await Promise.all([
+    const [event, warning, action] = await Promise.all([
       get(itemKey.event(keys.eventId)),
       get(itemKey.warning(keys.instanceId, keys.eventTime)),
+      keys.actsOnInstance ? get(itemKey.action(keys.instanceId)) : Promise.resolve({ Item: undefined }),
     ]);
     const nowIso = this.now().toISOString();
+    if (action.Item && isActionHeld(action.Item, nowIso)) {
+      return { heldBy: stringAttr(action.Item, 'owner') ?? keys.eventId, status: statusOf(action.Item) };
+    }
     if (event.Item && isHeld(event.Item, nowIso)) {
       return { heldBy: stringAttr(event.Item, 'eventId') ?? keys.eventId, status: statusOf(event.Item) };
     }
@@ -183,7 +225,31 @@ export class DynamoEventStore implements EventStore {
    */
   async finish(keys: ClaimKeys, record: ResponseRecord): Promise<void> {
     const status = record.outcome === 'failed' ? CLAIM_STATUS.failed : CLAIM_STATUS.completed;
-    const fields: Item = { ...withoutUndefined({ ...record }), ...this.derived(record), status };
+    const fields: Item = {
+      ...withoutUndefined({ ...record }),
+      // A map keyed by milestone, so a redelivered state change cannot add an entry twice.
+      timeline: timelineMap(record.timeline ?? []),
+      ...this.derived(record),
+      status,
+    };
+    const finishedMs = Date.parse(record.finishedAt);
+    const actionUntil = new Date((Number.isNaN(finishedMs) ? this.now().getTime() : finishedMs) + ACTION_WINDOW_MS);
+    const pointerExpiresAt = epochSeconds(this.now()) + POINTER_TTL_SECONDS;
+    const pointer = (instanceId: string, role: InstancePointer['role']) => ({
+      Put: {
+        TableName: this.tableName,
+        Item: withoutUndefined({
+          pk: itemKey.instance(instanceId),
+          eventId: keys.eventId,
+          role,
+          signalDetailType: record.detailType ?? undefined,
+          signalTime: record.eventTime ?? undefined,
+          expiresAt: pointerExpiresAt,
+        }),
+      },
+    });
+    const acted = record.actions.some((a) => a.action !== 'lookup' && (a.result === 'ok' || a.result === 'not-registered'));
+    const actionStatus = status === CLAIM_STATUS.completed && !acted ? CLAIM_STATUS.released : status;
     const names: Record<string, string> = { '#leaseUntil': 'leaseUntil' };
     const values: Record<string, unknown> = {};
     const assignments = Object.entries(fields).map(([name, value], i) => {
@@ -212,9 +278,66 @@ export class DynamoEventStore implements EventStore {
               ExpressionAttributeValues: { ':status': status, ':expiresAt': fields[TABLE_SCHEMA.ttlAttribute] },
             },
           },
+          ...(keys.actsOnInstance
+            ? [
+                {
+                  Update: {
+                    TableName: this.tableName,
+                    Key: { pk: itemKey.action(keys.instanceId) },
+                    UpdateExpression: 'SET #status = :status, #leaseUntil = :until',
+                    ExpressionAttributeNames: { '#status': 'status', '#leaseUntil': 'leaseUntil' },
+                    ExpressionAttributeValues: { ':status': actionStatus, ':until': actionUntil.toISOString() },
+                  },
+                },
+              ]
+            : []),
+          ...(acted && record.instanceId ? [pointer(record.instanceId, 'interrupted')] : []),
+          ...(record.replacement ? [pointer(record.replacement.instanceId, 'replacement')] : []),
         ],
       }),
     );
+  }
+
+  async appendTimeline(
+    instanceId: string,
+    build: (pointer: InstancePointer) => { entry: TimelineEntry; noticeMs?: number } | null,
+  ): Promise<{ eventId: string; entry: TimelineEntry } | null> {
+    const found = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: itemKey.instance(instanceId) }, ConsistentRead: true }),
+    );
+    const eventId = found.Item ? stringAttr(found.Item, 'eventId') : undefined;
+    if (!found.Item || !eventId) return null;
+    const built = build({
+      eventId,
+      role: stringAttr(found.Item, 'role') === 'replacement' ? 'replacement' : 'interrupted',
+      signalDetailType: stringAttr(found.Item, 'signalDetailType') ?? null,
+      signalTime: stringAttr(found.Item, 'signalTime') ?? null,
+    });
+    if (!built) return null;
+    const { entry, noticeMs } = built;
+    const values: Record<string, unknown> = { ':entry': withoutUndefined({ at: entry.at, detail: entry.detail }) };
+    const sets = ['timeline.#milestone = if_not_exists(timeline.#milestone, :entry)'];
+    if (noticeMs !== undefined) {
+      sets.push('noticeMs = if_not_exists(noticeMs, :notice)');
+      values[':notice'] = noticeMs;
+    }
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: itemKey.event(eventId) },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_exists(timeline)',
+          ExpressionAttributeNames: { '#milestone': entry.event },
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (err) {
+      // The record expired while its pointer lived on: nothing left to extend.
+      if (isConditionalCheckFailed(err)) return null;
+      throw err;
+    }
+    return { eventId, entry };
   }
 
   async noteDuplicate(originalEventId: string, duplicateEventId: string, at: string): Promise<void> {
@@ -336,6 +459,7 @@ function holderFromReasons(reasons: CancellationReason[], keys: ClaimKeys): Hold
     const item = reason.Item as Item;
     // Index 0 is the EVENT item, index 1 the WARNING item (claimTransaction's order).
     const heldBy = index === 0 ? stringAttr(item, 'eventId') : stringAttr(item, 'owner');
+    // A completed ACTION item fails the condition only inside its window; the others always.
     return { heldBy: heldBy ?? keys.eventId, status: statusOf(item) };
   }
   return undefined;
@@ -349,6 +473,29 @@ function isHeld(item: Item, nowIso: string): boolean {
     return lease === undefined || lease >= nowIso;
   }
   return true;
+}
+
+function isActionHeld(item: Item, nowIso: string): boolean {
+  const status = stringAttr(item, 'status');
+  if (status === CLAIM_STATUS.failed || status === CLAIM_STATUS.released) return false;
+  const lease = stringAttr(item, 'leaseUntil');
+  return lease === undefined || lease >= nowIso;
+}
+
+function timelineMap(entries: TimelineEntry[]): Item {
+  return Object.fromEntries(entries.map((e) => [e.event, withoutUndefined({ at: e.at, detail: e.detail })]));
+}
+
+/** The stored map back to the record's list, in time order. */
+function timelineList(value: unknown): TimelineEntry[] {
+  if (!value || typeof value !== 'object') return [];
+  return Object.entries(value as Record<string, { at?: unknown; detail?: unknown }>)
+    .map(([event, e]) => ({
+      event: event as TimelineEntry['event'],
+      at: String(e?.at ?? ''),
+      ...(typeof e?.detail === 'string' ? { detail: e.detail } : {}),
+    }))
+    .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 }
 
 function statusOf(item: Item): string {
@@ -368,6 +515,7 @@ function stringAttr(item: Item, name: string): string | undefined {
 function toStoredRecord(item: Item): StoredRecord {
   const record: Item = { ...item };
   for (const name of INTERNAL_ATTRIBUTES) delete record[name];
+  if ('timeline' in record) record.timeline = timelineList(record.timeline);
   const ids = record.duplicateEventIds;
   if (ids instanceof Set || Array.isArray(ids)) record.duplicateEventIds = [...ids].map(String).sort();
   return record as unknown as StoredRecord;

@@ -1,6 +1,10 @@
 // ELBv2: take one registration out of service. The load balancer stops routing new requests
 // to it at once and lets in-flight ones drain for the group's deregistration delay.
-import { DeregisterTargetsCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  DeregisterTargetsCommand,
+  DescribeTargetHealthCommand,
+  type ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Deregistration } from '../core/model';
 import type { CallOptions, DeregisterResult, LoadBalancingPort } from '../core/ports';
 
@@ -42,6 +46,22 @@ export class LoadBalancingAdapter implements LoadBalancingPort {
       return 'ok';
     } catch (err) {
       if (err instanceof Error && GONE_ERRORS.has(err.name)) return 'not-registered';
+      throw err;
+    }
+  }
+
+  async targetHealth(targetGroupArn: string, instanceId: string, opts: CallOptions = {}): Promise<string | null> {
+    try {
+      const out = await this.elbv2.send(
+        new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: instanceId }] }),
+        opts,
+      );
+      const health = out.TargetHealthDescriptions?.[0]?.TargetHealth;
+      // Asked for by id, an unregistered target comes back 'unused' / Target.NotRegistered.
+      if (!health || health.Reason === 'Target.NotRegistered') return null;
+      return health.State ?? null;
+    } catch (err) {
+      if (err instanceof Error && GONE_ERRORS.has(err.name)) return null;
       throw err;
     }
   }

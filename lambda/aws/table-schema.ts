@@ -14,6 +14,10 @@ export const itemKey = {
   event: (eventId: string) => `EVENT#${eventId}`,
   /** The claim on "this instance, warned at this time", whatever the event id. */
   warning: (instanceId: string, eventTime: string) => `WARNING#${instanceId}#${eventTime}`,
+  /** The claim on acting on the instance at all: a rebalance replacement, then its warning, act once. */
+  action: (instanceId: string) => `ACTION#${instanceId}`,
+  /** Which response last acted on (or launched) the instance: state changes find their record here. */
+  instance: (instanceId: string) => `INSTANCE#${instanceId}`,
   /** Where the target index last saw the instance registered. */
   targets: (instanceId: string) => `TARGETS#${instanceId}`,
   indexMeta: 'INDEX#META',

@@ -19,7 +19,62 @@ export interface SpotWarning {
   instanceAction: InstanceAction;
 }
 
+/** EC2's earlier, weaker signal: capacity is at elevated risk; no deadline attached. */
+export interface RebalanceRecommendation {
+  kind: 'rebalance-recommendation';
+  eventId: string;
+  eventTime: string;
+  account: string;
+  region: string;
+  instanceId: string;
+}
+
+/** EC2 Instance State-change Notification: only interesting for instances we handled. */
+export interface InstanceStateChange {
+  kind: 'instance-state-change';
+  eventId: string;
+  eventTime: string;
+  account: string;
+  region: string;
+  instanceId: string;
+  /** pending, running, stopping, stopped, shutting-down, terminated */
+  state: string;
+}
+
+/** Everything the responder accepts, after validation. */
+export type InterruptionSignal = SpotWarning | RebalanceRecommendation | InstanceStateChange;
+
 export type Outcome = 'handled' | 'duplicate' | 'skipped' | 'rejected' | 'failed';
+
+/** The story of one interruption, one entry per milestone (each recorded at most once). */
+export type TimelineEvent =
+  | 'rebalance-recommended'
+  | 'warning-received'
+  | 'traffic-stopped'
+  | 'ecs-draining'
+  | 'detached'
+  | 'terminated-in-group'
+  | 'replacement-launched'
+  | 'replacement-running'
+  | 'replacement-healthy'
+  | 'instance-restarted'
+  | 'instance-stopping'
+  | 'instance-stopped'
+  | 'instance-shutting-down'
+  | 'instance-terminated';
+
+export interface TimelineEntry {
+  event: TimelineEvent;
+  at: string;
+  detail?: string;
+}
+
+/** An ECS container instance backed by the EC2 instance. */
+export interface ContainerInstanceRef {
+  cluster: string;
+  containerInstanceArn: string;
+  status: string;
+}
 
 /** What EC2 says about the instance right now. */
 export interface InstanceFacts {
@@ -40,6 +95,10 @@ export interface AsgMembership {
 export interface AsgFacts {
   groupName: string;
   targetGroupArns: string[];
+  /** Instances in the group now, to tell a replacement from the instances already there. */
+  instanceIds: string[];
+  /** Names of EC2_INSTANCE_TERMINATING lifecycle hooks: detaching would bypass them. */
+  terminatingHooks: string[];
   desiredCapacity: number;
   capacityRebalance: boolean;
   tags: Record<string, string>;
@@ -75,8 +134,12 @@ export type DetachDecision =
   | { detach: true; groupName: string }
   | { detach: false; groupName: string | null; reason: string };
 
-/** lookup: a read the response depended on (recorded only when it failed). */
-export type ActionKind = 'lookup' | 'deregister' | 'detach';
+/**
+ * lookup: a read the response depended on (recorded only when it failed or decided a skip).
+ * terminate-in-group: the path taken instead of detach when the group has a terminating
+ * lifecycle hook, so the user's hook still runs. ecs-drain: UpdateContainerInstancesState.
+ */
+export type ActionKind = 'lookup' | 'deregister' | 'detach' | 'terminate-in-group' | 'ecs-drain';
 /** planned: a dry run's stand-in for a mutation it did not make. */
 export type ActionResultKind = 'ok' | 'not-registered' | 'skipped' | 'failed' | 'planned';
 
@@ -122,4 +185,16 @@ export interface ResponseRecord {
   receivedAt: string;
   finishedAt: string;
   dryRun?: boolean;
+  /** The replacement instance Auto Scaling launched, once seen. */
+  replacement?: {
+    instanceId: string;
+    seenAt: string;
+    /** From the signal's time to the replacement first seen in the group: time-to-replace. */
+    msFromSignal: number;
+    /** Target groups of the group where the replacement was already healthy when last checked. */
+    healthyIn?: string[];
+  } | null;
+  timeline?: TimelineEntry[];
+  /** Real notice: from the warning's time to the instance stopping or shutting down. */
+  noticeMs?: number | null;
 }

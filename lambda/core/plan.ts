@@ -10,7 +10,10 @@ import {
   type DetachDecision,
   type InstanceFacts,
   type Outcome,
+  type RebalanceRecommendation,
+  type SpotWarning,
   type TargetIndexLookup,
+  type TimelineEvent,
 } from './model';
 
 /** Auto Scaling refuses DetachInstances for any other lifecycle state. */
@@ -100,4 +103,124 @@ function uniqueDeregistrations(items: Deregistration[]): Deregistration[] {
   const seen = new Map<string, Deregistration>();
   for (const d of items) seen.set(`${d.targetGroupArn}|${d.targetId}|${d.port ?? ''}`, d);
   return [...seen.values()];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole lifecycle: which signals act, in which window, on which instances, by which path.
+
+export interface ResponseWindow {
+  /** Epoch ms after which no call may run. */
+  deadline: number;
+  /** Set when the signal came too late to act on at all. */
+  skipReason?: string;
+  note?: string;
+}
+
+/**
+ * terminate: the instance is gone two minutes after the warning's time; arriving later, there is
+ * nothing left to save (ELB drops terminated targets and Auto Scaling replaces them itself).
+ * stop / hibernate: a stopped instance stays registered and keeps its group slot, so a late
+ * warning is still acted on, within a fresh two-minute budget. Hibernation starts at once, so
+ * there is never a real window, only the urgency. rebalance: no deadline from EC2; the same
+ * two-minute budget bounds our own work.
+ */
+export function responseWindow(signal: SpotWarning | RebalanceRecommendation, receivedAt: number): ResponseWindow {
+  if (signal.kind === 'rebalance-recommendation') return { deadline: receivedAt + NOTICE_MS };
+  const deadline = deadlineOf(signal.eventTime);
+  if (receivedAt < deadline) {
+    return signal.instanceAction === 'hibernate'
+      ? { deadline, note: 'hibernate: hibernation began with the warning; there was no two-minute window' }
+      : { deadline };
+  }
+  const late = `arrived ${receivedAt - deadline} ms after its deadline`;
+  if (signal.instanceAction === 'terminate') {
+    return { deadline, skipReason: `${late}; the instance is already terminating and AWS removes terminated targets itself` };
+  }
+  return {
+    deadline: receivedAt + NOTICE_MS,
+    note: `${late}; a ${signal.instanceAction === 'stop' ? 'stopped' : 'hibernated'} instance stays registered, so it was handled anyway`,
+  };
+}
+
+export interface TagDecision {
+  included: boolean;
+  reason?: string;
+}
+
+const OFF_VALUES = new Set(['off', 'false', 'disabled', 'no']);
+const ON_VALUES = new Set(['on', 'true', 'enabled', 'yes']);
+
+/** The instance's own tag wins over its group's; the mode decides what no tag means. */
+export function decideByTags(
+  policy: { mode: 'opt-out' | 'opt-in'; key: string },
+  instanceTags: Record<string, string>,
+  groupTags: Record<string, string> | undefined,
+): TagDecision {
+  const [where, value] =
+    policy.key in instanceTags
+      ? ['instance', instanceTags[policy.key]]
+      : groupTags && policy.key in groupTags
+        ? ['Auto Scaling group', groupTags[policy.key]]
+        : [null, undefined];
+  const normalized = value?.trim().toLowerCase() ?? '';
+  if (policy.mode === 'opt-out') {
+    return where && OFF_VALUES.has(normalized)
+      ? { included: false, reason: `excluded by tag ${policy.key}=${value} on the ${where}` }
+      : { included: true };
+  }
+  return where && ON_VALUES.has(normalized)
+    ? { included: true }
+    : {
+        included: false,
+        reason: `opt-in mode: neither the instance nor its group is tagged ${policy.key}=on`,
+      };
+}
+
+export type ReplacementPath =
+  | { path: 'detach' | 'terminate-in-group'; groupName: string }
+  | { path: 'none'; groupName: string | null; reason: string };
+
+/**
+ * Detaching bypasses the group's EC2_INSTANCE_TERMINATING hooks; when the group has one,
+ * TerminateInstanceInAutoScalingGroup (no decrement) still launches a replacement and lets
+ * the user's hook run before the instance goes.
+ */
+export function decideReplacement(membership: AsgMembership | null, group: AsgFacts | null): ReplacementPath {
+  const detach = decideDetach(membership);
+  if (!detach.detach) return { path: 'none', groupName: detach.groupName, reason: detach.reason };
+  if (group && group.terminatingHooks.length > 0) return { path: 'terminate-in-group', groupName: detach.groupName };
+  return { path: 'detach', groupName: detach.groupName };
+}
+
+/** A rebalance recommendation acts only when asked to, and never where AWS already replaces. */
+export function rebalanceSkipReason(
+  rebalanceAction: 'record' | 'replace',
+  membership: AsgMembership | null,
+  group: AsgFacts | null,
+): string | undefined {
+  if (rebalanceAction === 'record') return 'rebalance recommendations are recorded only (rebalanceAction: record)';
+  if (!membership) return 'instance is in no Auto Scaling group: there is nothing to launch a replacement early';
+  if (group?.capacityRebalance) {
+    return `Capacity Rebalancing is on for ${group.groupName}: Auto Scaling replaces the instance itself`;
+  }
+  return undefined;
+}
+
+/** The milestone a state change adds to the record of the response that touched the instance. */
+export function stateMilestone(state: string, role: string): TimelineEvent | null {
+  if (role === 'replacement') return state === 'running' ? 'replacement-running' : null;
+  switch (state) {
+    case 'running':
+      return 'instance-restarted';
+    case 'stopping':
+      return 'instance-stopping';
+    case 'stopped':
+      return 'instance-stopped';
+    case 'shutting-down':
+      return 'instance-shutting-down';
+    case 'terminated':
+      return 'instance-terminated';
+    default:
+      return null;
+  }
 }

@@ -1,6 +1,8 @@
 // The small interfaces the responder needs from AWS. Adapters in lambda/aws implement
 // them with SDK v3 clients; tests and dry runs substitute their own.
 import type {
+  ContainerInstanceRef,
+  TimelineEntry,
   AsgFacts,
   AsgMembership,
   Deregistration,
@@ -30,6 +32,18 @@ export interface AutoScalingPort {
    * (or the group) between our describe and the detach.
    */
   detachWithReplacement(groupName: string, instanceId: string, opts?: CallOptions): Promise<DetachResult>;
+  /**
+   * TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity=false: the group
+   * launches a replacement AND runs its EC2_INSTANCE_TERMINATING hooks, which detach bypasses.
+   */
+  terminateWithReplacement(instanceId: string, opts?: CallOptions): Promise<DetachResult>;
+}
+
+/** ECS on EC2: find the container instance on an EC2 instance and set it DRAINING. */
+export interface EcsPort {
+  /** Searches the configured clusters; null when the instance is no container instance there. */
+  findContainerInstance(instanceId: string, opts?: CallOptions): Promise<ContainerInstanceRef | null>;
+  drain(ref: ContainerInstanceRef, opts?: CallOptions): Promise<'ok' | 'not-found'>;
 }
 
 export type DetachResult = 'ok' | 'not-detachable';
@@ -38,6 +52,12 @@ export type DeregisterResult = 'ok' | 'not-registered';
 
 export interface LoadBalancingPort {
   deregister(target: Deregistration, opts?: CallOptions): Promise<DeregisterResult>;
+  /**
+   * The health state of one instance in one target group (DescribeTargetHealth for that single
+   * target), or null when it is not registered. Used only after acting, to verify the
+   * replacement: never on the path that stops traffic.
+   */
+  targetHealth(targetGroupArn: string, instanceId: string, opts?: CallOptions): Promise<string | null>;
 }
 
 /** Where the instance is registered, kept fresh off the hot path (see index-refresher). */
@@ -55,11 +75,25 @@ export interface ClaimKeys {
   eventId: string;
   instanceId: string;
   eventTime: string;
+  /**
+   * The response will act on the instance: also claim ACTION#<instanceId>, so that whichever
+   * signal acts first (rebalance recommendation or warning) is the only one that does.
+   */
+  actsOnInstance?: boolean;
 }
 
 export type ClaimResult =
   | { claimed: true }
   | { claimed: false; heldBy: string; status: string };
+
+/** INSTANCE#<id>: which response touched the instance, and as what. */
+export interface InstancePointer {
+  eventId: string;
+  role: 'interrupted' | 'replacement';
+  /** The detail-type and time of the signal that response acted on. */
+  signalDetailType: string | null;
+  signalTime: string | null;
+}
 
 export interface HistoryQuery {
   /** ISO time; only records whose event time is at or after it. */
@@ -83,4 +117,15 @@ export interface EventStore {
    */
   recordUnclaimed(record: ResponseRecord): Promise<void>;
   history(query: HistoryQuery): Promise<ResponseRecord[]>;
+  /**
+   * Add a milestone to the record of the last response that acted on this instance (as the
+   * instance it protected or as its replacement). `build` sees who the instance was to that
+   * response and returns the entry, or null for none. Resolves null when we never acted on the
+   * instance: state changes of other instances must not fill the table. Redelivery adds
+   * nothing twice.
+   */
+  appendTimeline(
+    instanceId: string,
+    build: (pointer: InstancePointer) => { entry: TimelineEntry; noticeMs?: number } | null,
+  ): Promise<{ eventId: string; entry: TimelineEntry } | null>;
 }

@@ -3,7 +3,7 @@
 // a rejection reads "account "12345" is not a 12-digit AWS account id", not "Invalid input".
 // Unknown fields pass: AWS adds fields to its events without notice.
 import { z } from 'zod';
-import { INSTANCE_ACTIONS, type SpotWarning } from '../core/model';
+import { INSTANCE_ACTIONS, type InterruptionSignal } from '../core/model';
 
 /** Printable ASCII without spaces: the id becomes part of a DynamoDB key and of log lines. */
 const EVENT_ID = /^[\x21-\x7e]{1,256}$/;
@@ -27,9 +27,17 @@ export const envelopeFields = {
 /** Any envelope: what can be checked before knowing the detail-type. */
 export const envelopeSchema = z.object({ ...envelopeFields, detail: z.object({}) });
 
+/**
+ * One of a fixed set of strings. The string check comes first so that a value of the wrong
+ * type reads "must be a string, got object", not "object is not one of ...".
+ */
+export function oneOf<const Values extends readonly [string, ...string[]]>(values: Values) {
+  return z.string().pipe(z.enum(values));
+}
+
 export const ec2Fields = {
   instanceId: z.string().regex(INSTANCE_ID, 'is not an EC2 instance id'),
-  instanceAction: z.enum(INSTANCE_ACTIONS),
+  instanceAction: oneOf(INSTANCE_ACTIONS),
 };
 
 export type Envelope<Detail> = z.output<z.ZodObject<typeof envelopeFields>> & { detail: Detail };
@@ -39,14 +47,19 @@ export interface EventKind {
   readonly source: string;
   readonly detailType: string;
   /** The whole envelope with this kind's detail, parsed into the responder's own type. */
-  readonly schema: z.ZodType<SpotWarning>;
+  readonly schema: z.ZodType<InterruptionSignal>;
 }
 
-export function defineEventKind<Detail extends z.ZodObject>(spec: {
+/** The fields every signal copies from its envelope. */
+export function envelopeSignalFields(event: Envelope<unknown>) {
+  return { eventId: event.id, eventTime: event.time, account: event.account, region: event.region };
+}
+
+export function defineEventKind<Detail extends z.ZodObject, Signal extends InterruptionSignal>(spec: {
   source: string;
   detailType: string;
   detail: Detail;
-  convert: (event: Envelope<z.output<Detail>>) => SpotWarning;
+  convert: (event: Envelope<z.output<Detail>>) => Signal;
 }): EventKind {
   const schema = z.object({ ...envelopeFields, detail: spec.detail });
   return {

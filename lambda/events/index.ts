@@ -3,12 +3,14 @@
 // deliver it again, and again.
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
-import type { InstanceAction, SpotWarning } from '../core/model';
+import type { InstanceAction, InterruptionSignal } from '../core/model';
 import { ec2Fields, envelopeFields, envelopeSchema } from './envelope';
 import { describeIssue, joinProblems, typeName } from './problems';
 import { findKind } from './registry';
+import { spotInterruptionWarning } from './spot-interruption-warning';
 
-export { EVENT_KINDS } from './registry';
+export { EVENT_KINDS, SUPPORTED_DETAIL_TYPES } from './registry';
+export { INSTANCE_STATES, type InstanceState } from './instance-state-change';
 export type { Envelope, EventKind } from './envelope';
 
 export interface AcceptPolicy {
@@ -16,7 +18,15 @@ export interface AcceptPolicy {
   regions: string[] | '*';
 }
 
+/**
+ * unsupported: a source or detail-type this responder does not handle (look at the rule that
+ * sent it); not-accepted: a valid event from an account or region the policy leaves out;
+ * invalid: everything else. When an event has several problems, the first of these that applies.
+ */
+export type RejectionKind = 'invalid' | 'unsupported' | 'not-accepted';
+
 export interface Rejection {
+  kind: RejectionKind;
   /** Every problem found, joined with '; '. */
   reason: string;
   /** The envelope id when usable, else `unidentified-<16 hex of sha256 of the event's JSON>`. */
@@ -25,14 +35,15 @@ export interface Rejection {
   eventTime: string | null;
   detailType: string | null;
   instanceId: string | null;
+  /** Only ever set for a Spot interruption warning. */
   instanceAction: InstanceAction | null;
   account: string | null;
   region: string | null;
 }
 
-export type ParsedEvent = { ok: true; warning: SpotWarning } | { ok: false; rejection: Rejection };
+export type ParsedEvent = { ok: true; signal: InterruptionSignal } | { ok: false; rejection: Rejection };
 
-type Salvage = Omit<Rejection, 'reason' | 'eventId'>;
+type Salvage = Omit<Rejection, 'kind' | 'reason' | 'eventId'>;
 
 const NOTHING_SALVAGED: Salvage = {
   eventTime: null,
@@ -49,35 +60,37 @@ export function parseEvent(raw: unknown, policy: AcceptPolicy): ParsedEvent {
   } catch (err) {
     // Only values that never came from JSON get here: getters or proxies that throw.
     const message = err instanceof Error ? err.message : typeName(err);
-    return reject(unidentifiedEventId(raw), [`event could not be read: ${message}`], NOTHING_SALVAGED);
+    return reject(unidentifiedEventId(raw), 'invalid', [`event could not be read: ${message}`], NOTHING_SALVAGED);
   }
 }
 
 function parse(raw: unknown, policy: AcceptPolicy): ParsedEvent {
   if (!isRecord(raw)) {
-    return reject(unidentifiedEventId(raw), [`event is not a JSON object (got ${typeName(raw)})`], NOTHING_SALVAGED);
+    return reject(unidentifiedEventId(raw), 'invalid', [`event is not a JSON object (got ${typeName(raw)})`], NOTHING_SALVAGED);
   }
 
-  const problems: string[] = [];
   const salvage = salvaged(raw);
   const { source, 'detail-type': detailType } = raw;
   // A non-string source or detail-type is reported by the envelope check below.
   const kind = typeof source === 'string' && typeof detailType === 'string' ? findKind(source, detailType) : null;
-  if (kind && 'unsupported' in kind) problems.push(kind.unsupported);
+  const unsupported = kind && 'unsupported' in kind ? [kind.unsupported] : [];
 
-  let warning: SpotWarning | null = null;
+  const invalid: string[] = [];
+  let signal: InterruptionSignal | null = null;
   if (kind && 'schema' in kind) {
     const result = kind.schema.safeParse(raw, { reportInput: true });
-    if (result.success) warning = result.data;
-    else problems.push(...result.error.issues.map(describeIssue));
+    if (result.success) signal = result.data;
+    else invalid.push(...result.error.issues.map(describeIssue));
   } else {
     const result = envelopeSchema.safeParse(raw, { reportInput: true });
-    if (!result.success) problems.push(...result.error.issues.map(describeIssue));
+    if (!result.success) invalid.push(...result.error.issues.map(describeIssue));
   }
-  problems.push(...policyProblems(salvage, policy));
+  const notAccepted = policyProblems(salvage, policy);
 
-  if (warning && problems.length === 0) return { ok: true, warning };
-  return reject(valid(envelopeFields.id, raw.id) ?? unidentifiedEventId(raw), problems, salvage);
+  if (signal && invalid.length === 0 && notAccepted.length === 0) return { ok: true, signal };
+  const rejectionKind: RejectionKind = unsupported.length > 0 ? 'unsupported' : invalid.length > 0 ? 'invalid' : 'not-accepted';
+  const eventId = valid(envelopeFields.id, raw.id) ?? unidentifiedEventId(raw);
+  return reject(eventId, rejectionKind, [...unsupported, ...invalid, ...notAccepted], salvage);
 }
 
 function policyProblems(salvage: Salvage, policy: AcceptPolicy): string[] {
@@ -95,17 +108,20 @@ function accepts(allowed: string[] | '*', value: string): boolean {
   return allowed === '*' || allowed.includes(value);
 }
 
-function reject(eventId: string, problems: readonly string[], salvage: Salvage): ParsedEvent {
-  return { ok: false, rejection: { reason: joinProblems(problems), eventId, ...salvage } };
+function reject(eventId: string, kind: RejectionKind, problems: readonly string[], salvage: Salvage): ParsedEvent {
+  return { ok: false, rejection: { kind, reason: joinProblems(problems), eventId, ...salvage } };
 }
 
 function salvaged(event: Record<string, unknown>): Salvage {
   const detail = isRecord(event.detail) ? event.detail : {};
+  const detailType = valid(envelopeFields['detail-type'], event['detail-type']);
+  // Whatever the source: a drill event dressed as a warning is recorded as one.
+  const isWarning = detailType === spotInterruptionWarning.detailType;
   return {
     eventTime: valid(envelopeFields.time, event.time),
-    detailType: valid(envelopeFields['detail-type'], event['detail-type']),
+    detailType,
     instanceId: valid(ec2Fields.instanceId, detail['instance-id']),
-    instanceAction: valid(ec2Fields.instanceAction, detail['instance-action']),
+    instanceAction: isWarning ? valid(ec2Fields.instanceAction, detail['instance-action']) : null,
     account: valid(envelopeFields.account, event.account),
     region: valid(envelopeFields.region, event.region),
   };

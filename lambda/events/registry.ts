@@ -1,10 +1,15 @@
 // Dispatch on source, then detail-type. Supporting another detail-type is one file that
 // defines its kind and one line in EVENT_KINDS.
 import { type EventKind } from './envelope';
+import { instanceStateChange } from './instance-state-change';
 import { show } from './problems';
+import { rebalanceRecommendation } from './rebalance-recommendation';
 import { spotInterruptionWarning } from './spot-interruption-warning';
 
-export const EVENT_KINDS: readonly EventKind[] = [spotInterruptionWarning];
+export const EVENT_KINDS: readonly EventKind[] = [spotInterruptionWarning, rebalanceRecommendation, instanceStateChange];
+
+/** Every detail-type parseEvent accepts, e.g. to check the stack's rules; EVENT_KINDS gives each one's source. */
+export const SUPPORTED_DETAIL_TYPES: readonly string[] = EVENT_KINDS.map((kind) => kind.detailType);
 
 const bySource = new Map<string, Map<string, EventKind>>();
 for (const kind of EVENT_KINDS) {

@@ -1,7 +1,8 @@
 // EC2's two-minute warning that it will terminate, stop or hibernate a Spot instance.
 // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
 import { z } from 'zod';
-import { defineEventKind, ec2Fields } from './envelope';
+import type { SpotWarning } from '../core/model';
+import { defineEventKind, ec2Fields, envelopeSignalFields } from './envelope';
 
 export const spotInterruptionWarning = defineEventKind({
   source: 'aws.ec2',
@@ -10,12 +11,9 @@ export const spotInterruptionWarning = defineEventKind({
     'instance-id': ec2Fields.instanceId,
     'instance-action': ec2Fields.instanceAction,
   }),
-  convert: (event) => ({
+  convert: (event): SpotWarning => ({
     kind: 'spot-interruption-warning',
-    eventId: event.id,
-    eventTime: event.time,
-    account: event.account,
-    region: event.region,
+    ...envelopeSignalFields(event),
     instanceId: event.detail['instance-id'],
     instanceAction: event.detail['instance-action'],
   }),

@@ -18,6 +18,8 @@ const instance: InstanceFacts = {
 const group: AsgFacts = {
   groupName: 'web-asg',
   targetGroupArns: [TG('web'), TG('api')],
+  instanceIds: ['i-0123456789abcdef0'],
+  terminatingHooks: [],
   desiredCapacity: 3,
   capacityRebalance: false,
   tags: {},
