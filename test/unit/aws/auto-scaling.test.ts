@@ -4,7 +4,9 @@ import {
   AutoScalingServiceException,
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
+  DescribeLifecycleHooksCommand,
   DetachInstancesCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AutoScalingAdapter } from '../../../lambda/aws/auto-scaling';
@@ -20,7 +22,10 @@ function asgError(name: string, message: string, httpStatusCode = 400): AutoScal
 }
 
 describe('AutoScalingAdapter', () => {
-  beforeEach(() => asgMock.reset());
+  beforeEach(() => {
+    asgMock.reset();
+    asgMock.on(DescribeLifecycleHooksCommand).resolves({ LifecycleHooks: [] });
+  });
 
   describe('describeMembership', () => {
     it('returns the group and lifecycle state of the instance', async () => {
@@ -92,6 +97,8 @@ describe('AutoScalingAdapter', () => {
       expect(group).toEqual({
         groupName: GROUP,
         targetGroupArns: [TG_A, TG_B],
+        instanceIds: [],
+        terminatingHooks: [],
         desiredCapacity: 4,
         capacityRebalance: true,
         tags: { env: 'prod' },
@@ -120,7 +127,15 @@ describe('AutoScalingAdapter', () => {
       const group = await adapter.describeGroup(GROUP);
 
       // Assess
-      expect(group).toEqual({ groupName: GROUP, targetGroupArns: [], desiredCapacity: 1, capacityRebalance: false, tags: {} });
+      expect(group).toEqual({
+        groupName: GROUP,
+        targetGroupArns: [],
+        instanceIds: [],
+        terminatingHooks: [],
+        desiredCapacity: 1,
+        capacityRebalance: false,
+        tags: {},
+      });
     });
 
     it('returns null when the group does not exist', async () => {
@@ -186,6 +201,65 @@ describe('AutoScalingAdapter', () => {
 
       // Act / Assess
       await expect(adapter.detachWithReplacement(GROUP, INSTANCE_ID)).rejects.toMatchObject({ name: 'ResourceContention' });
+    });
+  });
+
+  describe('lifecycle hooks and terminate-in-group', () => {
+    it('lists only EC2_INSTANCE_TERMINATING hooks, read beside the group, and the group\'s instances', async () => {
+      // Prepare
+      asgMock.on(DescribeAutoScalingGroupsCommand).resolves({
+        AutoScalingGroups: [
+          {
+            AutoScalingGroupName: GROUP,
+            MinSize: 1,
+            MaxSize: 3,
+            DesiredCapacity: 2,
+            DefaultCooldown: 300,
+            AvailabilityZones: ['eu-west-1a'],
+            HealthCheckType: 'EC2',
+            CreatedTime: new Date(),
+            Instances: [
+              { InstanceId: INSTANCE_ID, AvailabilityZone: 'eu-west-1a', LifecycleState: 'InService', HealthStatus: 'Healthy', ProtectedFromScaleIn: false },
+              { InstanceId: 'i-0fedcba9876543210', AvailabilityZone: 'eu-west-1a', LifecycleState: 'InService', HealthStatus: 'Healthy', ProtectedFromScaleIn: false },
+            ],
+          },
+        ],
+      });
+      asgMock.on(DescribeLifecycleHooksCommand).resolves({
+        LifecycleHooks: [
+          { LifecycleHookName: 'drain-app', LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING' },
+          { LifecycleHookName: 'warm-up', LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING' },
+        ],
+      });
+      const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
+      // Act
+      const group = await adapter.describeGroup(GROUP);
+      // Assess
+      expect(asgMock).toHaveReceivedCommandWith(DescribeLifecycleHooksCommand, { AutoScalingGroupName: GROUP });
+      expect(group).toMatchObject({ terminatingHooks: ['drain-app'], instanceIds: [INSTANCE_ID, 'i-0fedcba9876543210'] });
+    });
+
+    it('terminates in the group without decrementing, so a replacement launches and the hook runs', async () => {
+      asgMock.on(TerminateInstanceInAutoScalingGroupCommand).resolves({});
+      const result = await new AutoScalingAdapter(new AutoScalingClient({})).terminateWithReplacement(INSTANCE_ID);
+      expect(result).toBe('ok');
+      expect(asgMock).toHaveReceivedCommandWith(TerminateInstanceInAutoScalingGroupCommand, {
+        InstanceId: INSTANCE_ID,
+        ShouldDecrementDesiredCapacity: false,
+      });
+    });
+
+    it('reports not-detachable when no group manages the instance any more', async () => {
+      asgMock
+        .on(TerminateInstanceInAutoScalingGroupCommand)
+        .rejects(asgError('ValidationError', `Instance Id not found - No managed instance found for instance ID: ${INSTANCE_ID}`));
+      const result = await new AutoScalingAdapter(new AutoScalingClient({})).terminateWithReplacement(INSTANCE_ID);
+      expect(result).toBe('not-detachable');
+    });
+
+    it('rethrows any other refusal', async () => {
+      asgMock.on(TerminateInstanceInAutoScalingGroupCommand).rejects(asgError('AccessDenied', 'not allowed', 403));
+      await expect(new AutoScalingAdapter(new AutoScalingClient({})).terminateWithReplacement(INSTANCE_ID)).rejects.toThrow('not allowed');
     });
   });
 });

@@ -287,9 +287,10 @@ describe('DynamoEventStore.finish', () => {
     expect(event?.Update?.UpdateExpression).toMatch(/ REMOVE #leaseUntil$/);
     expect(assigned(event?.Update ?? {})).toEqual({
       ...finished,
+      timeline: {},
       status,
       day: 'DAY#2024-05-03',
-      eventTimeAndId: '2024-05-03T10:00:00Z#evt-1',
+      eventTimeAndId: '2024-05-03T10:00:00.000Z#evt-1',
       expiresAt,
     });
     expect(warning).toEqual({
@@ -381,7 +382,7 @@ describe('DynamoEventStore.recordUnclaimed', () => {
         pk: EVENT_PK,
         status,
         day: 'DAY#2024-05-03',
-        eventTimeAndId: '2024-05-03T10:00:00Z#evt-1',
+        eventTimeAndId: '2024-05-03T10:00:00.000Z#evt-1',
         expiresAt: Date.parse(unclaimed.finishedAt) / 1000 + 90 * DAY_S,
         deliveries: 1,
       },
