@@ -334,14 +334,15 @@ async function act(
         replacement.path === 'detach'
           ? await deps.autoScaling.detachWithReplacement(replacement.groupName, signal.instanceId, budget())
           : await deps.autoScaling.terminateWithReplacement(signal.instanceId, budget());
-      return result === 'ok'
-        ? {
-            result: 'ok',
-            ...(replacement.path === 'terminate-in-group'
-              ? { reason: `terminating lifecycle hook ${group?.terminatingHooks.join(', ')} runs before the instance goes` }
-              : {}),
-          }
-        : { result: 'skipped', reason: 'Auto Scaling refused: the instance left InService/Standby in the meantime' };
+      if (result === 'not-detachable') {
+        return { result: 'skipped', reason: 'Auto Scaling refused: the instance left InService/Standby in the meantime' };
+      }
+      return {
+        result,
+        ...(replacement.path === 'terminate-in-group'
+          ? { reason: `terminating lifecycle hook ${group?.terminatingHooks.join(', ')} runs before the instance goes` }
+          : {}),
+      };
     });
   };
 
@@ -351,7 +352,7 @@ async function act(
     return timed('ecs-drain', container.containerInstanceArn, now, async () => {
       if (container.status === 'DRAINING') return { result: 'ok', reason: 'already DRAINING' };
       const result = await ecs.drain(container, budget());
-      return result === 'ok' ? { result: 'ok' } : { result: 'not-registered', reason: 'container instance gone' };
+      return result === 'not-found' ? { result: 'not-registered', reason: 'container instance gone' } : { result };
     });
   };
 
@@ -363,7 +364,7 @@ async function act(
   ]);
   actions.push(...deregistered, replaced, ...(drained ? [drained] : []));
 
-  if (deregistered.length > 0 && deregistered.every((a) => a.result !== 'failed')) {
+  if (deregistered.some((a) => a.result === 'ok') && deregistered.every((a) => a.result !== 'failed')) {
     timeline.push({ event: 'traffic-stopped', at: iso(now()), detail: `${deregistered.length} registration(s)` });
   }
   if (drained?.result === 'ok') timeline.push({ event: 'ecs-draining', at: iso(now()), detail: container?.cluster });

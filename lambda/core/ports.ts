@@ -43,12 +43,13 @@ export interface AutoScalingPort {
 export interface EcsPort {
   /** Searches the configured clusters; null when the instance is no container instance there. */
   findContainerInstance(instanceId: string, opts?: CallOptions): Promise<ContainerInstanceRef | null>;
-  drain(ref: ContainerInstanceRef, opts?: CallOptions): Promise<'ok' | 'not-found'>;
+  drain(ref: ContainerInstanceRef, opts?: CallOptions): Promise<'ok' | 'not-found' | 'planned'>;
 }
 
-export type DetachResult = 'ok' | 'not-detachable';
+/** planned: a dry run's adapter stood in for the call and made none. */
+export type DetachResult = 'ok' | 'not-detachable' | 'planned';
 
-export type DeregisterResult = 'ok' | 'not-registered';
+export type DeregisterResult = 'ok' | 'not-registered' | 'planned';
 
 export interface LoadBalancingPort {
   deregister(target: Deregistration, opts?: CallOptions): Promise<DeregisterResult>;

@@ -1,7 +1,7 @@
 // One way to get test events: a fresh copy of a fixture under test/fixtures/events, changed
 // in one place per test, so no test can leak a change into another.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import type { AcceptPolicy } from '../../lambda/events';
 
 export const EVENT_FIXTURES_DIR = join(__dirname, '..', 'fixtures', 'events');
@@ -23,6 +23,22 @@ export type EventChanges = Record<string, unknown>;
 /** Any fixture, parsed afresh: arrays and strings included. */
 export function loadJson(relPath: string): unknown {
   return JSON.parse(readFileSync(join(EVENT_FIXTURES_DIR, relPath), 'utf8')) as unknown;
+}
+
+/** Every `.json` fixture under `dir` (default: all of them), as paths `loadJson` takes, sorted. */
+export function fixturePaths(dir = ''): string[] {
+  const walk = (path: string): string[] =>
+    readdirSync(path, { withFileTypes: true }).flatMap((entry) => {
+      const child = join(path, entry.name);
+      if (entry.isDirectory()) return walk(child);
+      return entry.name.endsWith('.json') ? [relative(EVENT_FIXTURES_DIR, child)] : [];
+    });
+  return walk(join(EVENT_FIXTURES_DIR, dir)).sort();
+}
+
+/** The fixtures AWS could send and the fixture policy accepts: everything outside invalid/. */
+export function validFixturePaths(): string[] {
+  return fixturePaths().filter((path) => !path.startsWith('invalid/'));
 }
 
 /** An envelope fixture, e.g. `loadEvent('spot-interruption-warning/terminate.json')`. */

@@ -6,7 +6,7 @@ const TERMINATE = 'spot-interruption-warning/terminate.json';
 const UNIDENTIFIED = /^unidentified-[0-9a-f]{16}$/;
 
 function eventIdOf(parsed: ParsedEvent): string {
-  return parsed.ok ? parsed.warning.eventId : parsed.rejection.eventId;
+  return parsed.ok ? parsed.signal.eventId : parsed.rejection.eventId;
 }
 
 /** An independent statement of the rule: sha256 of the JSON with every object's keys sorted. */

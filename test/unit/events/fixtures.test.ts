@@ -1,19 +1,26 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { InterruptionSignal } from '../../../lambda/core/model';
 import { parseEvent, type ParsedEvent, type Rejection } from '../../../lambda/events';
 import {
   EVENT_FIXTURES_DIR,
   eventWith,
+  fixturePaths,
   fixturePolicy,
   loadEvent,
   loadJson,
+  validFixturePaths,
 } from '../../support/fixtures';
 
 const SPOT = 'EC2 Spot Instance Interruption Warning';
+const REBALANCE = 'EC2 Instance Rebalance Recommendation';
+const STATE_CHANGE = 'EC2 Instance State-change Notification';
 const INSTANCE = 'i-1234567890abcdef0';
+const FROM_FIXTURE_ACCOUNT = { account: '123456789012', region: 'us-east-1' } as const;
 
 /** What the fixtures under invalid/ salvage unless a test says otherwise. */
 const salvagedFromInvalid: Omit<Rejection, 'reason' | 'eventId'> = {
+  kind: 'invalid',
   eventTime: '2025-03-05T08:30:00Z',
   detailType: SPOT,
   instanceId: INSTANCE,
@@ -24,6 +31,12 @@ const salvagedFromInvalid: Omit<Rejection, 'reason' | 'eventId'> = {
 
 function rejected(rejection: Rejection): ParsedEvent {
   return { ok: false, rejection };
+}
+
+function signalOf(relPath: string): InterruptionSignal {
+  const parsed = parseEvent(loadEvent(relPath), fixturePolicy());
+  if (!parsed.ok) throw new Error(`${relPath} was rejected: ${parsed.rejection.reason}`);
+  return parsed.signal;
 }
 
 describe('valid fixtures', () => {
@@ -41,16 +54,88 @@ describe('valid fixtures', () => {
     // Assess
     expect(parsed).toEqual({
       ok: true,
-      warning: {
+      signal: {
         kind: 'spot-interruption-warning',
         eventId: id,
         eventTime: time,
-        account: '123456789012',
-        region: 'us-east-1',
+        ...FROM_FIXTURE_ACCOUNT,
         instanceId: INSTANCE,
         instanceAction: action,
       },
     });
+  });
+
+  it('rebalance-recommendation/recommendation.json becomes a RebalanceRecommendation', () => {
+    // Prepare
+    const event = loadEvent('rebalance-recommendation/recommendation.json');
+
+    // Act
+    const parsed = parseEvent(event, fixturePolicy());
+
+    // Assess
+    expect(parsed).toEqual({
+      ok: true,
+      signal: {
+        kind: 'rebalance-recommendation',
+        eventId: 'f0a3c5e7-19b2-4d64-a8f1-3e5c7b9d1f20',
+        eventTime: '2025-03-04T10:05:00Z',
+        ...FROM_FIXTURE_ACCOUNT,
+        instanceId: INSTANCE,
+      },
+    });
+  });
+
+  it.each([
+    ['shutting-down', 'a1b3d5f7-2c4e-4a68-9b0d-4f6a8c0e2b31', '2025-03-04T10:17:28Z'],
+    ['terminated', 'b2c4e6a8-3d5f-4b79-8c1e-5a7b9d1f3c42', '2025-03-04T10:18:00Z'],
+    ['stopping', 'c3d5f7b9-4e60-4c8a-9d2f-6b8c0e2a4d53', '2025-03-04T11:04:05Z'],
+    ['stopped', 'd4e6a8c0-5f71-4d9b-8e3a-7c9d1f3b5e64', '2025-03-04T11:04:37Z'],
+    ['running', 'e5f7b9d1-6a82-4eac-9f4b-8d0e2a4c6f75', '2025-03-04T11:32:07Z'],
+  ] as const)('instance-state-change/%s.json becomes an InstanceStateChange', (state, id, time) => {
+    // Prepare
+    const event = loadEvent(`instance-state-change/${state}.json`);
+
+    // Act
+    const parsed = parseEvent(event, fixturePolicy());
+
+    // Assess
+    expect(parsed).toEqual({
+      ok: true,
+      signal: {
+        kind: 'instance-state-change',
+        eventId: id,
+        eventTime: time,
+        ...FROM_FIXTURE_ACCOUNT,
+        instanceId: INSTANCE,
+        state,
+      },
+    });
+  });
+
+  it('tell the lifecycle in order: recommendation, warning, then the state changes it foretold', () => {
+    // Act
+    const at = (relPath: string): number => Date.parse(signalOf(relPath).eventTime);
+    const secondsAfter = (relPath: string, warning: string): number => (at(relPath) - at(warning)) / 1000;
+    const terminate = 'spot-interruption-warning/terminate.json';
+    const stop = 'spot-interruption-warning/stop.json';
+
+    // Assess
+    expect(at('rebalance-recommendation/recommendation.json')).toBeLessThan(at(terminate));
+    expect(secondsAfter('instance-state-change/shutting-down.json', terminate)).toBe(118);
+    expect(secondsAfter('instance-state-change/terminated.json', terminate)).toBe(150);
+    expect(secondsAfter('instance-state-change/stopping.json', stop)).toBe(118);
+    expect(secondsAfter('instance-state-change/stopped.json', stop)).toBe(150);
+    expect(at('instance-state-change/running.json')).toBeGreaterThan(at('instance-state-change/stopped.json'));
+  });
+
+  it('all concern the same instance, in the fixture account and region, each with its own id', () => {
+    // Act
+    const signals = validFixturePaths().map(signalOf);
+
+    // Assess
+    expect(signals).toHaveLength(9);
+    for (const signal of signals) expect(signal).toMatchObject({ instanceId: INSTANCE, ...FROM_FIXTURE_ACCOUNT });
+    expect(new Set(signals.map((signal) => signal.eventId)).size).toBe(signals.length);
   });
 });
 
@@ -106,10 +191,10 @@ describe('invalid fixtures', () => {
       'wrong-detail-type',
       {
         ...salvagedFromInvalid,
-        reason: 'unsupported detail-type "EC2 Instance State-change Notification"',
+        kind: 'unsupported',
+        reason: 'unsupported detail-type "EC2 Spot Instance Request Fulfillment"',
         eventId: '5c1d8e9f-6071-42a3-9e45-f6a7b8c9d0e1',
-        eventTime: '2025-03-05T08:32:00Z',
-        detailType: 'EC2 Instance State-change Notification',
+        detailType: 'EC2 Spot Instance Request Fulfillment',
         instanceAction: null,
       },
     ],
@@ -117,6 +202,7 @@ describe('invalid fixtures', () => {
       'wrong-source',
       {
         ...salvagedFromInvalid,
+        kind: 'unsupported',
         reason: 'source "com.example.spot-drill" is not supported (expected "aws.ec2")',
         eventId: '6d2e9f0a-7182-43b4-8f56-a7b8c9d0e1f2',
       },
@@ -125,6 +211,7 @@ describe('invalid fixtures', () => {
       'foreign-account',
       {
         ...salvagedFromInvalid,
+        kind: 'not-accepted',
         reason: 'account "210987654321" is not accepted (configure ACCEPTED_ACCOUNTS to respond to it)',
         eventId: '7e3f0a1b-8293-44c5-9067-b8c9d0e1f2a3',
         account: '210987654321',
@@ -134,6 +221,7 @@ describe('invalid fixtures', () => {
       'foreign-region',
       {
         ...salvagedFromInvalid,
+        kind: 'not-accepted',
         reason: 'region "eu-west-1" is not accepted (configure ACCEPTED_REGIONS to respond to it)',
         eventId: '8f4a1b2c-93a4-45d6-8178-c9d0e1f2a3b4',
         region: 'eu-west-1',
@@ -159,6 +247,7 @@ describe('invalid fixtures', () => {
     [
       'many-problems',
       {
+        kind: 'invalid',
         reason: [
           'account "12345" is not a 12-digit AWS account id',
           'time "yesterday" is not an ISO-8601 date and time with a time zone',
@@ -172,6 +261,58 @@ describe('invalid fixtures', () => {
         instanceAction: null,
         account: null,
         region: null,
+      },
+    ],
+    [
+      'rebalance-missing-instance-id',
+      {
+        ...salvagedFromInvalid,
+        reason: 'detail.instance-id is missing',
+        eventId: 'de9f6071-e8f9-4a2b-96cd-b4c5d6e7f809',
+        detailType: REBALANCE,
+        instanceId: null,
+        instanceAction: null,
+      },
+    ],
+    [
+      'rebalance-malformed-instance-id',
+      {
+        ...salvagedFromInvalid,
+        reason: 'detail.instance-id "arn:aws:ec2:us-east-1:123456789012:instance/i-1234567890abcdef0" is not an EC2 instance id',
+        eventId: 'ef0a7182-f90a-4b3c-87de-c5d6e7f8091a',
+        detailType: REBALANCE,
+        instanceId: null,
+        instanceAction: null,
+      },
+    ],
+    [
+      'state-change-unknown-state',
+      {
+        ...salvagedFromInvalid,
+        reason: 'detail.state "rebooting" is not one of pending, running, stopping, stopped, shutting-down, terminated',
+        eventId: 'f01b8293-0a1b-4c4d-98ef-d6e7f8091a2b',
+        detailType: STATE_CHANGE,
+        instanceAction: null,
+      },
+    ],
+    [
+      'state-change-missing-state',
+      {
+        ...salvagedFromInvalid,
+        reason: 'detail.state is missing',
+        eventId: '012c93a4-1b2c-4d5e-89f0-e7f8091a2b3c',
+        detailType: STATE_CHANGE,
+        instanceAction: null,
+      },
+    ],
+    [
+      'state-change-state-wrong-type',
+      {
+        ...salvagedFromInvalid,
+        reason: 'detail.state must be a string, got object',
+        eventId: '123da4b5-2c3d-4e6f-9a01-f8091a2b3c4d',
+        detailType: STATE_CHANGE,
+        instanceAction: null,
       },
     ],
   ])('invalid/%s.json is rejected', (name, rejection) => {
@@ -198,6 +339,7 @@ describe('invalid fixtures', () => {
     // Assess
     expect(parsed).toEqual(
       rejected({
+        kind: 'invalid',
         reason,
         eventId,
         eventTime: null,
@@ -212,15 +354,10 @@ describe('invalid fixtures', () => {
 });
 
 describe('fixture catalogue', () => {
-  const fixtureFiles = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-      entry.isDirectory() ? fixtureFiles(join(dir, entry.name)) : entry.name.endsWith('.json') ? [join(dir, entry.name)] : [],
-    );
-
   it('README.md lists every fixture, and only fixtures that exist', () => {
     // Prepare
     const readme = readFileSync(join(EVENT_FIXTURES_DIR, 'README.md'), 'utf8');
-    const onDisk = fixtureFiles(EVENT_FIXTURES_DIR).map((file) => relative(EVENT_FIXTURES_DIR, file)).sort();
+    const onDisk = fixturePaths();
 
     // Act
     const listed: string[] = [];
@@ -234,6 +371,15 @@ describe('fixture catalogue', () => {
 
     // Assess
     expect(listed.sort()).toEqual(onDisk);
+  });
+
+  it('every fixture under invalid/ is rejected, and every other one accepted', () => {
+    // Act
+    const accepted = fixturePaths().filter((path) => parseEvent(loadJson(path), fixturePolicy()).ok);
+
+    // Assess
+    expect(accepted).toEqual(validFixturePaths());
+    expect(fixturePaths('invalid')).toHaveLength(fixturePaths().length - accepted.length);
   });
 });
 

@@ -1,5 +1,5 @@
 import { parseEvent, type AcceptPolicy } from '../../../lambda/events';
-import { eventWith, loadEvent } from '../../support/fixtures';
+import { eventWith, loadEvent, validFixturePaths } from '../../support/fixtures';
 
 const TERMINATE = 'spot-interruption-warning/terminate.json';
 const FOREIGN_ACCOUNT = 'account "210987654321" is not accepted (configure ACCEPTED_ACCOUNTS to respond to it)';
@@ -19,7 +19,7 @@ describe('accept policy', () => {
     const parsed = parseEvent(eventWith(loadEvent(TERMINATE), { account: '210987654321', region: 'eu-west-1' }), policy);
 
     // Assess
-    expect(parsed).toMatchObject({ ok: true, warning: { account: '210987654321', region: 'eu-west-1' } });
+    expect(parsed).toMatchObject({ ok: true, signal: { account: '210987654321', region: 'eu-west-1' } });
   });
 
   it.each(['123456789012', '210987654321'])('a list accepts each account on it (%s)', (account) => {
@@ -99,10 +99,21 @@ describe('accept policy', () => {
     // Act
     const reason = reasonOf(
       { accounts: ['123456789012'], regions: '*' },
-      { 'detail-type': 'EC2 Instance Rebalance Recommendation', account: '210987654321' },
+      { 'detail-type': 'EC2 Spot Instance Request Fulfillment', account: '210987654321' },
     );
 
     // Assess
-    expect(reason).toBe(`unsupported detail-type "EC2 Instance Rebalance Recommendation"; ${FOREIGN_ACCOUNT}`);
+    expect(reason).toBe(`unsupported detail-type "EC2 Spot Instance Request Fulfillment"; ${FOREIGN_ACCOUNT}`);
+  });
+
+  it.each(validFixturePaths())('applies to every kind of event: %s from a foreign account is not accepted', (path) => {
+    // Prepare
+    const event = eventWith(loadEvent(path), { account: '210987654321' });
+
+    // Act
+    const parsed = parseEvent(event, { accounts: ['123456789012'], regions: '*' });
+
+    // Assess
+    expect(parsed).toMatchObject({ ok: false, rejection: { kind: 'not-accepted', reason: FOREIGN_ACCOUNT, account: '210987654321' } });
   });
 });

@@ -1,24 +1,68 @@
 import fc from 'fast-check';
-import { INSTANCE_ACTIONS } from '../../../lambda/core/model';
-import { parseEvent, type AcceptPolicy, type ParsedEvent } from '../../../lambda/events';
-import { fixturePolicy, loadEvent, type RawEvent } from '../../support/fixtures';
+import { INSTANCE_ACTIONS, type InterruptionSignal } from '../../../lambda/core/model';
+import { INSTANCE_STATES, parseEvent, SUPPORTED_DETAIL_TYPES, type AcceptPolicy, type ParsedEvent } from '../../../lambda/events';
+import { fixturePolicy, loadEvent, validFixturePaths, type RawEvent } from '../../support/fixtures';
 
 const ANYWHERE: AcceptPolicy = { accounts: '*', regions: '*' };
-const VALID_FIXTURES = ['terminate', 'stop', 'hibernate'].map((name) => loadEvent(`spot-interruption-warning/${name}.json`));
+const VALID_FIXTURES = validFixturePaths().map(loadEvent);
 const ENVELOPE_KEYS = ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail'];
-const DETAIL_KEYS = ['instance-id', 'instance-action'];
+const DETAIL_KEYS = ['instance-id', 'instance-action', 'state'];
+const REJECTION_KINDS = ['invalid', 'unsupported', 'not-accepted'];
 
-/** The contract: a result, never a throw; a rejection always says why and names the event. */
+/** The contract: a result, never a throw; a rejection always says why, names the event and its kind. */
 function assertWellFormed(parsed: ParsedEvent): void {
   if (parsed.ok) {
-    expect(parsed.warning.kind).toBe('spot-interruption-warning');
-    expect(INSTANCE_ACTIONS).toContain(parsed.warning.instanceAction);
-    expect(Number.isNaN(Date.parse(parsed.warning.eventTime))).toBe(false);
+    const { signal } = parsed;
+    expect(signal.instanceId).toMatch(/^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$/);
+    expect(Number.isNaN(Date.parse(signal.eventTime))).toBe(false);
+    switch (signal.kind) {
+      case 'spot-interruption-warning':
+        expect(INSTANCE_ACTIONS).toContain(signal.instanceAction);
+        break;
+      case 'instance-state-change':
+        expect(INSTANCE_STATES).toContain(signal.state);
+        break;
+      case 'rebalance-recommendation':
+        expect(Object.keys(signal).sort()).toEqual(['account', 'eventId', 'eventTime', 'instanceId', 'kind', 'region']);
+        break;
+    }
   } else {
+    expect(REJECTION_KINDS).toContain(parsed.rejection.kind);
     expect(parsed.rejection.reason.trim()).not.toBe('');
     expect(parsed.rejection.eventId).toMatch(/^\S+$/);
   }
 }
+
+const instanceId = fc.oneof(fc.stringMatching(/^i-[0-9a-f]{17}$/), fc.stringMatching(/^i-[0-9a-f]{8}$/));
+
+/** A well-formed envelope of each supported detail-type, with the signal it must become. */
+const wellFormed = fc
+  .record({
+    version: fc.constant('0'),
+    id: fc.uuid(),
+    source: fc.constant('aws.ec2'),
+    account: fc.stringMatching(/^\d{12}$/),
+    time: fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString()),
+    region: fc.constantFrom('us-east-1', 'eu-central-2', 'ap-southeast-4', 'us-gov-west-1', 'cn-north-1'),
+    resources: fc.array(fc.string(), { maxLength: 2 }),
+    instanceId,
+    detail: fc.oneof(
+      fc.record({ 'detail-type': fc.constant('EC2 Spot Instance Interruption Warning'), 'instance-action': fc.constantFrom(...INSTANCE_ACTIONS) }),
+      fc.record({ 'detail-type': fc.constant('EC2 Instance Rebalance Recommendation') }),
+      fc.record({ 'detail-type': fc.constant('EC2 Instance State-change Notification'), state: fc.constantFrom(...INSTANCE_STATES) }),
+    ),
+  })
+  .map(({ instanceId: id, detail: { 'detail-type': detailType, ...detail }, ...envelope }) => {
+    const event = { ...envelope, 'detail-type': detailType, detail: { 'instance-id': id, ...detail } };
+    const common = { eventId: envelope.id, eventTime: envelope.time, account: envelope.account, region: envelope.region, instanceId: id };
+    const signal: InterruptionSignal =
+      'instance-action' in detail
+        ? { kind: 'spot-interruption-warning', ...common, instanceAction: detail['instance-action'] }
+        : 'state' in detail
+          ? { kind: 'instance-state-change', ...common, state: detail.state }
+          : { kind: 'rebalance-recommendation', ...common };
+    return { event, signal };
+  });
 
 /** One change to a valid envelope: set or remove a known or unknown field, top-level or in detail. */
 const mutation = fc.record({
@@ -95,40 +139,71 @@ describe('parseEvent properties', () => {
     );
   });
 
-  it('converts any well-formed warning faithfully', () => {
-    const envelope = fc.record({
-      version: fc.constant('0'),
-      id: fc.uuid(),
-      'detail-type': fc.constant('EC2 Spot Instance Interruption Warning'),
-      source: fc.constant('aws.ec2'),
-      account: fc.stringMatching(/^\d{12}$/),
-      time: fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString()),
-      region: fc.constantFrom('us-east-1', 'eu-central-2', 'ap-southeast-4', 'us-gov-west-1', 'cn-north-1'),
-      resources: fc.array(fc.string(), { maxLength: 2 }),
-      detail: fc.record({
-        'instance-id': fc.oneof(fc.stringMatching(/^i-[0-9a-f]{17}$/), fc.stringMatching(/^i-[0-9a-f]{8}$/)),
-        'instance-action': fc.constantFrom(...INSTANCE_ACTIONS),
-      }),
-    });
+  it('converts any well-formed event of every supported detail-type faithfully', () => {
+    const seen = new Set<string>();
     fc.assert(
-      fc.property(envelope, (event) => {
+      fc.property(wellFormed, ({ event, signal }) => {
         // Act
         const parsed = parseEvent(event, ANYWHERE);
 
         // Assess
-        expect(parsed).toEqual({
-          ok: true,
-          warning: {
-            kind: 'spot-interruption-warning',
-            eventId: event.id,
-            eventTime: event.time,
-            account: event.account,
-            region: event.region,
-            instanceId: event.detail['instance-id'],
-            instanceAction: event.detail['instance-action'],
-          },
-        });
+        expect(parsed).toEqual({ ok: true, signal });
+        seen.add(event['detail-type']);
       }),
+      { numRuns: 300 },
+    );
+    expect([...seen].sort()).toEqual([...SUPPORTED_DETAIL_TYPES].sort());
+  });
+
+  it('rejects a well-formed event as not-accepted exactly when the policy leaves out its account or region', () => {
+    const policy = fc.record({
+      accounts: fc.oneof(fc.constant('*' as const), fc.array(fc.stringMatching(/^\d{12}$/), { maxLength: 2 })),
+      regions: fc.oneof(fc.constant('*' as const), fc.array(fc.constantFrom<string>('us-east-1', 'eu-central-2', 'cn-north-1'), { maxLength: 2 })),
+    });
+    fc.assert(
+      fc.property(wellFormed, policy, fc.boolean(), ({ event, signal }, { accounts, regions }, listIt) => {
+        // Prepare
+        const withAccount = listIt && accounts !== '*' ? [...accounts, event.account] : accounts;
+        const accepted = (withAccount === '*' || withAccount.includes(event.account)) && (regions === '*' || regions.includes(event.region));
+
+        // Act
+        const parsed = parseEvent(event, { accounts: withAccount, regions });
+
+        // Assess
+        if (accepted) expect(parsed).toEqual({ ok: true, signal });
+        else expect(parsed).toMatchObject({ ok: false, rejection: { kind: 'not-accepted', eventId: event.id } });
+      }),
+    );
+  });
+
+  it('rejects a well-formed event with any other detail-type as unsupported', () => {
+    const otherDetailType = fc.string({ maxLength: 40 }).filter((detailType) => !SUPPORTED_DETAIL_TYPES.includes(detailType));
+    fc.assert(
+      fc.property(wellFormed, otherDetailType, ({ event }, detailType) => {
+        // Act
+        const parsed = parseEvent({ ...event, 'detail-type': detailType }, ANYWHERE);
+
+        // Assess
+        expect(parsed).toMatchObject({ ok: false, rejection: { kind: 'unsupported', detailType } });
+      }),
+    );
+  });
+
+  it('gives a mutated event the same kind of rejection whatever the policy, unless only the policy objects', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...VALID_FIXTURES), fc.array(mutation, { minLength: 1, maxLength: 4 }), (base, mutations) => {
+        // Prepare
+        const event = mutate(base, mutations);
+
+        // Act
+        const strict = parseEvent(event, fixturePolicy());
+        const open = parseEvent(event, ANYWHERE);
+
+        // Assess
+        if (strict.ok || strict.rejection.kind === 'not-accepted') expect(open.ok).toBe(true);
+        else expect(open).toMatchObject({ ok: false, rejection: { kind: strict.rejection.kind } });
+      }),
+      { numRuns: 1000 },
     );
   });
 });

@@ -1,16 +1,19 @@
-import { parseEvent, type ParsedEvent, type Rejection } from '../../../lambda/events';
+import { INSTANCE_STATES, parseEvent, type ParsedEvent, type Rejection } from '../../../lambda/events';
 import { eventWith, fixturePolicy, loadEvent, type EventChanges } from '../../support/fixtures';
 
 const TERMINATE = 'spot-interruption-warning/terminate.json';
+const RECOMMENDATION = 'rebalance-recommendation/recommendation.json';
+const SHUTTING_DOWN = 'instance-state-change/shutting-down.json';
+const FULFILLMENT = 'EC2 Spot Instance Request Fulfillment';
 const ANYWHERE = { accounts: '*', regions: '*' } as const;
 
 function rejection(parsed: ParsedEvent): Rejection {
-  if (parsed.ok) throw new Error(`expected a rejection, got ${JSON.stringify(parsed.warning)}`);
+  if (parsed.ok) throw new Error(`expected a rejection, got ${JSON.stringify(parsed.signal)}`);
   return parsed.rejection;
 }
 
-function reasonFor(changes: EventChanges): string {
-  return rejection(parseEvent(eventWith(loadEvent(TERMINATE), changes), fixturePolicy())).reason;
+function reasonFor(changes: EventChanges, base = TERMINATE): string {
+  return rejection(parseEvent(eventWith(loadEvent(base), changes), fixturePolicy())).reason;
 }
 
 describe('envelope fields', () => {
@@ -64,7 +67,15 @@ describe('dispatch on source, then detail-type', () => {
     expect(reason).toBe('source "aws.autoscaling" is not supported (expected "aws.ec2")');
   });
 
-  it.each(['EC2 Instance Rebalance Recommendation', 'EC2 Instance State-change Notification', 'ec2 spot instance interruption warning'])(
+  it('names the source even when the detail-type is one it supports from aws.ec2', () => {
+    // Act
+    const reason = reasonFor({ source: 'aws.autoscaling' }, SHUTTING_DOWN);
+
+    // Assess
+    expect(reason).toBe('source "aws.autoscaling" is not supported (expected "aws.ec2")');
+  });
+
+  it.each([FULFILLMENT, 'EC2 Capacity Reservation Instance Interruption Warning', 'ec2 spot instance interruption warning', 'EC2 Instance Rebalance Recommendation '])(
     'rejects detail-type "%s" as unsupported',
     (detailType) => {
       // Act
@@ -75,24 +86,39 @@ describe('dispatch on source, then detail-type', () => {
     },
   );
 
+  it.each([
+    ['EC2 Spot Instance Interruption Warning', 'spot-interruption-warning'],
+    ['EC2 Instance Rebalance Recommendation', 'rebalance-recommendation'],
+    ['EC2 Instance State-change Notification', 'instance-state-change'],
+  ])('reads detail-type "%s" as a %s, whatever else the detail holds', (detailType, kind) => {
+    // Prepare
+    const event = eventWith(loadEvent(TERMINATE), { 'detail-type': detailType, detail: { state: 'shutting-down' } });
+
+    // Act
+    const parsed = parseEvent(event, fixturePolicy());
+
+    // Assess
+    expect(parsed).toMatchObject({ ok: true, signal: { kind, instanceId: 'i-1234567890abcdef0' } });
+  });
+
   it('does not check the detail of an unsupported detail-type, only that it is an object', () => {
     // Prepare
     const event = eventWith(loadEvent(TERMINATE), {
-      'detail-type': 'EC2 Instance State-change Notification',
-      detail: { 'instance-id': 'i-1234567890abcdef0', state: 'running', 'instance-action': undefined },
+      'detail-type': FULFILLMENT,
+      detail: { 'spot-instance-request-id': 'sir-1a2b3c4d', 'instance-action': 'reboot' },
     });
 
     // Act
     const parsed = parseEvent(event, fixturePolicy());
 
     // Assess
-    expect(rejection(parsed).reason).toBe('unsupported detail-type "EC2 Instance State-change Notification"');
+    expect(rejection(parsed).reason).toBe(`unsupported detail-type "${FULFILLMENT}"`);
   });
 
   it('puts the dispatch problem first, then field problems in envelope order, then policy', () => {
     // Prepare
     const event = eventWith(loadEvent(TERMINATE), {
-      'detail-type': 'EC2 Instance Rebalance Recommendation',
+      'detail-type': FULFILLMENT,
       time: 'soon',
       resources: undefined,
       region: 'eu-west-1',
@@ -104,7 +130,7 @@ describe('dispatch on source, then detail-type', () => {
     // Assess
     expect(rejection(parsed).reason).toBe(
       [
-        'unsupported detail-type "EC2 Instance Rebalance Recommendation"',
+        `unsupported detail-type "${FULFILLMENT}"`,
         'time "soon" is not an ISO-8601 date and time with a time zone',
         'resources is missing',
         'region "eu-west-1" is not accepted (configure ACCEPTED_REGIONS to respond to it)',
@@ -127,7 +153,8 @@ describe('spot interruption warning detail', () => {
     ['instance-action missing', { detail: { 'instance-action': undefined } }, 'detail.instance-action is missing'],
     ['instance-action unknown', { detail: { 'instance-action': 'reboot' } }, 'detail.instance-action "reboot" is not one of terminate, stop, hibernate'],
     ['instance-action capitalised', { detail: { 'instance-action': 'Terminate' } }, 'detail.instance-action "Terminate" is not one of terminate, stop, hibernate'],
-    ['instance-action a number', { detail: { 'instance-action': 1 } }, 'detail.instance-action 1 is not one of terminate, stop, hibernate'],
+    ['instance-action a number', { detail: { 'instance-action': 1 } }, 'detail.instance-action must be a string, got number'],
+    ['instance-action null', { detail: { 'instance-action': null } }, 'detail.instance-action must be a string, got null'],
     ['both missing', { detail: { 'instance-id': undefined, 'instance-action': undefined } }, 'detail.instance-id is missing; detail.instance-action is missing'],
   ])('%s', (_name, changes, reason) => {
     // Act
@@ -145,7 +172,80 @@ describe('spot interruption warning detail', () => {
     const parsed = parseEvent(event, fixturePolicy());
 
     // Assess
-    expect(parsed).toMatchObject({ ok: true, warning: { instanceId } });
+    expect(parsed).toMatchObject({ ok: true, signal: { instanceId } });
+  });
+});
+
+describe('rebalance recommendation detail', () => {
+  it.each<[string, EventChanges, string]>([
+    ['detail empty', { detail: { 'instance-id': undefined } }, 'detail.instance-id is missing'],
+    ['instance-id null', { detail: { 'instance-id': null } }, 'detail.instance-id must be a string, got null'],
+    ['instance-id an array', { detail: { 'instance-id': ['i-1234567890abcdef0'] } }, 'detail.instance-id must be a string, got array'],
+    ['instance-id without the prefix', { detail: { 'instance-id': '1234567890abcdef0' } }, 'detail.instance-id "1234567890abcdef0" is not an EC2 instance id'],
+    ['instance-id of a Spot request', { detail: { 'instance-id': 'sir-1a2b3c4d' } }, 'detail.instance-id "sir-1a2b3c4d" is not an EC2 instance id'],
+    ['detail a string', { detail: 'i-1234567890abcdef0' }, 'detail must be an object, got string'],
+  ])('%s', (_name, changes, reason) => {
+    // Act
+    const actual = reasonFor(changes, RECOMMENDATION);
+
+    // Assess
+    expect(actual).toBe(reason);
+  });
+
+  it('needs no instance-action, and ignores one if present', () => {
+    // Prepare
+    const event = eventWith(loadEvent(RECOMMENDATION), { detail: { 'instance-action': 'reboot' } });
+
+    // Act
+    const parsed = parseEvent(event, fixturePolicy());
+
+    // Assess
+    expect(parsed).toEqual({
+      ok: true,
+      signal: {
+        kind: 'rebalance-recommendation',
+        eventId: 'f0a3c5e7-19b2-4d64-a8f1-3e5c7b9d1f20',
+        eventTime: '2025-03-04T10:05:00Z',
+        account: '123456789012',
+        region: 'us-east-1',
+        instanceId: 'i-1234567890abcdef0',
+      },
+    });
+  });
+});
+
+describe('instance state-change detail', () => {
+  const ALL_STATES = 'pending, running, stopping, stopped, shutting-down, terminated';
+
+  it.each(INSTANCE_STATES)('accepts state %s', (state) => {
+    // Prepare
+    const event = eventWith(loadEvent(SHUTTING_DOWN), { detail: { state } });
+
+    // Act
+    const parsed = parseEvent(event, fixturePolicy());
+
+    // Assess
+    expect(parsed).toMatchObject({ ok: true, signal: { kind: 'instance-state-change', state } });
+  });
+
+  it.each<[string, EventChanges, string]>([
+    ['state missing', { detail: { state: undefined } }, 'detail.state is missing'],
+    ['state unknown', { detail: { state: 'rebooting' } }, `detail.state "rebooting" is not one of ${ALL_STATES}`],
+    ['state capitalised', { detail: { state: 'Running' } }, `detail.state "Running" is not one of ${ALL_STATES}`],
+    ['state with an underscore', { detail: { state: 'shutting_down' } }, `detail.state "shutting_down" is not one of ${ALL_STATES}`],
+    ['state empty', { detail: { state: '' } }, `detail.state "" is not one of ${ALL_STATES}`],
+    ['state a code', { detail: { state: 48 } }, 'detail.state must be a string, got number'],
+    ['state an object', { detail: { state: { code: 48, name: 'terminated' } } }, 'detail.state must be a string, got object'],
+    ['state null', { detail: { state: null } }, 'detail.state must be a string, got null'],
+    ['instance-id missing', { detail: { 'instance-id': undefined } }, 'detail.instance-id is missing'],
+    ['instance-id malformed', { detail: { 'instance-id': 'i-xyz' } }, 'detail.instance-id "i-xyz" is not an EC2 instance id'],
+    ['both missing', { detail: { 'instance-id': undefined, state: undefined } }, 'detail.instance-id is missing; detail.state is missing'],
+  ])('%s', (_name, changes, reason) => {
+    // Act
+    const actual = reasonFor(changes, SHUTTING_DOWN);
+
+    // Assess
+    expect(actual).toBe(reason);
   });
 });
 
@@ -163,7 +263,7 @@ describe('what is tolerated', () => {
     // Assess
     expect(parsed).toEqual({
       ok: true,
-      warning: {
+      signal: {
         kind: 'spot-interruption-warning',
         eventId: '7bf73129-1428-4cd3-a780-95db273d1602',
         eventTime: '2025-03-04T10:15:30Z',
@@ -185,7 +285,7 @@ describe('what is tolerated', () => {
       const parsed = parseEvent(event, fixturePolicy());
 
       // Assess
-      expect(parsed).toMatchObject({ ok: true, warning: { eventTime: time } });
+      expect(parsed).toMatchObject({ ok: true, signal: { eventTime: time } });
     },
   );
 
@@ -199,7 +299,7 @@ describe('what is tolerated', () => {
       const parsed = parseEvent(event, ANYWHERE);
 
       // Assess
-      expect(parsed).toMatchObject({ ok: true, warning: { region } });
+      expect(parsed).toMatchObject({ ok: true, signal: { region } });
     },
   );
 
@@ -283,6 +383,7 @@ describe('the rejection', () => {
 
     // Assess
     expect(rejection(parsed)).toEqual({
+      kind: 'invalid',
       reason: [
         'account "none" is not a 12-digit AWS account id',
         'detail.instance-action "reboot" is not one of terminate, stop, hibernate',
@@ -295,6 +396,17 @@ describe('the rejection', () => {
       account: null,
       region: 'us-east-1',
     });
+  });
+
+  it.each([RECOMMENDATION, SHUTTING_DOWN])('never carries an instance-action for %s, even one in its detail', (path) => {
+    // Prepare
+    const event = eventWith(loadEvent(path), { account: 'none', detail: { 'instance-action': 'terminate' } });
+
+    // Act
+    const parsed = parseEvent(event, fixturePolicy());
+
+    // Assess
+    expect(rejection(parsed)).toMatchObject({ instanceId: 'i-1234567890abcdef0', instanceAction: null });
   });
 
   it('shows long values cut short', () => {
