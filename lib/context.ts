@@ -4,15 +4,19 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Node } from 'constructs';
+import { REBALANCE_ACTIONS, RebalanceAction, TAG_MODES, TagMode } from '../lambda/config';
 import { SpotResponderStackProps } from './spot-responder-stack';
 import {
   LogLevel,
   SpotResponderConfigError,
   checkAccounts,
   checkAutoScalingGroupNames,
+  checkEcsClusters,
   checkEmail,
   checkLogLevel,
+  checkOneOf,
   checkRegions,
+  checkTagKey,
   checkTargetGroupNames,
 } from './validation';
 
@@ -31,6 +35,14 @@ export const CONTEXT_KEYS = {
   autoScalingGroupNames: 'spotResponder:autoScalingGroupNames',
   /** Target group names (IAM wildcards allowed) the responder may deregister from. Default `["*"]`. */
   targetGroupNames: 'spotResponder:targetGroupNames',
+  /** What a rebalance recommendation triggers: `"record"` or `"replace"`. Default record. */
+  rebalanceAction: 'spotResponder:rebalanceAction',
+  /** `"opt-out"` (act unless the tag says off) or `"opt-in"` (act only if it says on). Default opt-out. */
+  tagMode: 'spotResponder:tagMode',
+  /** The tag key tagMode reads, 1 to 128 characters. Default `spot-responder`. */
+  tagKey: 'spotResponder:tagKey',
+  /** ECS cluster names or ARNs to drain container instances in. Default none: ECS draining off. */
+  ecsClusters: 'spotResponder:ecsClusters',
   /** Minutes between index refreshes, 1 to 60. Default 5. */
   indexRefreshMinutes: 'spotResponder:indexRefreshMinutes',
   /** ELBv2 Describe* calls per second the index refresher allows itself, 1 to 10. Default 4. */
@@ -103,6 +115,18 @@ export function readSpotResponderContext(node: Node): SpotResponderAppConfig {
   const alarmEmail = str(CONTEXT_KEYS.alarmEmail, get(CONTEXT_KEYS.alarmEmail));
   if (alarmEmail !== undefined) checkEmail(label(CONTEXT_KEYS.alarmEmail), alarmEmail);
 
+  const rebalanceAction = oneOf<RebalanceAction>(
+    CONTEXT_KEYS.rebalanceAction,
+    get(CONTEXT_KEYS.rebalanceAction),
+    REBALANCE_ACTIONS,
+  );
+  const tagMode = oneOf<TagMode>(CONTEXT_KEYS.tagMode, get(CONTEXT_KEYS.tagMode), TAG_MODES);
+  // Not get(): an empty tag key is a mistake to report, not "unset".
+  const tagKey = rawStr(CONTEXT_KEYS.tagKey, node.tryGetContext(CONTEXT_KEYS.tagKey));
+  if (tagKey !== undefined) checkTagKey(label(CONTEXT_KEYS.tagKey), tagKey);
+  const ecsClusters = list(CONTEXT_KEYS.ecsClusters, get(CONTEXT_KEYS.ecsClusters));
+  if (ecsClusters) checkEcsClusters(label(CONTEXT_KEYS.ecsClusters), ecsClusters);
+
   return {
     nag: bool(CONTEXT_KEYS.nag, get(CONTEXT_KEYS.nag)) ?? true,
     stackProps: {
@@ -112,6 +136,10 @@ export function readSpotResponderContext(node: Node): SpotResponderAppConfig {
         acceptedRegions,
         autoScalingGroupNames,
         targetGroupNames,
+        rebalanceAction,
+        tagMode,
+        tagKey,
+        ecsClusters,
         indexRefreshInterval: indexRefreshMinutes === undefined ? undefined : Duration.minutes(indexRefreshMinutes),
         indexDescribeCallsPerSecond,
         refreshIndexOnDeploy,
@@ -133,9 +161,21 @@ function fail(key: string, expected: string, value: unknown): never {
 }
 
 function str(key: string, value: unknown): string | undefined {
-  if (value === undefined) return undefined;
+  return rawStr(key, value)?.trim();
+}
+
+/** A string as given: for values whose edge whitespace is itself worth reporting. */
+function rawStr(key: string, value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') fail(key, 'a string', value);
-  return value.trim();
+  return value;
+}
+
+function oneOf<T extends string>(key: string, value: unknown, choices: readonly T[]): T | undefined {
+  const text = str(key, value)?.toLowerCase();
+  if (text === undefined) return undefined;
+  checkOneOf(label(key), text, choices);
+  return text;
 }
 
 /** A JSON array of strings, a JSON array in a string, or a comma-separated string. */

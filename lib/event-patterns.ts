@@ -7,11 +7,39 @@ export const EC2_EVENT_SOURCE = 'aws.ec2';
 /** Sent two minutes before EC2 interrupts a Spot Instance (stop, hibernate or terminate). */
 export const SPOT_INTERRUPTION_WARNING = 'EC2 Spot Instance Interruption Warning';
 
-/** Every detail-type the responder rule routes to the responder function. */
-export const RESPONDER_DETAIL_TYPES = [SPOT_INTERRUPTION_WARNING] as const;
+/** Sent when a Spot Instance is at elevated risk of interruption; often before the warning. */
+export const REBALANCE_RECOMMENDATION = 'EC2 Instance Rebalance Recommendation';
 
-/** The responder rule's event pattern, exactly as EventBridge stores it. */
-export const RESPONDER_EVENT_PATTERN = {
+/** Sent on every instance state transition, for every instance in the account and region. */
+export const INSTANCE_STATE_CHANGE = 'EC2 Instance State-change Notification';
+
+/**
+ * The states the responder records. `running` shows a replacement coming up; the others show
+ * an interrupted instance going away. `pending` says nothing the later `running` does not.
+ */
+export const HANDLED_INSTANCE_STATES = ['running', 'stopping', 'stopped', 'shutting-down', 'terminated'] as const;
+
+/** Every detail-type routed to the responder function, one rule each. */
+export const RESPONDER_DETAIL_TYPES = [SPOT_INTERRUPTION_WARNING, REBALANCE_RECOMMENDATION, INSTANCE_STATE_CHANGE] as const;
+
+/** The interruption warning rule's pattern, exactly as EventBridge stores it. */
+export const INTERRUPTION_WARNING_PATTERN = {
   source: [EC2_EVENT_SOURCE],
-  'detail-type': [...RESPONDER_DETAIL_TYPES],
+  'detail-type': [SPOT_INTERRUPTION_WARNING],
+} as const;
+
+/** The rebalance recommendation rule's pattern. Always on: the default action only records it. */
+export const REBALANCE_RECOMMENDATION_PATTERN = {
+  source: [EC2_EVENT_SOURCE],
+  'detail-type': [REBALANCE_RECOMMENDATION],
+} as const;
+
+/**
+ * The state-change rule's pattern. It still matches every instance of the account in those
+ * states; the function drops the ones it never acted on without writing anything.
+ */
+export const INSTANCE_STATE_CHANGE_PATTERN = {
+  source: [EC2_EVENT_SOURCE],
+  'detail-type': [INSTANCE_STATE_CHANGE],
+  detail: { state: [...HANDLED_INSTANCE_STATES] },
 } as const;

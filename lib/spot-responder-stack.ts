@@ -28,7 +28,7 @@ export class SpotResponderStack extends Stack {
 
   constructor(scope: Construct, id: string, props: SpotResponderStackProps = {}) {
     super(scope, id, {
-      description: 'spot-responder: drains, replaces and records EC2 Spot instances on their interruption warning',
+      description: 'spot-responder: drains, replaces and records EC2 Spot instances through their interruption lifecycle',
       ...props,
     });
 

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -14,7 +14,12 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../lambda/aws/table-schema';
-import { EC2_EVENT_SOURCE, RESPONDER_DETAIL_TYPES } from './event-patterns';
+import { REBALANCE_ACTIONS, RebalanceAction, TAG_MODES, TagMode } from '../lambda/config';
+import {
+  INSTANCE_STATE_CHANGE_PATTERN,
+  INTERRUPTION_WARNING_PATTERN,
+  REBALANCE_RECOMMENDATION_PATTERN,
+} from './event-patterns';
 import { acknowledge, wildcardActionFinding, wildcardResourceFinding } from './nag';
 import { ResponderFunction } from './responder-function';
 import {
@@ -22,10 +27,14 @@ import {
   SpotResponderConfigError,
   checkAccounts,
   checkAutoScalingGroupNames,
+  checkEcsClusters,
   checkIntegerInRange,
   checkLogLevel,
+  checkOneOf,
   checkRegions,
+  checkTagKey,
   checkTargetGroupNames,
+  ecsClusterName,
 } from './validation';
 
 const LAMBDA_DIR = path.join(__dirname, '..', 'lambda');
@@ -45,6 +54,23 @@ const TABLE_READ_WRITE_ACTIONS = [
 
 /** EC2 warns two minutes ahead; after that there is nothing left to drain or detach. */
 const NOTICE = Duration.minutes(2);
+
+/**
+ * How long EventBridge keeps retrying delivery of each kind of event to the responder (it
+ * backs off exponentially, so the retry counts are sized to roughly fill each window).
+ * - A warning is a race against the notice: late is useless, so it goes to the DLQ instead.
+ * - A rebalance recommendation has no deadline, but its worth is being early; ten minutes
+ *   on, the warning has usually overtaken it (or the risk has passed).
+ * - A state change only adds to the history of an interruption, which is no race: it may
+ *   wait out an hour of delivery trouble.
+ * Once Lambda has accepted an event, the function's own async settings (one retry, two
+ * minutes, for every kind) take over; what still fails lands in the DLQ, replayable.
+ */
+const DELIVERY = {
+  interruptionWarning: { retryAttempts: 4, maxEventAge: NOTICE },
+  rebalanceRecommendation: { retryAttempts: 8, maxEventAge: Duration.minutes(10) },
+  instanceStateChange: { retryAttempts: 24, maxEventAge: Duration.hours(1) },
+} as const;
 
 export interface SpotResponderProps {
   /**
@@ -75,6 +101,37 @@ export interface SpotResponderProps {
    * @default ['*']
    */
   readonly targetGroupNames?: string[];
+
+  /**
+   * What the responder does on an EC2 Instance Rebalance Recommendation: `'record'` only
+   * records it; `'replace'` treats it like an early interruption warning (drain, then detach
+   * or terminate in the Auto Scaling group, which launches a replacement).
+   * @default 'record'
+   */
+  readonly rebalanceAction?: RebalanceAction;
+
+  /**
+   * Which instances the responder may act on, decided by the `tagKey` tag on the instance or
+   * its Auto Scaling group. `'opt-out'`: every instance except those tagged off/false/disabled;
+   * `'opt-in'`: only instances tagged on/true/enabled.
+   * @default 'opt-out'
+   */
+  readonly tagMode?: TagMode;
+
+  /**
+   * The tag key `tagMode` reads. 1 to 128 characters, not starting with `aws:`.
+   * @default 'spot-responder'
+   */
+  readonly tagKey?: string;
+
+  /**
+   * ECS clusters (names, or full cluster ARNs in the stack's account and region) in which the
+   * responder looks for the interrupted instance and sets its container instance to DRAINING.
+   * The function's role gets ECS permissions on these clusters only, and none when empty.
+   * A token (such as `cluster.clusterName`) is taken as a cluster name, not an ARN.
+   * @default [] - ECS draining off
+   */
+  readonly ecsClusters?: string[];
 
   /**
    * Days an event record stays in the table before DynamoDB's TTL removes it.
@@ -117,9 +174,9 @@ export interface SpotResponderProps {
   readonly logRetention?: logs.RetentionDays;
 
   /**
-   * The bus the responder rule listens on. EC2 delivers Spot interruption warnings to the
-   * default bus of the instance's account and region only; a custom bus sees them only if
-   * something forwards them there.
+   * The bus the responder rules listen on. EC2 delivers its instance events to the default
+   * bus of the instance's account and region only; a custom bus sees them only if something
+   * forwards them there.
    * @default - the default event bus
    */
   readonly eventBus?: events.IEventBus;
@@ -144,11 +201,13 @@ export interface SpotResponderProps {
 }
 
 /**
- * Responds to EC2 Spot interruption warnings: an EventBridge rule invokes the responder,
- * which deregisters the instance from its target groups, detaches it from its Auto Scaling
- * group with replacement and records what it did in DynamoDB. A scheduled refresher keeps
- * the instance-to-target-group index the responder reads, so the hot path never has to
- * walk every target group.
+ * Handles the Spot interruption lifecycle. On an interruption warning (and, if configured, a
+ * rebalance recommendation) the responder deregisters the instance from its target groups,
+ * drains it in ECS, detaches it from its Auto Scaling group with replacement (or terminates it
+ * in the group when lifecycle hooks must run) and records what it did in DynamoDB; instance
+ * state changes then complete that record with the replacement coming up and the instance
+ * going away. A scheduled refresher keeps the instance-to-target-group index the responder
+ * reads, so the hot path never has to walk every target group.
  *
  * Events whose delivery fails (EventBridge) or whose handling fails (Lambda async invoke)
  * both end in `deadLetterQueue`, in the two different shapes those services write.
@@ -158,8 +217,14 @@ export class SpotResponder extends Construct {
   public readonly responderFunction: ResponderFunction;
   public readonly indexRefresherFunction: ResponderFunction;
   public readonly deadLetterQueue: sqs.Queue;
-  /** Routes interruption warnings to the responder. */
-  public readonly rule: events.Rule;
+  /** Routes Spot interruption warnings to the responder. */
+  public readonly interruptionWarningRule: events.Rule;
+  /** Routes rebalance recommendations to the responder. */
+  public readonly rebalanceRecommendationRule: events.Rule;
+  /** Routes the instance state changes the responder records to it. */
+  public readonly instanceStateChangeRule: events.Rule;
+  /** The three rules above, one per detail-type. */
+  public readonly rules: readonly events.Rule[];
   /** Runs the index refresher every `indexRefreshInterval`. */
   public readonly indexRefreshSchedule: events.Rule;
   public readonly responderErrorsAlarm: cloudwatch.Alarm;
@@ -181,6 +246,10 @@ export class SpotResponder extends Construct {
     const describeCallsPerSecond = props.indexDescribeCallsPerSecond ?? 4;
     const logLevel = props.logLevel ?? 'INFO';
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const rebalanceAction = props.rebalanceAction ?? 'record';
+    const tagMode = props.tagMode ?? 'opt-out';
+    const tagKey = props.tagKey ?? 'spot-responder';
+    const ecsClusters = props.ecsClusters ?? [];
 
     checkAccounts('SpotResponderProps.acceptedAccounts', acceptedAccounts);
     checkRegions('SpotResponderProps.acceptedRegions', acceptedRegions);
@@ -189,6 +258,11 @@ export class SpotResponder extends Construct {
     checkIntegerInRange('SpotResponderProps.recordRetentionDays', recordRetentionDays, 1, 3650);
     checkIntegerInRange('SpotResponderProps.indexDescribeCallsPerSecond', describeCallsPerSecond, 1, 10);
     checkLogLevel('SpotResponderProps.logLevel', logLevel);
+    checkOneOf('SpotResponderProps.rebalanceAction', rebalanceAction, REBALANCE_ACTIONS);
+    checkOneOf('SpotResponderProps.tagMode', tagMode, TAG_MODES);
+    checkTagKey('SpotResponderProps.tagKey', tagKey);
+    checkEcsClusters('SpotResponderProps.ecsClusters', ecsClusters);
+    checkClustersInStackEnv('SpotResponderProps.ecsClusters', stack, ecsClusters);
     const refreshMinutes = wholeMinutes('SpotResponderProps.indexRefreshInterval', refreshInterval);
 
     const functionDefaults = {
@@ -233,7 +307,7 @@ export class SpotResponder extends Construct {
     this.responderFunction = new ResponderFunction(this, 'Responder', {
       ...functionDefaults,
       entry: path.join(LAMBDA_DIR, 'handler.ts'),
-      description: 'Deregisters, detaches and records EC2 Spot instances on their interruption warning',
+      description: 'Drains, replaces and records EC2 Spot instances through their interruption lifecycle',
       // The handler gives up at the 120 s deadline; the margin lets it still write its record.
       timeout: Duration.seconds(150),
       environment: {
@@ -242,6 +316,12 @@ export class SpotResponder extends Construct {
         ACCEPTED_ACCOUNTS: allowListEnv(acceptedAccounts),
         ACCEPTED_REGIONS: allowListEnv(acceptedRegions),
         RECORD_RETENTION_DAYS: String(recordRetentionDays),
+        // Every variable of the contract is set, defaults included, so the function never
+        // falls back on a default of its own that could drift from the construct's.
+        REBALANCE_ACTION: rebalanceAction,
+        TAG_MODE: tagMode,
+        TAG_KEY: tagKey,
+        ECS_CLUSTERS: ecsClusters.join(','),
       },
       // A handler error is Lambda's to retry, not EventBridge's. Lambda retries an async
       // event about a minute after a failure, so one retry can still land inside the notice
@@ -252,21 +332,35 @@ export class SpotResponder extends Construct {
       onFailure: new SqsDestination(this.deadLetterQueue),
     });
 
-    this.rule = new events.Rule(this, 'InterruptionWarningRule', {
+    // One rule per detail-type rather than one combined pattern: each then has its own
+    // delivery policy (see DELIVERY), its own EventBridge metrics (Invocations,
+    // FailedInvocations) and its own aws:SourceArn in the DLQ policy, so a dead-lettered
+    // event says which rule it came through. All three share the function and the DLQ.
+    const responderTarget = (delivery: { retryAttempts: number; maxEventAge: Duration }) =>
+      new targets.LambdaFunction(this.responderFunction, { ...delivery, deadLetterQueue: this.deadLetterQueue });
+    this.interruptionWarningRule = new events.Rule(this, 'InterruptionWarningRule', {
       description: 'EC2 Spot interruption warnings to the spot-responder function',
       eventBus: props.eventBus,
-      eventPattern: { source: [EC2_EVENT_SOURCE], detailType: [...RESPONDER_DETAIL_TYPES] },
-      targets: [
-        new targets.LambdaFunction(this.responderFunction, {
-          // Delivery retries (throttling, a function being updated) back off exponentially;
-          // four of them span well under two minutes. An event delivered after the notice
-          // is of no use to the fleet, so it goes straight to the DLQ to be recorded instead.
-          retryAttempts: 4,
-          maxEventAge: NOTICE,
-          deadLetterQueue: this.deadLetterQueue,
-        }),
-      ],
+      eventPattern: ruleEventPattern(INTERRUPTION_WARNING_PATTERN),
+      targets: [responderTarget(DELIVERY.interruptionWarning)],
     });
+    this.rebalanceRecommendationRule = new events.Rule(this, 'RebalanceRecommendationRule', {
+      description: `EC2 rebalance recommendations to the spot-responder function (action: ${rebalanceAction})`,
+      eventBus: props.eventBus,
+      eventPattern: ruleEventPattern(REBALANCE_RECOMMENDATION_PATTERN),
+      targets: [responderTarget(DELIVERY.rebalanceRecommendation)],
+    });
+    // Matches the state changes of every instance in the account, not only Spot ones: EC2
+    // puts nothing in the event to tell them apart. The function ignores the state changes
+    // of instances it never acted on (nor launched as their replacement) without writing
+    // anything, so the table holds only the histories of actual interruptions.
+    this.instanceStateChangeRule = new events.Rule(this, 'InstanceStateChangeRule', {
+      description: 'EC2 instance state changes to the spot-responder function, for its interruption records',
+      eventBus: props.eventBus,
+      eventPattern: ruleEventPattern(INSTANCE_STATE_CHANGE_PATTERN),
+      targets: [responderTarget(DELIVERY.instanceStateChange)],
+    });
+    this.rules = [this.interruptionWarningRule, this.rebalanceRecommendationRule, this.instanceStateChangeRule];
 
     const responderRole = this.responderFunction.role!;
     responderRole.addToPrincipalPolicy(
@@ -275,6 +369,8 @@ export class SpotResponder extends Construct {
         actions: [
           'autoscaling:DescribeAutoScalingInstances',
           'autoscaling:DescribeAutoScalingGroups',
+          // Tells whether a group has EC2_INSTANCE_TERMINATING hooks that a detach would skip.
+          'autoscaling:DescribeLifecycleHooks',
           'ec2:DescribeInstances',
         ],
         resources: ['*'],
@@ -291,6 +387,15 @@ export class SpotResponder extends Construct {
     responderRole.addToPrincipalPolicy(
       new iam.PolicyStatement({ sid: 'DetachInstances', actions: ['autoscaling:DetachInstances'], resources: groupArns }),
     );
+    // The path taken instead of a detach when the group has terminating lifecycle hooks: the
+    // group still launches a replacement, and the user's hooks run. Same groups, never "*".
+    responderRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TerminateInstanceInGroup',
+        actions: ['autoscaling:TerminateInstanceInAutoScalingGroup'],
+        resources: groupArns,
+      }),
+    );
     const targetGroupArns = targetGroupNames.map((name) =>
       stack.formatArn({
         service: 'elasticloadbalancing',
@@ -306,22 +411,33 @@ export class SpotResponder extends Construct {
         resources: targetGroupArns,
       }),
     );
+    const containerInstanceArns = this.grantEcsDraining(responderRole, ecsClusters);
     this.grantTableReadWrite(responderRole, props.tableEncryptionKey);
 
     acknowledge(
       responderRole,
-      'autoscaling:DescribeAutoScalingInstances, autoscaling:DescribeAutoScalingGroups and ' +
-        'ec2:DescribeInstances do not support resource-level permissions, and neither do the X-Ray ' +
-        'PutTraceSegments/PutTelemetryRecords that active tracing adds; they are the only actions on "*".',
+      'autoscaling:DescribeAutoScalingInstances, autoscaling:DescribeAutoScalingGroups, ' +
+        'autoscaling:DescribeLifecycleHooks and ec2:DescribeInstances do not support resource-level ' +
+        'permissions, and neither do the X-Ray PutTraceSegments/PutTelemetryRecords that active ' +
+        'tracing adds; they are the only actions on "*".',
       'AwsSolutions-IAM5[Resource::*]',
     );
     acknowledge(
       responderRole,
-      'DetachInstances is limited to Auto Scaling group ARNs of this account and region. The group ' +
-        'id in such an ARN is a generated UUID, so it must be a wildcard; the group name is the ' +
-        'autoScalingGroupNames prop ("*" unless the deployer narrows it).',
+      'DetachInstances and TerminateInstanceInAutoScalingGroup are limited to Auto Scaling group ARNs ' +
+        'of this account and region. The group id in such an ARN is a generated UUID, so it must be a ' +
+        'wildcard; the group name is the autoScalingGroupNames prop ("*" unless the deployer narrows it).',
       ...groupArns.map((arn) => wildcardResourceFinding(this, arn)),
     );
+    if (containerInstanceArns.length > 0) {
+      acknowledge(
+        responderRole,
+        'DescribeContainerInstances and UpdateContainerInstancesState are limited to the container ' +
+          'instances of the configured ecsClusters (resource ARN and ecs:cluster condition). The last ' +
+          'ARN segment is the id ECS gives each container instance when it registers, so it must be a wildcard.',
+        ...containerInstanceArns.map((arn) => wildcardResourceFinding(this, arn)),
+      );
+    }
     acknowledge(
       responderRole,
       'DeregisterTargets is limited to target group ARNs of this account and region. The last ARN ' +
@@ -400,7 +516,7 @@ export class SpotResponder extends Construct {
     });
     this.deadLetterQueueAlarm = new cloudwatch.Alarm(this, 'DeadLetterQueueAlarm', {
       alarmDescription:
-        'An interruption warning was not delivered to, or not handled by, the spot-responder; see the dead-letter queue.',
+        'An EC2 event was not delivered to, or not handled by, the spot-responder; see the dead-letter queue.',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(1),
         statistic: cloudwatch.Stats.MAXIMUM,
@@ -425,6 +541,53 @@ export class SpotResponder extends Construct {
       const action = new cloudwatchActions.SnsAction(props.alarmTopic);
       for (const alarm of this.alarms) alarm.addAlarmAction(action);
     }
+  }
+
+  /**
+   * ECS draining, on the configured clusters only; nothing at all without clusters. As the
+   * Service Authorization Reference documents: ListContainerInstances acts on the `cluster`
+   * resource type; DescribeContainerInstances and UpdateContainerInstancesState act on the
+   * `container-instance` type (`container-instance/<cluster name>/<id>`) and support the
+   * `ecs:cluster` condition key. Both scopes are used for those two: the ARN covers the long
+   * ARN format, the only one ECS issues now, and the condition is the check AWS documents for
+   * these actions whatever the format (it is also what CDK's own ECS drain hook relies on).
+   * The adapter must therefore always name the cluster in those calls.
+   * @returns the wildcard container-instance ARNs, for their nag acknowledgement
+   */
+  private grantEcsDraining(role: iam.IRole, clusters: readonly string[]): string[] {
+    if (clusters.length === 0) return [];
+    const stack = Stack.of(this);
+    const clusterArns = clusters.map((cluster) =>
+      isClusterArn(cluster) ? cluster : stack.formatArn({ service: 'ecs', resource: 'cluster', resourceName: cluster }),
+    );
+    const containerInstanceArns = clusters.map((cluster) => {
+      if (!isClusterArn(cluster)) {
+        return stack.formatArn({ service: 'ecs', resource: 'container-instance', resourceName: `${cluster}/*` });
+      }
+      const arn = Arn.split(cluster, ArnFormat.SLASH_RESOURCE_NAME);
+      return Arn.format({
+        ...arn,
+        resource: 'container-instance',
+        resourceName: `${ecsClusterName(cluster)}/*`,
+        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      });
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListContainerInstances',
+        actions: ['ecs:ListContainerInstances'],
+        resources: clusterArns,
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'DrainContainerInstances',
+        actions: ['ecs:DescribeContainerInstances', 'ecs:UpdateContainerInstancesState'],
+        resources: containerInstanceArns,
+        conditions: { ArnEquals: { 'ecs:cluster': clusterArns } },
+      }),
+    );
+    return containerInstanceArns;
   }
 
   /**
@@ -470,6 +633,42 @@ export class SpotResponder extends Construct {
         "the schedule rule's, is for the unqualified function, which is what the rule invokes.",
       'Annotation::@aws-cdk/aws-lambda:addPermissionsToVersionOrAlias',
     );
+  }
+}
+
+/** A pattern of lib/event-patterns.ts in the shape events.Rule takes. */
+function ruleEventPattern(pattern: {
+  readonly source: readonly string[];
+  readonly 'detail-type': readonly string[];
+  readonly detail?: Readonly<Record<string, readonly string[]>>;
+}): events.EventPattern {
+  return {
+    source: [...pattern.source],
+    detailType: [...pattern['detail-type']],
+    ...(pattern.detail ? { detail: pattern.detail } : {}),
+  };
+}
+
+/** A literal cluster ARN; anything else, tokens included, is a cluster name. */
+function isClusterArn(cluster: string): boolean {
+  return !Token.isUnresolved(cluster) && cluster.startsWith('arn:');
+}
+
+/**
+ * The role can act only in its own account and region, and the function calls ECS in its own
+ * region: a cluster ARN elsewhere would fail on every interruption. Checked when the stack's
+ * environment is known at synth; an environment-agnostic stack can only document it.
+ */
+function checkClustersInStackEnv(label: string, stack: Stack, clusters: readonly string[]): void {
+  for (const cluster of clusters.filter(isClusterArn)) {
+    const { account, region } = Arn.split(cluster, ArnFormat.SLASH_RESOURCE_NAME);
+    const foreignAccount = !Token.isUnresolved(stack.account) && account !== stack.account;
+    const foreignRegion = !Token.isUnresolved(stack.region) && region !== stack.region;
+    if (foreignAccount || foreignRegion) {
+      throw new SpotResponderConfigError(
+        `${label}: ${JSON.stringify(cluster)} is not in the stack's account and region (${stack.account}, ${stack.region})`,
+      );
+    }
   }
 }
 

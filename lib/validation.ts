@@ -14,6 +14,9 @@ const TARGET_GROUP_NAME_PATTERN = /^[A-Za-z0-9*?-]{1,32}$/;
 // Auto Scaling group names: up to 255 characters; a colon or a slash would change the ARN.
 const AUTO_SCALING_GROUP_NAME_PATTERN = /^[^:/\s][^:/]{0,254}$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+// ECS cluster names, or the full ARN of a cluster; the name is group 1 or group 2.
+const ECS_CLUSTER = /^(?:([a-zA-Z0-9_-]{1,255})|arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/([a-zA-Z0-9_-]{1,255}))$/;
+const TAG_KEY_MAX_LENGTH = 128;
 
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -48,6 +51,51 @@ export function checkAutoScalingGroupNames(label: string, value: readonly string
 export function checkTargetGroupNames(label: string, value: readonly string[]): void {
   checkNonEmpty(label, value, 'target group name or pattern ("*" for any)');
   checkEach(label, value, TARGET_GROUP_NAME_PATTERN, 'target group name or pattern (1-32 of A-Z a-z 0-9 - * ?)');
+}
+
+/** ECS cluster names or cluster ARNs; an empty list (ECS draining off) is allowed. */
+export function checkEcsClusters(label: string, value: readonly string[]): void {
+  checkEach(label, value, ECS_CLUSTER, 'ECS cluster name (1-255 of A-Z a-z 0-9 _ -) or cluster ARN');
+  const names = value.filter((item) => !Token.isUnresolved(item)).map(ecsClusterName);
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice !== undefined) {
+    throw new SpotResponderConfigError(`${label} names cluster ${JSON.stringify(twice)} twice`);
+  }
+}
+
+/** The cluster name of a value that passed checkEcsClusters. */
+export function ecsClusterName(value: string): string {
+  const match = ECS_CLUSTER.exec(value);
+  if (!match) throw new SpotResponderConfigError(`${JSON.stringify(value)} is not an ECS cluster name or ARN`);
+  return (match[1] ?? match[2])!;
+}
+
+/**
+ * The tag the responder reads on instances and groups. Keys that EC2 would never let anyone
+ * set (empty, too long, `aws:`) and keys with edge whitespace (the function trims them) would
+ * make opt-in match nothing and opt-out exclude nothing, silently.
+ */
+export function checkTagKey(label: string, value: string): void {
+  if (Token.isUnresolved(value)) return;
+  const problem =
+    value.length === 0
+      ? 'must not be empty'
+      : value.length > TAG_KEY_MAX_LENGTH
+        ? `must be at most ${TAG_KEY_MAX_LENGTH} characters, got ${value.length}`
+        : value !== value.trim()
+          ? `must not start or end with whitespace, got ${JSON.stringify(value)}`
+          : value.toLowerCase().startsWith('aws:')
+            ? `must not start with "aws:" (reserved for AWS), got ${JSON.stringify(value)}`
+            : undefined;
+  if (problem) throw new SpotResponderConfigError(`${label} ${problem}`);
+}
+
+export function checkOneOf<T extends string>(label: string, value: string, choices: readonly T[]): asserts value is T {
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new SpotResponderConfigError(
+      `${label} must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  }
 }
 
 export function checkEmail(label: string, value: string): void {

@@ -29,6 +29,10 @@ describe('cdk.json', () => {
       acceptedRegions: undefined,
       autoScalingGroupNames: ['*'],
       targetGroupNames: ['*'],
+      rebalanceAction: 'record',
+      tagMode: 'opt-out',
+      tagKey: 'spot-responder',
+      ecsClusters: [],
       indexDescribeCallsPerSecond: 4,
       refreshIndexOnDeploy: true,
       recordRetentionDays: 90,
@@ -55,11 +59,19 @@ describe('readSpotResponderContext', () => {
       'spotResponder:alarmEmail': 'oncall@example.com',
       'spotResponder:removalPolicy': 'destroy',
       'spotResponder:logRetentionDays': 7,
+      'spotResponder:rebalanceAction': 'replace',
+      'spotResponder:tagMode': 'opt-in',
+      'spotResponder:tagKey': 'team:spot',
+      'spotResponder:ecsClusters': ['web', 'arn:aws:ecs:eu-west-1:111111111111:cluster/batch'],
       'spotResponder:nag': false,
     });
     expect(nag).toBe(false);
     expect(stackProps.alarmEmail).toBe('oncall@example.com');
     expect(stackProps.responder).toMatchObject({
+      rebalanceAction: 'replace',
+      tagMode: 'opt-in',
+      tagKey: 'team:spot',
+      ecsClusters: ['web', 'arn:aws:ecs:eu-west-1:111111111111:cluster/batch'],
       acceptedAccounts: ['111111111111', '222222222222'],
       acceptedRegions: '*',
       targetGroupNames: ['web-*'],
@@ -77,10 +89,18 @@ describe('readSpotResponderContext', () => {
       'spotResponder:recordRetentionDays': '30',
       'spotResponder:refreshIndexOnDeploy': 'false',
       'spotResponder:logLevel': 'debug',
+      'spotResponder:rebalanceAction': 'REPLACE',
+      'spotResponder:tagMode': ' opt-in ',
+      'spotResponder:tagKey': 'Spot Responder',
+      'spotResponder:ecsClusters': 'web, batch',
       'spotResponder:nag': 'false',
     });
     expect(nag).toBe(false);
     expect(stackProps.responder).toMatchObject({
+      rebalanceAction: 'replace',
+      tagMode: 'opt-in',
+      tagKey: 'Spot Responder',
+      ecsClusters: ['web', 'batch'],
       acceptedAccounts: ['111111111111', '222222222222'],
       autoScalingGroupNames: ['web-*', 'batch'],
       indexRefreshInterval: Duration.minutes(10),
@@ -110,6 +130,18 @@ describe('readSpotResponderContext', () => {
     ['spotResponder:alarmEmail', 'not-an-email', /alarmEmail" must be an email address/],
     ['spotResponder:refreshIndexOnDeploy', 'yes', /refreshIndexOnDeploy" must be true or false/],
     ['spotResponder:nag', 1, /nag" must be true or false/],
+    ['spotResponder:rebalanceAction', 'terminate', /rebalanceAction" must be one of "record", "replace", got "terminate"/],
+    ['spotResponder:rebalanceAction', true, /rebalanceAction" must be a string/],
+    ['spotResponder:tagMode', 'optin', /tagMode" must be one of "opt-out", "opt-in", got "optin"/],
+    ['spotResponder:tagKey', '', /tagKey" must not be empty/],
+    ['spotResponder:tagKey', 'k'.repeat(129), /tagKey" must be at most 128 characters, got 129/],
+    ['spotResponder:tagKey', 'spot-responder ', /tagKey" must not start or end with whitespace/],
+    ['spotResponder:tagKey', 'aws:ec2spot:fleet-request-id', /tagKey" must not start with "aws:"/],
+    ['spotResponder:tagKey', ['spot-responder'], /tagKey" must be a string/],
+    ['spotResponder:ecsClusters', 'web,my cluster', /ecsClusters.*"my cluster" is not a valid ECS cluster name/],
+    ['spotResponder:ecsClusters', ['arn:aws:ecs:eu-west-1:1111:cluster/web'], /ecsClusters.*is not a valid ECS cluster name/],
+    ['spotResponder:ecsClusters', 'web,web', /ecsClusters" lists "web" twice/],
+    ['spotResponder:ecsClusters', { web: true }, /ecsClusters" must be a list of strings/],
   ])('rejects %s = %j', (key, value, message) => {
     const attempt = () => read({ [key]: value });
     expect(attempt).toThrow(SpotResponderConfigError);

@@ -15,6 +15,7 @@ import { testApp } from './helpers';
 let app: ReturnType<typeof testApp>;
 let stacks: Stack[];
 
+// Defaults has no ECS clusters, Everything has two: nag must be clean with and without ECS.
 beforeAll(() => {
   app = testApp();
   const defaults = new SpotResponderStack(app, 'Defaults');
@@ -23,6 +24,10 @@ beforeAll(() => {
     responder: {
       autoScalingGroupNames: ['web-*', 'batch'],
       targetGroupNames: ['web-tg', 'api-?'],
+      rebalanceAction: 'replace',
+      tagMode: 'opt-in',
+      // Both spellings, so both kinds of container-instance ARN are checked.
+      ecsClusters: ['web', 'arn:aws:ecs:eu-west-1:111111111111:cluster/batch'],
       indexRefreshInterval: Duration.minutes(1),
       refreshIndexOnDeploy: false,
     },

@@ -3,7 +3,11 @@ import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { TABLE_SCHEMA } from '../../lambda/aws/table-schema';
-import { RESPONDER_EVENT_PATTERN } from '../../lib/event-patterns';
+import {
+  INSTANCE_STATE_CHANGE_PATTERN,
+  INTERRUPTION_WARNING_PATTERN,
+  REBALANCE_RECOMMENDATION_PATTERN,
+} from '../../lib/event-patterns';
 import { SpotResponder } from '../../lib/spot-responder';
 import { SpotResponderStack } from '../../lib/spot-responder-stack';
 import { SpotResponderConfigError } from '../../lib/validation';
@@ -24,6 +28,10 @@ beforeAll(() => {
       acceptedRegions: ['eu-west-1', 'eu-central-1'],
       autoScalingGroupNames: ['web-*', 'batch'],
       targetGroupNames: ['web-tg'],
+      rebalanceAction: 'replace',
+      tagMode: 'opt-in',
+      tagKey: 'team:spot/respond',
+      ecsClusters: ['web', 'arn:aws:ecs:eu-west-1:111111111111:cluster/batch_1'],
       recordRetentionDays: 30,
       indexRefreshInterval: Duration.minutes(10),
       indexDescribeCallsPerSecond: 2,
@@ -48,52 +56,95 @@ const resolve = (stack: Stack, value: unknown) => stack.resolve(value);
 // The minimizePolicies feature flag sorts actions and resources within a statement.
 const sorted = (items: string[]) => [...items].sort();
 
-describe('interruption warning rule', () => {
-  test('matches exactly the Spot interruption warnings of EC2', () => {
-    const { template, stack, responder } = defaults;
-    const expected = { source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] };
-    expect(RESPONDER_EVENT_PATTERN).toEqual(expected);
+describe('rules', () => {
+  const warning = { source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] };
+  const rebalance = { source: ['aws.ec2'], 'detail-type': ['EC2 Instance Rebalance Recommendation'] };
+  const stateChange = {
+    source: ['aws.ec2'],
+    'detail-type': ['EC2 Instance State-change Notification'],
+    detail: { state: ['running', 'stopping', 'stopped', 'shutting-down', 'terminated'] },
+  };
 
-    template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: Match.exact(expected),
-      Targets: [Match.objectLike({ Arn: resolve(stack, responder.responderFunction.functionArn) })],
-    });
-    // The rule is on the default bus.
-    template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: Match.objectLike({ source: ['aws.ec2'] }),
-      EventBusName: Match.absent(),
+  /** The responder's rules, by the detail-type each matches. */
+  function responderRules(template: Template, stack: Stack, responder: SpotResponder) {
+    const fnArn = JSON.stringify(resolve(stack, responder.responderFunction.functionArn));
+    const rules = Object.values(template.findResources('AWS::Events::Rule')).filter((rule) =>
+      (rule.Properties.Targets as { Arn: unknown }[]).some((target) => JSON.stringify(target.Arn) === fnArn),
+    );
+    return new Map(rules.map((rule) => [rule.Properties.EventPattern['detail-type'][0] as string, rule.Properties]));
+  }
+
+  test('the patterns in lib/event-patterns.ts are exactly the three this responder handles', () => {
+    expect(INTERRUPTION_WARNING_PATTERN).toEqual(warning);
+    expect(REBALANCE_RECOMMENDATION_PATTERN).toEqual(rebalance);
+    expect(INSTANCE_STATE_CHANGE_PATTERN).toEqual(stateChange);
+  });
+
+  test('one rule per detail-type invokes the responder, each with exactly its pattern, on the default bus', () => {
+    const { template, stack, responder } = defaults;
+    const rules = responderRules(template, stack, responder);
+    expect([...rules.keys()].sort()).toEqual([
+      'EC2 Instance Rebalance Recommendation',
+      'EC2 Instance State-change Notification',
+      'EC2 Spot Instance Interruption Warning',
+    ]);
+    for (const pattern of [warning, rebalance, stateChange]) {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: Match.exact(pattern),
+        EventBusName: Match.absent(),
+        State: 'ENABLED',
+        Targets: [Match.objectLike({ Arn: resolve(stack, responder.responderFunction.functionArn) })],
+      });
+    }
+    expect(responder.rules).toHaveLength(3);
+  });
+
+  test('the state-change rule lists exactly the handled states: not pending, no anything-but', () => {
+    const { template, stack, responder } = defaults;
+    const { EventPattern } = responderRules(template, stack, responder).get('EC2 Instance State-change Notification')!;
+    expect(EventPattern.detail).toEqual({ state: ['running', 'stopping', 'stopped', 'shutting-down', 'terminated'] });
+    expect(JSON.stringify(EventPattern)).not.toMatch(/pending|anything-but/);
+  });
+
+  test('each rule retries delivery within its own window, then dead-letters', () => {
+    const { template, stack, responder } = defaults;
+    const rules = responderRules(template, stack, responder);
+    const dlq = { Arn: resolve(stack, responder.deadLetterQueue.queueArn) };
+    const policies = Object.fromEntries(
+      [...rules].map(([detailType, rule]) => {
+        const [target] = rule.Targets as { DeadLetterConfig: unknown; RetryPolicy: unknown }[];
+        expect(target!.DeadLetterConfig).toEqual(dlq);
+        return [detailType, target!.RetryPolicy];
+      }),
+    );
+    expect(policies).toEqual({
+      // A warning is useless after its two-minute notice...
+      'EC2 Spot Instance Interruption Warning': { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 120 },
+      'EC2 Instance Rebalance Recommendation': { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 600 },
+      // ...a state change is history and may wait.
+      'EC2 Instance State-change Notification': { MaximumRetryAttempts: 24, MaximumEventAgeInSeconds: 3600 },
     });
   });
 
-  test('retries delivery within the two-minute notice, then dead-letters', () => {
+  test('EventBridge may write to the dead-letter queue for these three rules only', () => {
     const { template, stack, responder } = defaults;
-    template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: Match.objectLike({ source: ['aws.ec2'] }),
-      Targets: [
-        Match.objectLike({
-          Arn: resolve(stack, responder.responderFunction.functionArn),
-          DeadLetterConfig: { Arn: resolve(stack, responder.deadLetterQueue.queueArn) },
-          RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 120 },
-        }),
-      ],
-    });
-  });
-
-  test('EventBridge may write to the dead-letter queue for this rule only', () => {
-    const { template, stack, responder } = defaults;
-    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [resolve(stack, responder.deadLetterQueue.queueUrl)],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Effect: 'Allow',
-            Principal: { Service: 'events.amazonaws.com' },
-            Action: 'sqs:SendMessage',
-            Condition: { ArnEquals: { 'aws:SourceArn': resolve(stack, responder.rule.ruleArn) } },
-          }),
-        ]),
-      },
-    });
+    const [policy] = Object.values(
+      template.findResources('AWS::SQS::QueuePolicy', {
+        Properties: { Queues: [resolve(stack, responder.deadLetterQueue.queueUrl)] },
+      }),
+    );
+    const sendMessage = (policy!.Properties.PolicyDocument.Statement as Record<string, unknown>[]).filter(
+      (statement) => statement.Effect === 'Allow',
+    );
+    expect(sendMessage).toHaveLength(3);
+    for (const statement of sendMessage) {
+      expect(statement).toMatchObject({ Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage' });
+    }
+    expect(sendMessage.map((statement) => statement.Condition)).toEqual(
+      expect.arrayContaining(
+        responder.rules.map((rule) => ({ ArnEquals: { 'aws:SourceArn': resolve(stack, rule.ruleArn) } })),
+      ),
+    );
   });
 });
 
@@ -124,7 +175,7 @@ describe('responder function', () => {
     });
   });
 
-  test('accepts events of its own account and region by default', () => {
+  test('sets every variable of the env contract, defaults included', () => {
     const { template, stack, responder } = defaults;
     template.hasResourceProperties('AWS::Lambda::Function', {
       Role: resolve(stack, responder.responderFunction.role!.roleArn),
@@ -135,6 +186,10 @@ describe('responder function', () => {
           ACCEPTED_ACCOUNTS: { Ref: 'AWS::AccountId' },
           ACCEPTED_REGIONS: { Ref: 'AWS::Region' },
           RECORD_RETENTION_DAYS: '90',
+          REBALANCE_ACTION: 'record',
+          TAG_MODE: 'opt-out',
+          TAG_KEY: 'spot-responder',
+          ECS_CLUSTERS: '',
           POWERTOOLS_SERVICE_NAME: 'spot-responder',
           POWERTOOLS_LOG_LEVEL: 'INFO',
         },
@@ -142,17 +197,24 @@ describe('responder function', () => {
     });
   });
 
-  test('takes its allow-lists, retention and log level from props', () => {
+  test('takes every variable of the env contract from props', () => {
     const { template, stack, responder } = custom;
     template.hasResourceProperties('AWS::Lambda::Function', {
       Role: resolve(stack, responder.responderFunction.role!.roleArn),
       Environment: {
-        Variables: Match.objectLike({
+        Variables: {
+          NODE_OPTIONS: '--enable-source-maps',
+          TABLE_NAME: resolve(stack, responder.table.tableName),
           ACCEPTED_ACCOUNTS: '*',
           ACCEPTED_REGIONS: 'eu-west-1,eu-central-1',
           RECORD_RETENTION_DAYS: '30',
+          REBALANCE_ACTION: 'replace',
+          TAG_MODE: 'opt-in',
+          TAG_KEY: 'team:spot/respond',
+          ECS_CLUSTERS: 'web,arn:aws:ecs:eu-west-1:111111111111:cluster/batch_1',
+          POWERTOOLS_SERVICE_NAME: 'spot-responder',
           POWERTOOLS_LOG_LEVEL: 'DEBUG',
-        }),
+        },
       },
     });
   });
@@ -285,21 +347,35 @@ describe('IAM', () => {
     expect(statement).toEqual({
       Sid: 'DescribeFleet',
       Effect: 'Allow',
-      Action: sorted(['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeInstances']),
+      Action: sorted([
+        'autoscaling:DescribeAutoScalingInstances',
+        'autoscaling:DescribeAutoScalingGroups',
+        'autoscaling:DescribeLifecycleHooks',
+        'ec2:DescribeInstances',
+      ]),
       Resource: '*',
     });
   });
 
-  test('DetachInstances and DeregisterTargets are limited to group ARNs of this account and region', () => {
+  test('DetachInstances, TerminateInstanceInAutoScalingGroup and DeregisterTargets are limited to ARNs of this account and region', () => {
     const { template, responder } = defaults;
     const statements = statementsOf(template, responder.responderFunction.role!);
+    const groupArns = ['arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*'];
 
     const detach = statementWithSid(statements, 'DetachInstances');
     expect(detach.Action).toBe('autoscaling:DetachInstances');
     expect(detach.Resource).not.toBe('*');
-    expect(asArray(detach.Resource).map(arnText)).toEqual([
-      'arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*',
-    ]);
+    expect(asArray(detach.Resource).map(arnText)).toEqual(groupArns);
+
+    const terminate = statementWithSid(statements, 'TerminateInstanceInGroup');
+    expect(terminate).toEqual({
+      Sid: 'TerminateInstanceInGroup',
+      Effect: 'Allow',
+      Action: 'autoscaling:TerminateInstanceInAutoScalingGroup',
+      Resource: expect.anything(),
+    });
+    expect(asArray(terminate.Resource)).not.toContain('*');
+    expect(asArray(terminate.Resource).map(arnText)).toEqual(groupArns);
 
     const deregister = statementWithSid(statements, 'DeregisterTargets');
     expect(deregister.Action).toBe('elasticloadbalancing:DeregisterTargets');
@@ -308,23 +384,64 @@ describe('IAM', () => {
       'arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:targetgroup/*/*',
     ]);
 
-    // Nowhere else: the only statements with these actions are the two above.
-    const mutating = allStatements(template).filter((s) =>
-      asArray(s.Action).some((a) => a === 'autoscaling:DetachInstances' || a === 'elasticloadbalancing:DeregisterTargets'),
-    );
-    expect(mutating).toHaveLength(2);
+    // Nowhere else: the only statements with these actions are the three above.
+    const mutatingActions = [
+      'autoscaling:DetachInstances',
+      'autoscaling:TerminateInstanceInAutoScalingGroup',
+      'elasticloadbalancing:DeregisterTargets',
+    ];
+    const mutating = allStatements(template).filter((s) => asArray(s.Action).some((a) => mutatingActions.includes(a)));
+    expect(mutating).toHaveLength(3);
   });
 
   test('group and target group names from props narrow those ARNs', () => {
     const { template, responder } = custom;
     const statements = statementsOf(template, responder.responderFunction.role!);
-    expect(sorted(asArray(statementWithSid(statements, 'DetachInstances').Resource).map(arnText))).toEqual(sorted([
+    const groupArns = sorted([
       'arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/web-*',
       'arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/batch',
-    ]));
+    ]);
+    for (const sid of ['DetachInstances', 'TerminateInstanceInGroup']) {
+      expect(sorted(asArray(statementWithSid(statements, sid).Resource).map(arnText))).toEqual(groupArns);
+    }
     expect(asArray(statementWithSid(statements, 'DeregisterTargets').Resource).map(arnText)).toEqual([
       'arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:targetgroup/web-tg/*',
     ]);
+  });
+
+  test('without ecsClusters, no role has any ECS permission', () => {
+    const ecsActions = allStatements(defaults.template).flatMap((s) => asArray(s.Action)).filter((a) => a.startsWith('ecs:'));
+    expect(ecsActions).toEqual([]);
+  });
+
+  test('with ecsClusters, the responder may list, describe and drain container instances of those clusters only', () => {
+    const { template, responder } = custom;
+    const statements = statementsOf(template, responder.responderFunction.role!);
+    const webCluster = 'arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:cluster/web';
+    const batchCluster = 'arn:aws:ecs:eu-west-1:111111111111:cluster/batch_1';
+
+    const list = statementWithSid(statements, 'ListContainerInstances');
+    expect(list).toMatchObject({ Effect: 'Allow', Action: 'ecs:ListContainerInstances' });
+    expect(list.Condition).toBeUndefined();
+    expect(sorted(asArray(list.Resource).map(arnText))).toEqual(sorted([webCluster, batchCluster]));
+
+    const drain = statementWithSid(statements, 'DrainContainerInstances');
+    expect(drain).toMatchObject({
+      Effect: 'Allow',
+      Action: sorted(['ecs:DescribeContainerInstances', 'ecs:UpdateContainerInstancesState']),
+    });
+    expect(sorted(asArray(drain.Resource).map(arnText))).toEqual(sorted([
+      'arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/web/*',
+      'arn:aws:ecs:eu-west-1:111111111111:container-instance/batch_1/*',
+    ]));
+    const condition = drain.Condition as { ArnEquals: { 'ecs:cluster': unknown } };
+    expect(Object.keys(condition)).toEqual(['ArnEquals']);
+    expect(sorted(asArray(condition.ArnEquals['ecs:cluster']).map(arnText))).toEqual(sorted([webCluster, batchCluster]));
+
+    // Those two statements are all the ECS there is, and the refresher has none.
+    const ecsStatements = allStatements(template).filter((s) => asArray(s.Action).some((a) => a.startsWith('ecs:')));
+    expect(ecsStatements).toHaveLength(2);
+    expect(ecsStatements.flatMap((s) => asArray(s.Resource))).not.toContain('*');
   });
 
   test('both functions read and write the table and its one index, nothing wider', () => {
@@ -520,8 +637,35 @@ describe('props validation', () => {
     ['indexRefreshInterval', { indexRefreshInterval: Duration.hours(2) }],
     ['indexDescribeCallsPerSecond', { indexDescribeCallsPerSecond: 50 }],
     ['logLevel', { logLevel: 'LOUD' as never }],
+    ['rebalanceAction', { rebalanceAction: 'terminate' as never }],
+    ['tagMode', { tagMode: 'opt_in' as never }],
+    ['tagKey', { tagKey: '' }],
+    ['tagKey', { tagKey: 'k'.repeat(129) }],
+    ['tagKey', { tagKey: ' spot-responder' }],
+    ['tagKey', { tagKey: 'aws:autoscaling:groupName' }],
+    ['ecsClusters', { ecsClusters: ['my cluster'] }],
+    ['ecsClusters', { ecsClusters: ['c'.repeat(256)] }],
+    ['ecsClusters', { ecsClusters: ['arn:aws:ecs:eu-west-1:111111111111:service/web/api'] }],
+    ['ecsClusters', { ecsClusters: ['web', 'arn:aws:ecs:eu-west-1:111111111111:cluster/web'] }],
   ])('rejects a bad %s', (prop, props) => {
     expect(build(props)).toThrow(SpotResponderConfigError);
     expect(build(props)).toThrow(new RegExp(`SpotResponderProps\\.${prop}`));
+  });
+
+  test('accepts a 128-character tag key, 255-character cluster names and cluster ARNs', () => {
+    expect(
+      build({
+        tagKey: 'k'.repeat(128),
+        ecsClusters: ['c'.repeat(255), 'arn:aws-cn:ecs:cn-north-1:111111111111:cluster/Batch-2'],
+      }),
+    ).not.toThrow();
+  });
+
+  test('rejects a cluster ARN outside the stack, when the stack knows its environment', () => {
+    const stack = new Stack(app, 'Pinned', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const build = (cluster: string) => () => new SpotResponder(stack, `R${stacks++}`, { ecsClusters: [cluster] });
+    expect(build('arn:aws:ecs:eu-west-1:222222222222:cluster/web')).toThrow(/ecsClusters.*not in the stack's account and region/);
+    expect(build('arn:aws:ecs:us-east-1:111111111111:cluster/web')).toThrow(SpotResponderConfigError);
+    expect(build('arn:aws:ecs:eu-west-1:111111111111:cluster/web')).not.toThrow();
   });
 });

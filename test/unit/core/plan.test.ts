@@ -1,12 +1,24 @@
 import fc from 'fast-check';
 import {
   deadlineOf,
+  decideByTags,
   decideDetach,
   decideOutcome,
+  decideReplacement,
   planGroupDeregistrations,
   planIndexedDeregistrations,
+  rebalanceSkipReason,
+  responseWindow,
+  stateMilestone,
 } from '../../../lambda/core/plan';
-import type { ActionResult, AsgFacts, IndexedTarget, InstanceFacts } from '../../../lambda/core/model';
+import type {
+  ActionResult,
+  AsgFacts,
+  IndexedTarget,
+  InstanceFacts,
+  RebalanceRecommendation,
+  SpotWarning,
+} from '../../../lambda/core/model';
 
 const TG = (name: string) => `arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/${name}/0123456789abcdef`;
 const instance: InstanceFacts = {
@@ -139,5 +151,132 @@ describe('decideOutcome', () => {
 describe('deadlineOf', () => {
   it('is two minutes after the event time', () => {
     expect(new Date(deadlineOf('2026-11-21T05:00:00Z')).toISOString()).toBe('2026-11-21T05:02:00.000Z');
+  });
+});
+
+describe('responseWindow', () => {
+  const warning = (instanceAction: 'terminate' | 'stop' | 'hibernate'): SpotWarning => ({
+    kind: 'spot-interruption-warning',
+    eventId: 'e-1',
+    eventTime: '2026-11-21T05:00:00Z',
+    account: '123456789012',
+    region: 'us-east-1',
+    instanceId: instance.instanceId,
+    instanceAction,
+  });
+  const eventMs = Date.parse('2026-11-21T05:00:00Z');
+
+  it('gives a warning on time its two minutes', () => {
+    expect(responseWindow(warning('terminate'), eventMs + 1_000)).toEqual({ deadline: eventMs + 120_000 });
+  });
+
+  it('notes that hibernate never had a window', () => {
+    expect(responseWindow(warning('hibernate'), eventMs + 1_000)).toEqual({
+      deadline: eventMs + 120_000,
+      note: expect.stringContaining('no two-minute window'),
+    });
+  });
+
+  it('skips a late terminate: the instance is gone and AWS cleans up', () => {
+    const window = responseWindow(warning('terminate'), eventMs + 180_000);
+    expect(window.skipReason).toMatch(/arrived 60000 ms after its deadline/);
+  });
+
+  it.each(['stop', 'hibernate'] as const)('still handles a late %s, within a fresh budget', (action) => {
+    const receivedAt = eventMs + 180_000;
+    const window = responseWindow(warning(action), receivedAt);
+    expect(window).toEqual({ deadline: receivedAt + 120_000, note: expect.stringContaining('stays registered') });
+  });
+
+  it('bounds a rebalance recommendation by its own two-minute budget', () => {
+    const rebalance: RebalanceRecommendation = { ...warning('terminate'), kind: 'rebalance-recommendation' };
+    expect(responseWindow(rebalance, eventMs + 5_000)).toEqual({ deadline: eventMs + 125_000 });
+  });
+});
+
+describe('decideByTags', () => {
+  const optOut = { mode: 'opt-out' as const, key: 'spot-responder' };
+  const optIn = { mode: 'opt-in' as const, key: 'spot-responder' };
+
+  it('includes untagged instances in opt-out mode and excludes them in opt-in mode', () => {
+    expect(decideByTags(optOut, {}, {})).toEqual({ included: true });
+    expect(decideByTags(optIn, {}, {})).toEqual({ included: false, reason: expect.stringContaining('opt-in mode') });
+  });
+
+  it.each(['off', 'false', 'Disabled', ' no '])('excludes on %p in opt-out mode, naming where', (value) => {
+    expect(decideByTags(optOut, { 'spot-responder': value }, undefined)).toEqual({
+      included: false,
+      reason: expect.stringContaining('on the instance'),
+    });
+  });
+
+  it('lets the instance tag win over its group tag', () => {
+    expect(decideByTags(optOut, { 'spot-responder': 'on' }, { 'spot-responder': 'off' })).toEqual({ included: true });
+    expect(decideByTags(optIn, { 'spot-responder': 'off' }, { 'spot-responder': 'on' }).included).toBe(false);
+  });
+
+  it('falls back to the group tag', () => {
+    expect(decideByTags(optOut, {}, { 'spot-responder': 'off' }).reason).toContain('Auto Scaling group');
+    expect(decideByTags(optIn, {}, { 'spot-responder': 'enabled' })).toEqual({ included: true });
+  });
+
+  it('ignores values it does not know in either mode', () => {
+    expect(decideByTags(optOut, { 'spot-responder': 'maybe' }, undefined).included).toBe(true);
+    expect(decideByTags(optIn, { 'spot-responder': 'maybe' }, undefined).included).toBe(false);
+  });
+});
+
+describe('decideReplacement', () => {
+  const member = { groupName: 'web-asg', lifecycleState: 'InService' };
+
+  it('detaches when the group has no terminating hook', () => {
+    expect(decideReplacement(member, group)).toEqual({ path: 'detach', groupName: 'web-asg' });
+  });
+
+  it('terminates in the group when a terminating hook must run', () => {
+    expect(decideReplacement(member, { ...group, terminatingHooks: ['drain'] })).toEqual({
+      path: 'terminate-in-group',
+      groupName: 'web-asg',
+    });
+  });
+
+  it('does neither for an instance that cannot be detached', () => {
+    expect(decideReplacement({ ...member, lifecycleState: 'Terminating' }, group)).toMatchObject({ path: 'none' });
+    expect(decideReplacement(null, null)).toMatchObject({ path: 'none', groupName: null });
+  });
+});
+
+describe('rebalanceSkipReason', () => {
+  const member = { groupName: 'web-asg', lifecycleState: 'InService' };
+
+  it('records only by default', () => {
+    expect(rebalanceSkipReason('record', member, group)).toMatch(/recorded only/);
+  });
+
+  it('acts in replace mode on a group without Capacity Rebalancing', () => {
+    expect(rebalanceSkipReason('replace', member, group)).toBeUndefined();
+  });
+
+  it('leaves the replacement to AWS when Capacity Rebalancing is on', () => {
+    expect(rebalanceSkipReason('replace', member, { ...group, capacityRebalance: true })).toMatch(/Capacity Rebalancing is on for web-asg/);
+  });
+
+  it('does not drain an instance with no group to replace it', () => {
+    expect(rebalanceSkipReason('replace', null, null)).toMatch(/no Auto Scaling group/);
+  });
+});
+
+describe('stateMilestone', () => {
+  it.each([
+    ['running', 'interrupted', 'instance-restarted'],
+    ['stopping', 'interrupted', 'instance-stopping'],
+    ['stopped', 'interrupted', 'instance-stopped'],
+    ['shutting-down', 'interrupted', 'instance-shutting-down'],
+    ['terminated', 'interrupted', 'instance-terminated'],
+    ['pending', 'interrupted', null],
+    ['running', 'replacement', 'replacement-running'],
+    ['terminated', 'replacement', null],
+  ])('%s of the %s instance -> %p', (state, role, milestone) => {
+    expect(stateMilestone(state, role)).toBe(milestone);
   });
 });
