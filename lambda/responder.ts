@@ -321,19 +321,19 @@ async function act(
       : { path: 'none' as const, groupName: null, reason: 'Auto Scaling membership unknown (lookup failed)' };
 
   const deregister = (d: Deregistration): Promise<ActionResult> =>
-    timed('deregister', d.targetGroupArn, now, async () => {
-      const result = await deps.loadBalancing.deregister(d, budget());
+    timed('deregister', d.targetGroupArn, now, budget, async (opts) => {
+      const result = await deps.loadBalancing.deregister(d, opts);
       return { result, ...(result === 'not-registered' ? { reason: 'not registered (group or target gone)' } : {}) };
     }, { targetId: d.targetId, port: d.port });
 
   const replace = (): Promise<ActionResult> => {
     if (replacement.path === 'none') return Promise.resolve(skip('detach', replacement.groupName ?? '-', replacement.reason));
     const kind: ActionKind = replacement.path === 'detach' ? 'detach' : 'terminate-in-group';
-    return timed(kind, replacement.groupName, now, async () => {
+    return timed(kind, replacement.groupName, now, budget, async (opts) => {
       const result =
         replacement.path === 'detach'
-          ? await deps.autoScaling.detachWithReplacement(replacement.groupName, signal.instanceId, budget())
-          : await deps.autoScaling.terminateWithReplacement(signal.instanceId, budget());
+          ? await deps.autoScaling.detachWithReplacement(replacement.groupName, signal.instanceId, opts)
+          : await deps.autoScaling.terminateWithReplacement(signal.instanceId, opts);
       if (result === 'not-detachable') {
         return { result: 'skipped', reason: 'Auto Scaling refused: the instance left InService/Standby in the meantime' };
       }
@@ -349,9 +349,9 @@ async function act(
   const drainTasks = (): Promise<ActionResult | null> => {
     if (!container || !deps.ecs) return Promise.resolve(null);
     const ecs = deps.ecs;
-    return timed('ecs-drain', container.containerInstanceArn, now, async () => {
+    return timed('ecs-drain', container.containerInstanceArn, now, budget, async (opts) => {
       if (container.status === 'DRAINING') return { result: 'ok', reason: 'already DRAINING' };
-      const result = await ecs.drain(container, budget());
+      const result = await ecs.drain(container, opts);
       return result === 'not-found' ? { result: 'not-registered', reason: 'container instance gone' } : { result };
     });
   };
@@ -473,23 +473,27 @@ async function extendTimeline(
   });
 }
 
-type ActionBody = () => Promise<{ result: ActionResult['result']; reason?: string }>;
+type ActionBody = (opts: CallOptions) => Promise<{ result: ActionResult['result']; reason?: string }>;
 
 async function timed(
   action: ActionKind,
   target: string,
   now: () => number,
+  budget: () => CallOptions,
   body: ActionBody,
   extra: Partial<ActionResult> = {},
 ): Promise<ActionResult> {
   const started = now();
   const base = { action, target, ...withoutUndefined(extra) };
+  const opts = budget();
   try {
-    const { result, reason } = await body();
+    const { result, reason } = await body(opts);
     return { ...base, result, latencyMs: now() - started, ...(reason ? { reason } : {}) };
   } catch (err) {
     const error = errorInfo(err);
-    const reason = error.name === 'AbortError' || error.name === 'TimeoutError' ? 'deadline reached' : undefined;
+    // Only our own signal firing is the deadline: the SDK names its socket and request
+    // timeouts (clients.ts) TimeoutError too, and those fire long before the deadline.
+    const reason = opts.abortSignal?.aborted ? 'deadline reached' : undefined;
     return { ...base, result: 'failed', latencyMs: now() - started, error, ...(reason ? { reason } : {}) };
   }
 }
