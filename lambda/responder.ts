@@ -283,7 +283,7 @@ async function act(
     failedLookup('TargetIndex', indexResult.reason);
     notes.push("target index lookup failed; only the Auto Scaling group's own target groups were covered");
   } else if (!index.refreshedAt) {
-    notes.push("target index has never completed a refresh; only the Auto Scaling group's own target groups were covered");
+    notes.push('target index has not completed a refresh yet; registrations outside the Auto Scaling group it has not seen may have been missed');
   }
   const membership = membershipResult.status === 'fulfilled' ? membershipResult.value : null;
   if (membershipResult.status === 'rejected') failedLookup('DescribeAutoScalingInstances', membershipResult.reason);
