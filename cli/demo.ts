@@ -1,6 +1,5 @@
 // `spot-responder demo`: the whole story on a local emulator, for a newcomer. Start moto, build
 // a Spot fleet, replay an interruption warning, show what changed, replay it again, clean up.
-import { randomUUID } from 'node:crypto';
 import type { ResponseRecord } from '../lambda/core/model';
 import type { Log } from '../lambda/log';
 import { startEmulator, type Emulator } from './emulator';
@@ -8,40 +7,23 @@ import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } fro
 import { formatRecord } from './format';
 import { listHistory } from './history';
 import { DEFAULT_TABLE, createReplayer } from './replay';
+import { rebalanceRecommendationEvent, secondsAfter, spotWarningEvent, stateChangeEvent } from './sample-events';
 
 export interface DemoOptions {
   print: (line: string) => void;
   log?: Log;
 }
 
-/** A warning exactly as EventBridge delivers it, stamped now. */
-export function spotWarningEvent(
-  instanceId: string,
-  opts: { region?: string; account?: string; action?: string; time?: string; id?: string } = {},
-): Record<string, unknown> {
-  const region = opts.region ?? 'us-east-1';
-  return {
-    version: '0',
-    id: opts.id ?? randomUUID(),
-    'detail-type': 'EC2 Spot Instance Interruption Warning',
-    source: 'aws.ec2',
-    account: opts.account ?? '123456789012',
-    time: opts.time ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    region,
-    resources: [`arn:aws:ec2:${region}:${opts.account ?? '123456789012'}:instance/${instanceId}`],
-    detail: { 'instance-id': instanceId, 'instance-action': opts.action ?? 'terminate' },
-  };
-}
+export { spotWarningEvent } from './sample-events';
 
 export async function runDemo({ print, log }: DemoOptions): Promise<number> {
-  const total = 7;
+  const total = 9;
   let step = 0;
   const progress = (what: string): void => print(`\n[${++step}/${total}] ${what}`);
   let emulator: Emulator | undefined;
   try {
     progress('Starting the local AWS emulator (moto server; installed into .venv on first run)');
     emulator = await startEmulator({ log: (line) => print(`      ${line}`) });
-    print(`      listening on ${emulator.endpoint}`);
 
     progress('Building a Spot fleet: VPC, two subnets, an Application Load Balancer, an Auto Scaling group of 3');
     const replayer = await createReplayer({
@@ -58,7 +40,13 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
 
     progress('Refreshing the target index (the scheduled refresher does this every 5 minutes in AWS)');
     const summary = await replayer.refreshIndex();
-    print(`      ${JSON.stringify(summary)}`);
+    print(`      ${summary.targetGroups} target groups, ${summary.instances} instances indexed with ${summary.elbv2Calls} ELBv2 calls`);
+    print('      (the responder reads this index, so it never scans target groups while the clock runs)');
+
+    progress(`EC2 recommends rebalancing ${victim}: an early, weaker signal`);
+    const rebalance = await replayer.replay(rebalanceRecommendationEvent(victim));
+    print(indent(formatRecord(rebalance), 4));
+    print('      (recorded only, the default; with rebalanceAction "replace" the replacement would start now)');
 
     progress(`EC2 warns that Spot instance ${victim} will be interrupted in two minutes`);
     const warning = spotWarningEvent(victim);
@@ -77,12 +65,29 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
     const unchanged = JSON.stringify(await describeFleet(replayer.clients, fleet)) === JSON.stringify(after);
     print(`      fleet ${unchanged ? 'unchanged: no second deregistration, no second detach' : 'CHANGED (unexpected)'}`);
 
+    progress('EC2 reports the state changes that follow (times as they would come)');
+    const time = warning.time;
+    const followUps = [
+      ...(first.replacement ? [stateChangeEvent(first.replacement.instanceId, 'running', { time: secondsAfter(time, 40) })] : []),
+      stateChangeEvent(victim, 'shutting-down', { time: secondsAfter(time, 118) }),
+      stateChangeEvent(victim, 'terminated', { time: secondsAfter(time, 150) }),
+      stateChangeEvent(fleet.standaloneInstanceId, 'stopping', { time: secondsAfter(time, 60) }),
+    ];
+    for (const event of followUps) {
+      const result = await replayer.replay(event);
+      print(`      ${event.detail['instance-id']} ${String(event.detail.state).padEnd(13)} -> ${result.outcome}: ${result.reason ?? ''}`);
+    }
+
     progress('The record in DynamoDB (spot-responder history)');
     const history = await listHistory({ endpointUrl: emulator.endpoint, table: DEFAULT_TABLE, since: '1h', limit: 10, json: false });
     for (const record of history) print(indent(formatRecord(record), 4));
 
     const ok = storyHeld(first, second, unchanged);
-    print(ok ? '\nDemo finished: traffic stopped, replacement launched, one record, duplicate ignored.' : '\nDemo finished, but the story did not hold (see above).');
+    print(
+      ok
+        ? '\nDemo finished: traffic stopped, replacement launched, one record with its timeline, duplicate ignored.'
+        : '\nDemo finished, but the story did not hold (see above).',
+    );
     return ok ? 0 : 1;
   } finally {
     if (emulator) {

@@ -60,7 +60,7 @@ export function formatRecord(record: ResponseRecord & { deliveries?: number }): 
   }${record.eventTime ? `  at ${record.eventTime}` : ''}`;
   const lines = [head];
   if (record.reason) lines.push(`  reason: ${record.reason}`);
-  if (record.outcome !== 'rejected' && record.outcome !== 'duplicate') {
+  if (record.actions.length > 0 || record.autoScalingGroup || record.targetGroups.length > 0) {
     lines.push(
       `  found: ${record.autoScalingGroup ? `Auto Scaling group ${record.autoScalingGroup} (${record.lifecycleState ?? '?'})` : 'no Auto Scaling group'}; ` +
         `target groups: ${record.targetGroups.map(shortTargetName).join(', ') || 'none'}`,
@@ -82,6 +82,6 @@ export function formatRecord(record: ResponseRecord & { deliveries?: number }): 
   if (record.msLeftAtFinish !== null && record.outcome !== 'rejected') {
     lines.push(`  finished with ${(record.msLeftAtFinish / 1000).toFixed(1)} s left before the deadline`);
   }
-  if (record.deliveries && record.deliveries > 1) lines.push(`  delivered ${record.deliveries} times in all; acted on once`);
+  if (record.deliveries && record.deliveries > 1) lines.push(`  delivered ${record.deliveries} times in all; handled once`);
   return lines.join('\n');
 }

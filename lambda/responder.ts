@@ -135,6 +135,7 @@ async function respondToInterruption(
   const recordOnly = signal.kind === 'rebalance-recommendation' && behaviour.rebalanceAction === 'record';
   const keys: ClaimKeys = {
     eventId: signal.eventId,
+    signal: signal.kind,
     instanceId: signal.instanceId,
     eventTime: signal.eventTime,
     actsOnInstance: !recordOnly,

@@ -7,6 +7,8 @@ import {
   DetachInstancesCommand,
   TerminateInstanceInAutoScalingGroupCommand,
   type AutoScalingClient,
+  type DetachInstancesCommandInput,
+  type TerminateInstanceInAutoScalingGroupCommandInput,
 } from '@aws-sdk/client-auto-scaling';
 import type { AsgFacts, AsgMembership } from '../core/model';
 import type { AutoScalingPort, CallOptions, DetachResult } from '../core/ports';
@@ -26,6 +28,16 @@ const NOT_DETACHABLE_MESSAGES = [
 ];
 
 const TERMINATING_TRANSITION = 'autoscaling:EC2_INSTANCE_TERMINATING';
+
+/** What `detachWithReplacement` sends; the dry run plans the same input. */
+export function detachInstancesInput(groupName: string, instanceId: string): DetachInstancesCommandInput {
+  return { AutoScalingGroupName: groupName, InstanceIds: [instanceId], ShouldDecrementDesiredCapacity: false };
+}
+
+/** What `terminateWithReplacement` sends; the dry run plans the same input. */
+export function terminateInstanceInput(instanceId: string): TerminateInstanceInAutoScalingGroupCommandInput {
+  return { InstanceId: instanceId, ShouldDecrementDesiredCapacity: false };
+}
 
 export class AutoScalingAdapter implements AutoScalingPort {
   constructor(private readonly autoScaling: AutoScalingClient) {}
@@ -70,23 +82,13 @@ export class AutoScalingAdapter implements AutoScalingPort {
 
   async detachWithReplacement(groupName: string, instanceId: string, opts: CallOptions = {}): Promise<DetachResult> {
     return notDetachableOnRefusal(() =>
-      this.autoScaling.send(
-        new DetachInstancesCommand({
-          AutoScalingGroupName: groupName,
-          InstanceIds: [instanceId],
-          ShouldDecrementDesiredCapacity: false,
-        }),
-        opts,
-      ),
+      this.autoScaling.send(new DetachInstancesCommand(detachInstancesInput(groupName, instanceId)), opts),
     );
   }
 
   async terminateWithReplacement(instanceId: string, opts: CallOptions = {}): Promise<DetachResult> {
     return notDetachableOnRefusal(() =>
-      this.autoScaling.send(
-        new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: instanceId, ShouldDecrementDesiredCapacity: false }),
-        opts,
-      ),
+      this.autoScaling.send(new TerminateInstanceInAutoScalingGroupCommand(terminateInstanceInput(instanceId)), opts),
     );
   }
 }

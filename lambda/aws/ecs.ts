@@ -6,6 +6,7 @@ import {
   ListContainerInstancesCommand,
   UpdateContainerInstancesStateCommand,
   type ECSClient,
+  type UpdateContainerInstancesStateCommandInput,
 } from '@aws-sdk/client-ecs';
 import type { ContainerInstanceRef } from '../core/model';
 import type { CallOptions, EcsPort } from '../core/ports';
@@ -26,6 +27,11 @@ export class EcsDrainError extends Error {
   ) {
     super(`could not set ${containerInstanceArn} to DRAINING: ${reason}${detail ? ` (${detail})` : ''}`);
   }
+}
+
+/** What `drain` sends; the dry run plans the same input. */
+export function drainingInput(ref: ContainerInstanceRef): UpdateContainerInstancesStateCommandInput {
+  return { cluster: ref.cluster, containerInstances: [ref.containerInstanceArn], status: 'DRAINING' };
 }
 
 export class EcsAdapter implements EcsPort {
@@ -59,14 +65,7 @@ export class EcsAdapter implements EcsPort {
     if (ref.status === 'DRAINING') return 'ok';
     let failures;
     try {
-      ({ failures } = await this.ecs.send(
-        new UpdateContainerInstancesStateCommand({
-          cluster: ref.cluster,
-          containerInstances: [ref.containerInstanceArn],
-          status: 'DRAINING',
-        }),
-        opts,
-      ));
+      ({ failures } = await this.ecs.send(new UpdateContainerInstancesStateCommand(drainingInput(ref)), opts));
     } catch (err) {
       // The cluster was deleted since we found the instance in it: the instance went with it.
       if (err instanceof Error && err.name === CLUSTER_NOT_FOUND) return 'not-found';

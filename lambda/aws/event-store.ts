@@ -4,6 +4,7 @@
 // Two keys guard each response, claimed together in one transaction:
 //   EVENT#<eventId>                       the same event delivered again (at-least-once delivery)
 //   WARNING#<instanceId>#<eventTime>      the same warning under another event id
+//   (REBALANCE#<instanceId>#<eventTime> for a rebalance recommendation)
 //   ACTION#<instanceId>                   acting on the instance at all (only responses that act)
 // A key is free when it does not exist, when its last response FAILED (so AWS's retry of a
 // failed invocation can run again), or when its IN_PROGRESS lease has passed (the invocation
@@ -160,7 +161,7 @@ export class DynamoEventStore implements EventStore {
           Put: {
             TableName: this.tableName,
             Item: {
-              pk: itemKey.warning(keys.instanceId, keys.eventTime),
+              pk: signalKey(keys),
               status: CLAIM_STATUS.inProgress,
               owner: keys.eventId,
               leaseUntil: lease,
@@ -202,7 +203,7 @@ export class DynamoEventStore implements EventStore {
       this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }), opts);
     const [event, warning, action] = await Promise.all([
       get(itemKey.event(keys.eventId)),
-      get(itemKey.warning(keys.instanceId, keys.eventTime)),
+      get(signalKey(keys)),
       keys.actsOnInstance ? get(itemKey.action(keys.instanceId)) : Promise.resolve({ Item: undefined }),
     ]);
     const nowIso = this.now().toISOString();
@@ -272,7 +273,7 @@ export class DynamoEventStore implements EventStore {
           {
             Update: {
               TableName: this.tableName,
-              Key: { pk: itemKey.warning(keys.instanceId, keys.eventTime) },
+              Key: { pk: signalKey(keys) },
               UpdateExpression: 'SET #status = :status, #expiresAt = :expiresAt',
               ExpressionAttributeNames: { '#status': 'status', '#expiresAt': TABLE_SCHEMA.ttlAttribute },
               ExpressionAttributeValues: { ':status': status, ':expiresAt': fields[TABLE_SCHEMA.ttlAttribute] },
@@ -425,7 +426,7 @@ export class DynamoEventStore implements EventStore {
   }
 }
 
-function unclaimedStatus(outcome: Outcome): string {
+export function unclaimedStatus(outcome: Outcome): string {
   switch (outcome) {
     case 'rejected':
       return CLAIM_STATUS.rejected;
@@ -465,7 +466,8 @@ function holderFromReasons(reasons: CancellationReason[], keys: ClaimKeys): Hold
   return undefined;
 }
 
-function isHeld(item: Item, nowIso: string): boolean {
+/** Whether an EVENT or WARNING item blocks a claim (the negation of CLAIMABLE); the dry run asks too. */
+export function isHeld(item: Item, nowIso: string): boolean {
   const status = stringAttr(item, 'status');
   if (status === CLAIM_STATUS.failed) return false;
   if (status === CLAIM_STATUS.inProgress) {
@@ -475,7 +477,15 @@ function isHeld(item: Item, nowIso: string): boolean {
   return true;
 }
 
-function isActionHeld(item: Item, nowIso: string): boolean {
+/** The "same signal under another event id" key. */
+export function signalKey(keys: ClaimKeys): string {
+  return keys.signal === 'rebalance-recommendation'
+    ? itemKey.rebalance(keys.instanceId, keys.eventTime)
+    : itemKey.warning(keys.instanceId, keys.eventTime);
+}
+
+/** Whether an ACTION item blocks a claim (the negation of ACTION_CLAIMABLE). */
+export function isActionHeld(item: Item, nowIso: string): boolean {
   const status = stringAttr(item, 'status');
   if (status === CLAIM_STATUS.failed || status === CLAIM_STATUS.released) return false;
   const lease = stringAttr(item, 'leaseUntil');
@@ -486,16 +496,24 @@ function timelineMap(entries: TimelineEntry[]): Item {
   return Object.fromEntries(entries.map((e) => [e.event, withoutUndefined({ at: e.at, detail: e.detail })]));
 }
 
-/** The stored map back to the record's list, in time order. */
+/**
+ * The stored map back to the record's list, in time order. Compared as instants, not text:
+ * event times are EC2's whole seconds with any offset ("...:35Z"), ours carry milliseconds
+ * ("...:35.109Z"), and as text the later "35.109Z" sorts first ('.' < 'Z').
+ */
 function timelineList(value: unknown): TimelineEntry[] {
   if (!value || typeof value !== 'object') return [];
+  const instant = (at: string): number => {
+    const ms = Date.parse(at);
+    return Number.isNaN(ms) ? Number.POSITIVE_INFINITY : ms;
+  };
   return Object.entries(value as Record<string, { at?: unknown; detail?: unknown }>)
     .map(([event, e]) => ({
       event: event as TimelineEntry['event'],
       at: String(e?.at ?? ''),
       ...(typeof e?.detail === 'string' ? { detail: e.detail } : {}),
     }))
-    .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    .sort((a, b) => instant(a.at) - instant(b.at) || (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 }
 
 function statusOf(item: Item): string {

@@ -3,6 +3,7 @@
 import {
   DeregisterTargetsCommand,
   DescribeTargetHealthCommand,
+  type DeregisterTargetsCommandInput,
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Deregistration } from '../core/model';
@@ -24,25 +25,27 @@ const GONE_ERRORS = new Set([
   'InvalidTarget',
 ]);
 
+/** What `deregister` sends; the dry run plans the same input. */
+export function deregisterTargetsInput(target: Deregistration): DeregisterTargetsCommandInput {
+  return {
+    TargetGroupArn: target.targetGroupArn,
+    // A registration with a port override is only removed when the port is given too.
+    Targets: [
+      {
+        Id: target.targetId,
+        ...(target.port !== undefined ? { Port: target.port } : {}),
+        ...(target.availabilityZone !== undefined ? { AvailabilityZone: target.availabilityZone } : {}),
+      },
+    ],
+  };
+}
+
 export class LoadBalancingAdapter implements LoadBalancingPort {
   constructor(private readonly elbv2: ElasticLoadBalancingV2Client) {}
 
   async deregister(target: Deregistration, opts: CallOptions = {}): Promise<DeregisterResult> {
     try {
-      await this.elbv2.send(
-        new DeregisterTargetsCommand({
-          TargetGroupArn: target.targetGroupArn,
-          // A registration with a port override is only removed when the port is given too.
-          Targets: [
-            {
-              Id: target.targetId,
-              ...(target.port !== undefined ? { Port: target.port } : {}),
-              ...(target.availabilityZone !== undefined ? { AvailabilityZone: target.availabilityZone } : {}),
-            },
-          ],
-        }),
-        opts,
-      );
+      await this.elbv2.send(new DeregisterTargetsCommand(deregisterTargetsInput(target)), opts);
       return 'ok';
     } catch (err) {
       if (err instanceof Error && GONE_ERRORS.has(err.name)) return 'not-registered';

@@ -14,6 +14,8 @@ export const itemKey = {
   event: (eventId: string) => `EVENT#${eventId}`,
   /** The claim on "this instance, warned at this time", whatever the event id. */
   warning: (instanceId: string, eventTime: string) => `WARNING#${instanceId}#${eventTime}`,
+  /** The same for a rebalance recommendation. */
+  rebalance: (instanceId: string, eventTime: string) => `REBALANCE#${instanceId}#${eventTime}`,
   /** The claim on acting on the instance at all: a rebalance replacement, then its warning, act once. */
   action: (instanceId: string) => `ACTION#${instanceId}`,
   /** Which response last acted on (or launched) the instance: state changes find their record here. */

@@ -74,6 +74,8 @@ export interface TargetIndexWriter {
 /** The keys that make a delivery "the same event". */
 export interface ClaimKeys {
   eventId: string;
+  /** Which signal: a warning and a rebalance recommendation stamped the same second are different events. */
+  signal: 'spot-interruption-warning' | 'rebalance-recommendation';
   instanceId: string;
   eventTime: string;
   /**

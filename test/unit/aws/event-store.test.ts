@@ -17,7 +17,7 @@ const ddbMock = mockClient(DynamoDBDocumentClient);
 const TABLE = 'spot-responder';
 const NOW = new Date('2024-05-03T10:00:30.000Z');
 const DAY_S = 86_400;
-const KEYS: ClaimKeys = { eventId: 'evt-1', instanceId: 'i-0123456789abcdef0', eventTime: '2024-05-03T10:00:00Z' };
+const KEYS: ClaimKeys = { eventId: 'evt-1', signal: 'spot-interruption-warning', instanceId: 'i-0123456789abcdef0', eventTime: '2024-05-03T10:00:00Z' };
 const LEASE = new Date('2024-05-03T10:03:00.000Z');
 const EVENT_PK = 'EVENT#evt-1';
 const WARNING_PK = 'WARNING#i-0123456789abcdef0#2024-05-03T10:00:00Z';
@@ -87,6 +87,20 @@ describe('DynamoEventStore.claim', () => {
     ExpressionAttributeValues: { ':failed': 'FAILED', ':inProgress': 'IN_PROGRESS', ':now': NOW.toISOString() },
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
+
+  it('keys a rebalance recommendation apart from a warning stamped the same second', async () => {
+    // Prepare: the demo once showed a warning taken for a duplicate of a recorded rebalance.
+    ddbMock.on(TransactWriteCommand).resolves({});
+    const { store } = makeStore();
+
+    // Act
+    await store.claim({ ...KEYS, signal: 'rebalance-recommendation' }, LEASE);
+    await store.claim({ ...KEYS, eventId: 'evt-2' }, LEASE);
+
+    // Assess
+    const keys = ddbMock.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems?.[1]?.Put?.Item?.pk);
+    expect(keys).toEqual([`REBALANCE#${KEYS.instanceId}#${KEYS.eventTime}`, `WARNING#${KEYS.instanceId}#${KEYS.eventTime}`]);
+  });
 
   it('claims both keys in one transaction', async () => {
     // Prepare

@@ -192,7 +192,7 @@ describe('a rebalance recommendation, recorded only (the default)', () => {
     });
     expect(claimsSent(aws)[0]?.TransactItems?.map((t) => t.Put?.Item?.pk)).toEqual([
       `EVENT#${String(event.id)}`,
-      `WARNING#${ID}#${String(event.time)}`,
+      `REBALANCE#${ID}#${String(event.time)}`,
     ]);
   });
 });

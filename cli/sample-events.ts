@@ -1,0 +1,48 @@
+// EventBridge envelopes exactly as EC2 sends them, for the demo, replays and tests.
+import { randomUUID } from 'node:crypto';
+
+export interface EnvelopeOptions {
+  region?: string;
+  account?: string;
+  /** ISO time; now (to the second) by default. */
+  time?: string;
+  id?: string;
+}
+
+function envelope(detailType: string, instanceId: string, detail: Record<string, unknown>, opts: EnvelopeOptions) {
+  const region = opts.region ?? 'us-east-1';
+  const account = opts.account ?? '123456789012';
+  return {
+    version: '0',
+    id: opts.id ?? randomUUID(),
+    'detail-type': detailType,
+    source: 'aws.ec2',
+    account,
+    time: opts.time ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region,
+    resources: [`arn:aws:ec2:${region}:${account}:instance/${instanceId}`],
+    detail,
+  };
+}
+
+export function spotWarningEvent(instanceId: string, opts: EnvelopeOptions & { action?: string } = {}) {
+  return envelope(
+    'EC2 Spot Instance Interruption Warning',
+    instanceId,
+    { 'instance-id': instanceId, 'instance-action': opts.action ?? 'terminate' },
+    opts,
+  );
+}
+
+export function rebalanceRecommendationEvent(instanceId: string, opts: EnvelopeOptions = {}) {
+  return envelope('EC2 Instance Rebalance Recommendation', instanceId, { 'instance-id': instanceId }, opts);
+}
+
+export function stateChangeEvent(instanceId: string, state: string, opts: EnvelopeOptions = {}) {
+  return envelope('EC2 Instance State-change Notification', instanceId, { 'instance-id': instanceId, state }, opts);
+}
+
+/** `time` shifted by `seconds`, in EventBridge's format. */
+export function secondsAfter(time: string, seconds: number): string {
+  return new Date(Date.parse(time) + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
