@@ -6,7 +6,7 @@ import type { ResponseRecord } from '../lambda/core/model';
 import type { AcceptPolicy } from '../lambda/events';
 import { makeIndexRefresher, type RefreshSummary } from '../lambda/index-refresher';
 import { silentLog, type Log } from '../lambda/log';
-import { ResponseFailedError, respond } from '../lambda/responder';
+import { ResponseFailedError, respond, type ResponderBehaviour } from '../lambda/responder';
 import { createResponderDeps } from '../lambda/wiring';
 import { EMULATOR_ACCOUNT, clientsFor, regionOf, type AwsTarget } from './aws-target';
 import { formatRecord, recordSummary } from './format';
@@ -27,6 +27,10 @@ export interface ReplayOptions extends AwsTarget {
   /** Rebuild the target index from the emulator's target groups before replaying. */
   refreshIndex: boolean;
   log?: Log;
+  /** What the responder does with rebalance recommendations and tags; the Lambda's defaults when absent. */
+  behaviour?: ResponderBehaviour;
+  /** ECS clusters whose container instances are drained; none by default. */
+  ecsClusters?: string[];
 }
 
 /** One configured replayer: clients and table set up once, then any number of events. */
@@ -44,7 +48,13 @@ export async function createReplayer(opts: ReplayOptions): Promise<Replayer> {
   const log = opts.log ?? silentLog;
   await ensureTable(clients.dynamoRaw, opts.table);
   const policy: AcceptPolicy = { accounts: opts.accounts ?? [EMULATOR_ACCOUNT], regions: [regionOf(opts)] };
-  const settings = { tableName: opts.table, recordRetentionDays: 90, policy };
+  const settings = {
+    tableName: opts.table,
+    recordRetentionDays: 90,
+    policy,
+    ...(opts.behaviour ? { behaviour: opts.behaviour } : {}),
+    ...(opts.ecsClusters ? { ecsClusters: opts.ecsClusters } : {}),
+  };
 
   const refreshIndex = makeIndexRefresher({
     elbv2: clients.elbv2,
@@ -69,6 +79,17 @@ export async function createReplayer(opts: ReplayOptions): Promise<Replayer> {
   };
 }
 
+/** Replay acts for real: without an emulator it would change the account it runs against. */
+export class RealAccountError extends Error {
+  override name = 'RealAccountError';
+  constructor() {
+    super(
+      'replay acts on the fleet and would change a real account: pass --endpoint-url <url> to replay against ' +
+        'an emulator, or --dry-run to only read and print what it would do',
+    );
+  }
+}
+
 export interface ReplayReport {
   records: ResponseRecord[];
   fileErrors: string[];
@@ -82,6 +103,7 @@ export async function replayFiles(
   print: (line: string) => void,
   printError: (line: string) => void,
 ): Promise<ReplayReport> {
+  if (!opts.endpointUrl) throw new RealAccountError();
   const loaded = await Promise.all(files.map(readEventFile));
   const fileErrors = loaded.flatMap((f) => (f.ok ? [] : [f.error]));
   fileErrors.forEach((e) => printError(`error: ${e}`));
@@ -105,7 +127,7 @@ export async function replayFiles(
  * The event clock: time starts at the event's own `time` and runs at wall speed, so the
  * 120 s deadline means what it means in AWS. Events without a usable time use the wall clock.
  */
-function clockFor(event: unknown, mode: ReplayOptions['clock']): (() => number) | undefined {
+export function clockFor(event: unknown, mode: ReplayOptions['clock']): (() => number) | undefined {
   if (mode === 'wall') return undefined;
   const time = typeof event === 'object' && event !== null ? (event as { time?: unknown }).time : undefined;
   const eventMs = typeof time === 'string' ? Date.parse(time) : NaN;
@@ -115,7 +137,7 @@ function clockFor(event: unknown, mode: ReplayOptions['clock']): (() => number) 
 }
 
 /** respond() threw before it could record anything (e.g. the table is unreachable). */
-function unrecordedFailure(event: unknown, err: unknown): ResponseRecord {
+export function unrecordedFailure(event: unknown, err: unknown): ResponseRecord {
   const info = errorInfo(err);
   const e = (typeof event === 'object' && event !== null ? event : {}) as Record<string, unknown>;
   const detail = (typeof e.detail === 'object' && e.detail !== null ? e.detail : {}) as Record<string, unknown>;
