@@ -206,6 +206,7 @@ async function duplicate(
     // that the warning came, and when.
     await deps.store.appendTimeline(signal.instanceId, () => ({
       entry: { event: 'warning-received', at: signal.eventTime, detail: `instance-action ${signal.instanceAction}` },
+      warningTime: signal.eventTime,
     }));
   }
   return finalize(base, now, deadline, {
@@ -451,14 +452,11 @@ async function extendTimeline(
   const appended = await deps.store.appendTimeline(signal.instanceId, (pointer) => {
     const milestone = stateMilestone(signal.state, pointer.role);
     if (!milestone) return null;
-    const fromWarning =
-      pointer.role === 'interrupted' &&
-      pointer.signalDetailType === DETAIL_TYPES['spot-interruption-warning'] &&
-      pointer.signalTime &&
-      (signal.state === 'stopping' || signal.state === 'shutting-down');
+    const warned = pointer.role === 'interrupted' ? pointer.warningTime : null;
+    const goingDown = signal.state === 'stopping' || signal.state === 'shutting-down';
     return {
       entry: { event: milestone, at: signal.eventTime },
-      ...(fromWarning ? { noticeMs: Date.parse(signal.eventTime) - Date.parse(pointer.signalTime as string) } : {}),
+      ...(warned && goingDown ? { noticeMs: Date.parse(signal.eventTime) - Date.parse(warned) } : {}),
     };
   });
   const base = baseRecord(signal, receivedAt, null);

@@ -24,7 +24,15 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { Outcome, ResponseRecord, TimelineEntry } from '../core/model';
-import type { CallOptions, ClaimKeys, ClaimResult, EventStore, HistoryQuery, InstancePointer } from '../core/ports';
+import type {
+  CallOptions,
+  ClaimKeys,
+  ClaimResult,
+  EventStore,
+  HistoryQuery,
+  InstancePointer,
+  TimelineAddition,
+} from '../core/ports';
 import { TRANSIENT_CANCELLATION_CODES, fullJitterDelay, sleep as realSleep, type Sleep } from './clients';
 import { TABLE_SCHEMA, historyDay, itemKey, utcTime } from './table-schema';
 
@@ -53,6 +61,8 @@ const INTERNAL_ATTRIBUTES = ['pk', 'status', 'day', 'eventTimeAndId', 'expiresAt
 const CLAIMABLE = 'attribute_not_exists(pk) OR #status = :failed OR (#status = :inProgress AND #leaseUntil < :now)';
 /** An ACTION key's lease covers its whole window, in progress or done. */
 const ACTION_CLAIMABLE = 'attribute_not_exists(pk) OR #status IN (:failed, :released) OR #leaseUntil < :now';
+
+const WARNING_DETAIL_TYPE = 'EC2 Spot Instance Interruption Warning';
 
 /** How long after a response its instance counts as handled (see the header). */
 export const ACTION_WINDOW_MS = 30 * 60_000;
@@ -245,6 +255,8 @@ export class DynamoEventStore implements EventStore {
           role,
           signalDetailType: record.detailType ?? undefined,
           signalTime: record.eventTime ?? undefined,
+          warningTime:
+            role === 'interrupted' && record.detailType === WARNING_DETAIL_TYPE ? (record.eventTime ?? undefined) : undefined,
           expiresAt: pointerExpiresAt,
         }),
       },
@@ -301,7 +313,7 @@ export class DynamoEventStore implements EventStore {
 
   async appendTimeline(
     instanceId: string,
-    build: (pointer: InstancePointer) => { entry: TimelineEntry; noticeMs?: number } | null,
+    build: (pointer: InstancePointer) => TimelineAddition | null,
   ): Promise<{ eventId: string; entry: TimelineEntry } | null> {
     const found = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: itemKey.instance(instanceId) }, ConsistentRead: true }),
@@ -313,9 +325,20 @@ export class DynamoEventStore implements EventStore {
       role: stringAttr(found.Item, 'role') === 'replacement' ? 'replacement' : 'interrupted',
       signalDetailType: stringAttr(found.Item, 'signalDetailType') ?? null,
       signalTime: stringAttr(found.Item, 'signalTime') ?? null,
+      warningTime: stringAttr(found.Item, 'warningTime') ?? null,
     });
     if (!built) return null;
-    const { entry, noticeMs } = built;
+    const { entry, noticeMs, warningTime } = built;
+    if (warningTime) {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: itemKey.instance(instanceId) },
+          UpdateExpression: 'SET warningTime = if_not_exists(warningTime, :time)',
+          ExpressionAttributeValues: { ':time': warningTime },
+        }),
+      );
+    }
     const values: Record<string, unknown> = { ':entry': withoutUndefined({ at: entry.at, detail: entry.detail }) };
     const sets = ['timeline.#milestone = if_not_exists(timeline.#milestone, :entry)'];
     if (noticeMs !== undefined) {

@@ -96,6 +96,18 @@ export interface InstancePointer {
   /** The detail-type and time of the signal that response acted on. */
   signalDetailType: string | null;
   signalTime: string | null;
+  /**
+   * When the instance's interruption warning came: the signal's time if it was the warning, or
+   * the time of a warning that followed a rebalance response. The real notice counts from here.
+   */
+  warningTime: string | null;
+}
+
+export interface TimelineAddition {
+  entry: TimelineEntry;
+  noticeMs?: number;
+  /** Remember on the pointer that the warning came at this time (first one wins). */
+  warningTime?: string;
 }
 
 export interface HistoryQuery {
@@ -129,6 +141,6 @@ export interface EventStore {
    */
   appendTimeline(
     instanceId: string,
-    build: (pointer: InstancePointer) => { entry: TimelineEntry; noticeMs?: number } | null,
+    build: (pointer: InstancePointer) => TimelineAddition | null,
   ): Promise<{ eventId: string; entry: TimelineEntry } | null>;
 }

@@ -37,6 +37,7 @@ import { DynamoEventStore, type StoredRecord } from '../../lambda/aws/event-stor
 import type { ResponseRecord, TimelineEntry } from '../../lambda/core/model';
 import { DEFAULT_BEHAVIOUR, type ResponderBehaviour } from '../../lambda/responder';
 import { testEndpoint } from '../support/emulator-env';
+import { secondsAfter } from '../../cli/sample-events';
 import { eventTime, rebalanceEvent, spotWarningEvent, stateChangeEvent } from '../support/lifecycle-events';
 
 jest.setTimeout(60_000);
@@ -313,6 +314,12 @@ describe('rebalance recommendation', () => {
     expect(original).toMatchObject({ deliveries: 2, duplicateEventIds: [warned.id] });
     // The warning wrote no record of its own: its claim was refused as a whole.
     expect((await history(w)).map((r) => r.eventId)).toEqual([recommendation.id]);
+
+    // Act: the instance shuts down 100 s after the warning
+    await w.replayer.replay(stateChangeEvent(w.victim, 'shutting-down', { time: secondsAfter(String(warned.time), 100) }));
+
+    // Assess: the real notice counts from the warning, though the rebalance response acted
+    expect(await stored(w, recommendation.id as string)).toMatchObject({ noticeMs: 100_000 });
   });
 
   it('replace mode with Capacity Rebalancing on: skipped with that reason, untouched, the warning still acts', async () => {
