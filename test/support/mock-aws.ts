@@ -20,6 +20,12 @@ import {
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DescribeInstancesCommand, EC2Client, type DescribeInstancesCommandOutput } from '@aws-sdk/client-ec2';
 import {
+  DescribeContainerInstancesCommand,
+  ECSClient,
+  ListContainerInstancesCommand,
+  UpdateContainerInstancesStateCommand,
+} from '@aws-sdk/client-ecs';
+import {
   DeregisterTargetsCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
@@ -148,12 +154,19 @@ export const NO_MEMBERSHIP: DescribeAutoScalingInstancesCommandOutput = { $metad
 
 /**
  * The group. `trafficSourceArns` are attached with AttachTrafficSources (not in TargetGroupARNs);
- * `otherInstanceIds` are in the group beside the interrupted instance (a replacement, say).
+ * `otherInstanceIds` are in the group beside the interrupted instance (a replacement, say);
+ * `capacityRebalance` turns on Capacity Rebalancing; `tags` are the group's own tags.
  */
 export function groupReply(
-  opts: { targetGroupArns?: readonly string[]; trafficSourceArns?: readonly string[]; otherInstanceIds?: readonly string[] } = {},
+  opts: {
+    targetGroupArns?: readonly string[];
+    trafficSourceArns?: readonly string[];
+    otherInstanceIds?: readonly string[];
+    capacityRebalance?: boolean;
+    tags?: Record<string, string>;
+  } = {},
 ): DescribeAutoScalingGroupsCommandOutput {
-  const { targetGroupArns = FLEET.asgTargetGroups, trafficSourceArns = [], otherInstanceIds = [] } = opts;
+  const { targetGroupArns = FLEET.asgTargetGroups, trafficSourceArns = [], otherInstanceIds = [], capacityRebalance = false, tags } = opts;
   const member = (instanceId: string) => ({
     InstanceId: instanceId,
     AvailabilityZone: FLEET.availabilityZone,
@@ -173,12 +186,23 @@ export function groupReply(
         AvailabilityZones: ['us-east-1a', 'us-east-1b'],
         HealthCheckType: 'ELB',
         CreatedTime: new Date('2025-01-01T00:00:00Z'),
-        CapacityRebalance: false,
+        CapacityRebalance: capacityRebalance,
         TargetGroupARNs: [...targetGroupArns],
         ...(trafficSourceArns.length > 0
           ? { TrafficSources: trafficSourceArns.map((arn) => ({ Identifier: arn, Type: 'elbv2' })) }
           : {}),
         Instances: [FLEET.instanceId, ...otherInstanceIds].map(member),
+        ...(tags
+          ? {
+              Tags: Object.entries(tags).map(([Key, Value]) => ({
+                Key,
+                Value,
+                ResourceId: FLEET.groupName,
+                ResourceType: 'auto-scaling-group',
+                PropagateAtLaunch: false,
+              })),
+            }
+          : {}),
       },
     ],
   };
@@ -227,6 +251,8 @@ export interface MockAws {
   autoScaling: AwsClientStub<AutoScalingClient>;
   elbv2: AwsClientStub<ElasticLoadBalancingV2Client>;
   dynamo: AwsClientStub<DynamoDBDocumentClient>;
+  /** Wired into the responder only when `ecsClusters` is given; by default it finds no container instance. */
+  ecs: AwsClientStub<ECSClient>;
   clock: TestClock;
   /** The real adapters over the mocked clients, on the test clock; `overrides` swap single ports. */
   deps(overrides?: Partial<ResponderDeps>): ResponderDeps;
@@ -238,6 +264,8 @@ export interface MockAwsOptions {
   /** Epoch ms the clock starts at; usually five seconds after the event's time. */
   now: number;
   policy?: AcceptPolicy;
+  /** ECS clusters to drain in (ECS draining is off without them, as in the Lambda). */
+  ecsClusters?: string[];
 }
 
 /** Real clients, mocked `send`, default answers for the default fleet. */
@@ -248,6 +276,7 @@ export function mockAws(opts: MockAwsOptions): MockAws {
   const autoScaling = mockClient(clients.autoScaling);
   const elbv2 = mockClient(clients.elbv2);
   const dynamo = mockClient(clients.dynamo);
+  const ecs = mockClient(clients.ecs);
 
   ec2.on(DescribeInstancesCommand).resolves(instanceReply());
   autoScaling.on(DescribeAutoScalingInstancesCommand).resolves(membershipReply());
@@ -262,16 +291,24 @@ export function mockAws(opts: MockAwsOptions): MockAws {
   dynamo.on(GetCommand).resolves({});
   dynamo.on(UpdateCommand).resolves({});
   dynamo.on(PutCommand).resolves({});
+  ecs.on(ListContainerInstancesCommand).resolves({ containerInstanceArns: [] });
+  ecs.on(DescribeContainerInstancesCommand).resolves({ containerInstances: [], failures: [] });
+  ecs.on(UpdateContainerInstancesStateCommand).resolves({ containerInstances: [], failures: [] });
 
   const clock = testClock(opts.now);
-  const settings = { tableName: TABLE_NAME, recordRetentionDays: 90, policy: opts.policy ?? fixturePolicy() };
+  const settings = {
+    tableName: TABLE_NAME,
+    recordRetentionDays: 90,
+    policy: opts.policy ?? fixturePolicy(),
+    ...(opts.ecsClusters ? { ecsClusters: opts.ecsClusters } : {}),
+  };
   const deps = (overrides: Partial<ResponderDeps> = {}): ResponderDeps => ({
     ...createResponderDeps(clients, settings, silentLog, clock.now),
     // The pauses between looks for the replacement pass at once; the clock does not move.
     sleep: async () => undefined,
     ...overrides,
   });
-  return { clients, ec2, autoScaling, elbv2, dynamo, clock, deps, handler: (overrides) => makeHandler(deps(overrides)) };
+  return { clients, ec2, autoScaling, elbv2, dynamo, ecs, clock, deps, handler: (overrides) => makeHandler(deps(overrides)) };
 }
 
 /** The fleet-facing clients: a rejected or late event must not reach any of them. */
