@@ -4,6 +4,7 @@ import { powertoolsLog } from '../lambda/log';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { runDemo } from '../cli/demo';
 import { listHistory, parseDuration, printHistory } from '../cli/history';
+import { dryRunFiles } from '../cli/dry-run';
 import { DEFAULT_TABLE, createReplayer, replayFiles } from '../cli/replay';
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -55,26 +56,31 @@ withAwsOptions(
       .choices(['event', 'wall'])
       .default('event'),
   )
-  .option('--account <id...>', 'accounts whose events are accepted (default: the emulator account 123456789012)')
+  .option(
+    '--dry-run',
+    'only read, against a real account or an emulator: print every call in order (the reads made, the writes it ' +
+      'WOULD make) and the record it would write; creates nothing, and uses the target index as it is',
+  )
+  .option(
+    '--account <id...>',
+    'accounts whose events are accepted (default: the emulator account 123456789012; with --dry-run, the caller\'s account)',
+  )
   .option('--no-refresh-index', 'do not rebuild the target index before replaying (see how a stale index behaves)')
   .option('--verbose', 'print the responder\'s structured logs on stderr')
   .action(async (files: string[], opts) => {
-    const report = await replayFiles(
-      files,
-      {
-        endpointUrl: opts.endpointUrl,
-        region: opts.region,
-        profile: opts.profile,
-        table: opts.table,
-        json: Boolean(opts.json),
-        clock: opts.clock,
-        accounts: opts.account,
-        refreshIndex: opts.refreshIndex,
-        log: verboseLog(opts.verbose),
-      },
-      print,
-      printError,
-    );
+    const common = {
+      endpointUrl: opts.endpointUrl,
+      region: opts.region,
+      profile: opts.profile,
+      table: opts.table,
+      json: Boolean(opts.json),
+      clock: opts.clock,
+      accounts: opts.account,
+      log: verboseLog(opts.verbose),
+    };
+    const report = opts.dryRun
+      ? await dryRunFiles(files, common, print, printError)
+      : await replayFiles(files, { ...common, refreshIndex: opts.refreshIndex }, print, printError);
     process.exitCode = report.exitCode;
   });
 

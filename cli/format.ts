@@ -1,5 +1,6 @@
 // How records look on a terminal (human) and to a script (one JSON object per line).
 import type { ActionResult, ResponseRecord } from '../lambda/core/model';
+import type { PlanStep } from '../lambda/dry-run/guard';
 
 /** The JSON shape of `replay --json` and `history --json`: stable field names, nulls not omitted. */
 export function recordSummary(record: ResponseRecord & { deliveries?: number }): Record<string, unknown> {
@@ -47,7 +48,11 @@ function describeAction(a: ActionResult): string {
       ? `deregister from ${shortTargetName(a.target)} (${a.targetId ?? '?'}${a.port ? `:${a.port}` : ''})`
       : a.action === 'detach'
         ? `detach from ${a.target} with replacement`
-        : `look up ${a.target}`;
+        : a.action === 'terminate-in-group'
+          ? `terminate in ${a.target} with replacement`
+          : a.action === 'ecs-drain'
+            ? `set ECS container instance ${a.target.split('/').pop() ?? a.target} DRAINING`
+            : `look up ${a.target}`;
   const detail = a.error ? `${a.error.name}: ${a.error.message}` : a.reason;
   return `  ${MARK[a.result]} ${what.padEnd(58)} ${a.result.padEnd(14)} ${String(a.latencyMs).padStart(5)} ms${
     detail ? `  ${detail}` : ''
@@ -55,7 +60,7 @@ function describeAction(a: ActionResult): string {
 }
 
 export function formatRecord(record: ResponseRecord & { deliveries?: number }): string {
-  const head = `${record.outcome.toUpperCase()}  event ${record.eventId}  ${record.instanceId ?? '(no instance)'}${
+  const head = `${record.outcome.toUpperCase()}${record.dryRun ? ' (dry run)' : ''}  event ${record.eventId}  ${record.instanceId ?? '(no instance)'}${
     record.instanceAction ? ` ${record.instanceAction}` : ''
   }${record.eventTime ? `  at ${record.eventTime}` : ''}`;
   const lines = [head];
@@ -84,4 +89,47 @@ export function formatRecord(record: ResponseRecord & { deliveries?: number }): 
   }
   if (record.deliveries && record.deliveries > 1) lines.push(`  delivered ${record.deliveries} times in all; handled once`);
   return lines.join('\n');
+}
+
+/** The JSON shape of `replay --dry-run --json`: replay's fields, plus the plan. */
+export function dryRunSummary(record: ResponseRecord, plan: readonly PlanStep[]): Record<string, unknown> {
+  return {
+    ...recordSummary(record),
+    dryRun: true,
+    plan: plan.map(({ step, kind, service, command, input, note }) => ({
+      step,
+      kind,
+      service,
+      command,
+      input,
+      ...(note ? { note } : {}),
+    })),
+  };
+}
+
+/** One numbered line per call, in order: the reads made, and the writes that WOULD have been made. */
+export function formatPlan(plan: readonly PlanStep[]): string {
+  if (plan.length === 0) return '  (no AWS calls)';
+  const number = String(plan.length).length;
+  const service = Math.max(...plan.map((s) => s.service.length));
+  const command = Math.max(...plan.map((s) => s.command.length));
+  return plan
+    .map(
+      (s) =>
+        `  ${String(s.step).padStart(number)}. ${s.kind === 'read' ? 'read ' : 'WOULD'} ${s.service.padEnd(service)} ` +
+        `${s.command.padEnd(command)} ${JSON.stringify(s.input)}${s.note ? `  (${s.note})` : ''}`,
+    )
+    .join('\n');
+}
+
+/** A dry run of one event: what it read, what it would have written, then the record it would have made. */
+export function formatDryRun(record: ResponseRecord, plan: readonly PlanStep[]): string {
+  const reads = plan.filter((s) => s.kind === 'read').length;
+  const writes = plan.length - reads;
+  return [
+    `DRY RUN  event ${record.eventId}: ${reads} read${reads === 1 ? '' : 's'} made, ` +
+      `${writes} write${writes === 1 ? '' : 's'} planned (WOULD) and not made`,
+    formatPlan(plan),
+    formatRecord(record),
+  ].join('\n');
 }

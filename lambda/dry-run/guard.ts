@@ -131,7 +131,7 @@ export function guardedView<C extends Sender>(client: C, service: string, journa
     const operation = operationOf(command);
     if (!isReadOperation(operation)) return Promise.reject(new DryRunViolationError(service, operation));
     const step = journal.read(service, operation, (command as { input?: unknown }).input);
-    return client.send(command, ...rest).catch((err: unknown) => {
+    return Promise.resolve(client.send(command, ...rest)).catch((err: unknown) => {
       step.note = `failed: ${err instanceof Error ? err.name : String(err)}`;
       throw err;
     });

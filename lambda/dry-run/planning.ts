@@ -31,6 +31,7 @@ import type {
   HistoryQuery,
   InstancePointer,
   LoadBalancingPort,
+  TimelineAddition,
 } from '../core/ports';
 import type { Log } from '../log';
 import type { ResponderDeps } from '../responder';
@@ -40,6 +41,8 @@ import { PlanJournal, SERVICE, guardClients, type PlanStep } from './guard';
 export interface DryRun {
   /** What respond() needs: guarded clients under the real readers, stand-ins for every write. */
   deps: ResponderDeps;
+  /** The guarded clients the readers use: reads only, each one journaled. */
+  clients: AwsClients;
   /** The calls so far: reads made and writes planned, in order. */
   plan(): PlanStep[];
 }
@@ -50,6 +53,7 @@ export function createDryRun(clients: AwsClients, settings: ResponderSettings, l
   const readOnly = guardClients(clients, journal);
   const real = createResponderDeps(readOnly, settings, log, now);
   return {
+    clients: readOnly,
     deps: {
       ...real,
       autoScaling: new PlannedAutoScaling(real.autoScaling, journal),
@@ -289,9 +293,10 @@ export class ReadOnlyEventStore implements EventStore {
   /** Reads the pointer as the real store does; the timeline update it would make goes into the plan. */
   async appendTimeline(
     instanceId: string,
-    build: (pointer: InstancePointer) => { entry: TimelineEntry; noticeMs?: number } | null,
+    build: (pointer: InstancePointer) => TimelineAddition | null,
   ): Promise<{ eventId: string; entry: TimelineEntry } | null> {
-    const found = await this.read(itemKey.instance(instanceId), {});
+    const pointerKey = itemKey.instance(instanceId);
+    const found = await this.read(pointerKey, {});
     const eventId = found ? text(found, 'eventId') : undefined;
     if (!found || !eventId) return null;
     const built = build({
@@ -299,9 +304,18 @@ export class ReadOnlyEventStore implements EventStore {
       role: text(found, 'role') === 'replacement' ? 'replacement' : 'interrupted',
       signalDetailType: text(found, 'signalDetailType') ?? null,
       signalTime: text(found, 'signalTime') ?? null,
+      warningTime: text(found, 'warningTime') ?? null,
     });
     if (!built) return null;
-    const { entry, noticeMs } = built;
+    const { entry, noticeMs, warningTime } = built;
+    if (warningTime) {
+      this.journal.write(
+        SERVICE.dynamo,
+        'UpdateItem',
+        { TableName: this.tableName, Update: pointerKey, set: { warningTime }, condition: 'unless already set' },
+        'remember on the pointer when the warning came',
+      );
+    }
     this.journal.write(
       SERVICE.dynamo,
       'UpdateItem',
