@@ -9,6 +9,11 @@ export interface EnvelopeOptions {
   id?: string;
 }
 
+/** An event time as EC2 stamps it: UTC, whole seconds (`2025-03-04T11:02:07Z`). */
+export function eventTime(ms: number = Date.now()): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 function envelope(detailType: string, instanceId: string, detail: Record<string, unknown>, opts: EnvelopeOptions) {
   const region = opts.region ?? 'us-east-1';
   const account = opts.account ?? '123456789012';
@@ -18,7 +23,7 @@ function envelope(detailType: string, instanceId: string, detail: Record<string,
     'detail-type': detailType,
     source: 'aws.ec2',
     account,
-    time: opts.time ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    time: opts.time ?? eventTime(),
     region,
     resources: [`arn:aws:ec2:${region}:${account}:instance/${instanceId}`],
     detail,
@@ -38,11 +43,12 @@ export function rebalanceRecommendationEvent(instanceId: string, opts: EnvelopeO
   return envelope('EC2 Instance Rebalance Recommendation', instanceId, { 'instance-id': instanceId }, opts);
 }
 
+/** EC2 sends one for every instance of the account, ours or not. */
 export function stateChangeEvent(instanceId: string, state: string, opts: EnvelopeOptions = {}) {
   return envelope('EC2 Instance State-change Notification', instanceId, { 'instance-id': instanceId, state }, opts);
 }
 
 /** `time` shifted by `seconds`, in EventBridge's format. */
 export function secondsAfter(time: string, seconds: number): string {
-  return new Date(Date.parse(time) + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return eventTime(Date.parse(time) + seconds * 1000);
 }

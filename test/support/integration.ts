@@ -14,6 +14,7 @@ import { REPO_ROOT } from '../../cli/emulator';
 import type { AwsClients } from '../../lambda/aws/clients';
 import type { StoredRecord } from '../../lambda/aws/event-store';
 import { itemKey } from '../../lambda/aws/table-schema';
+import { eventTime as stampedAt } from '../../cli/sample-events';
 
 /**
  * A short name no other fleet or table on the emulator has. Kept short because the fleet derives
@@ -25,7 +26,7 @@ export function uniqueName(label: string): string {
 
 /** An EventBridge time (whole seconds, UTC) `offsetMs` from now. */
 export function eventTime(offsetMs = 0): string {
-  return new Date(Date.now() + offsetMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return stampedAt(Date.now() + offsetMs);
 }
 
 /** Every event record in the table about `instanceId`, read straight from DynamoDB. */

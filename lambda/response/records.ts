@@ -1,0 +1,115 @@
+// Building the record of a response: what every record carries, and the fleet-facing part.
+import type {
+  ActionKind,
+  ActionResult,
+  InstanceStateChange,
+  RebalanceRecommendation,
+  ResponseRecord,
+  SpotWarning,
+} from '../core/model';
+import type { Rejection } from '../events';
+
+export const DETAIL_TYPES = {
+  'spot-interruption-warning': 'EC2 Spot Instance Interruption Warning',
+  'rebalance-recommendation': 'EC2 Instance Rebalance Recommendation',
+  'instance-state-change': 'EC2 Instance State-change Notification',
+} as const;
+
+/** The fleet-facing fields of a record, plus why nothing was done when that is the answer. */
+export type FleetFields = Pick<
+  ResponseRecord,
+  | 'autoScalingGroup'
+  | 'lifecycleState'
+  | 'targetGroups'
+  | 'deregisteredFrom'
+  | 'detached'
+  | 'actions'
+  | 'indexRefreshedAt'
+  | 'notes'
+  | 'replacement'
+  | 'timeline'
+> & { skipReason?: string };
+
+export function skip(action: ActionKind, target: string, reason: string): ActionResult {
+  return { action, target, result: 'skipped', latencyMs: 0, reason };
+}
+
+export function fleetFields(fields: Partial<FleetFields>): FleetFields {
+  return { autoScalingGroup: null, targetGroups: [], deregisteredFrom: [], detached: false, actions: [], ...fields };
+}
+
+export function baseRecord(
+  signal: SpotWarning | RebalanceRecommendation | InstanceStateChange,
+  receivedAt: number,
+  deadline: number | null,
+): ResponseRecord {
+  return {
+    eventId: signal.eventId,
+    eventTime: signal.eventTime,
+    detailType: DETAIL_TYPES[signal.kind],
+    instanceId: signal.instanceId,
+    instanceAction: signal.kind === 'spot-interruption-warning' ? signal.instanceAction : null,
+    account: signal.account,
+    region: signal.region,
+    outcome: 'handled',
+    autoScalingGroup: null,
+    targetGroups: [],
+    deregisteredFrom: [],
+    detached: false,
+    actions: [],
+    deadline: deadline === null ? null : iso(deadline),
+    msLeftAtFinish: null,
+    receivedAt: iso(receivedAt),
+    finishedAt: iso(receivedAt),
+  };
+}
+
+export function finalize(
+  base: ResponseRecord,
+  now: () => number,
+  deadline: number | null,
+  fields: Partial<ResponseRecord>,
+): ResponseRecord {
+  const finished = now();
+  return withoutUndefined({
+    ...base,
+    ...fields,
+    finishedAt: iso(finished),
+    msLeftAtFinish: deadline === null ? null : deadline - finished,
+  }) as ResponseRecord;
+}
+
+export function rejectedRecord(rejection: Rejection, receivedAt: number, finished: number): ResponseRecord {
+  return {
+    eventId: rejection.eventId,
+    eventTime: rejection.eventTime,
+    detailType: rejection.detailType,
+    instanceId: rejection.instanceId,
+    instanceAction: rejection.instanceAction,
+    account: rejection.account,
+    region: rejection.region,
+    outcome: 'rejected',
+    reason: rejection.reason,
+    autoScalingGroup: null,
+    targetGroups: [],
+    deregisteredFrom: [],
+    detached: false,
+    actions: [],
+    deadline: null,
+    msLeftAtFinish: null,
+    receivedAt: iso(receivedAt),
+    finishedAt: iso(finished),
+  };
+}
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export function unique(items: string[]): string[] {
+  return [...new Set(items)];
+}
+
+export function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
