@@ -7,6 +7,7 @@ import type { AcceptPolicy } from '../lambda/events';
 import { makeIndexRefresher, type RefreshSummary } from '../lambda/index-refresher';
 import { silentLog, type Log } from '../lambda/log';
 import { ResponseFailedError, respond, type ResponderBehaviour } from '../lambda/responder';
+import { unansweredRecord } from '../lambda/response/records';
 import { createResponderDeps } from '../lambda/wiring';
 import { EMULATOR_ACCOUNT, clientsFor, regionOf, type AwsTarget } from './aws-target';
 import { formatRecord, recordSummary } from './format';
@@ -142,25 +143,20 @@ export function unrecordedFailure(event: unknown, err: unknown): ResponseRecord 
   const e = (typeof event === 'object' && event !== null ? event : {}) as Record<string, unknown>;
   const detail = (typeof e.detail === 'object' && e.detail !== null ? e.detail : {}) as Record<string, unknown>;
   const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-  const now = new Date().toISOString();
-  return {
-    eventId: str(e.id) ?? 'unidentified',
-    eventTime: str(e.time),
-    detailType: str(e['detail-type']),
-    instanceId: str(detail['instance-id']),
-    instanceAction: null,
-    account: str(e.account),
-    region: str(e.region),
-    outcome: 'failed',
-    reason: `${info.name}: ${info.message} (not recorded)`,
-    autoScalingGroup: null,
-    targetGroups: [],
-    deregisteredFrom: [],
-    detached: false,
-    actions: [],
-    deadline: null,
-    msLeftAtFinish: null,
-    receivedAt: now,
-    finishedAt: now,
-  };
+  const now = Date.now();
+  return unansweredRecord(
+    {
+      eventId: str(e.id) ?? 'unidentified',
+      eventTime: str(e.time),
+      detailType: str(e['detail-type']),
+      instanceId: str(detail['instance-id']),
+      instanceAction: null,
+      account: str(e.account),
+      region: str(e.region),
+    },
+    'failed',
+    `${info.name}: ${info.message} (not recorded)`,
+    now,
+    now,
+  );
 }

@@ -3,6 +3,7 @@ import type {
   ActionKind,
   ActionResult,
   InstanceStateChange,
+  Outcome,
   RebalanceRecommendation,
   ResponseRecord,
   SpotWarning,
@@ -79,27 +80,41 @@ export function finalize(
   }) as ResponseRecord;
 }
 
-export function rejectedRecord(rejection: Rejection, receivedAt: number, finished: number): ResponseRecord {
+/** Who an event is about, as far as it could be read. */
+export type EventIdentity = Pick<
+  ResponseRecord,
+  'eventId' | 'eventTime' | 'detailType' | 'instanceId' | 'instanceAction' | 'account' | 'region'
+>;
+
+/** The record of an event that got no response at all: rejected, or failed before a claim. */
+export function unansweredRecord(
+  identity: EventIdentity,
+  outcome: Extract<Outcome, 'rejected' | 'failed'>,
+  reason: string,
+  receivedAt: number,
+  finished: number,
+): ResponseRecord {
   return {
-    eventId: rejection.eventId,
-    eventTime: rejection.eventTime,
-    detailType: rejection.detailType,
-    instanceId: rejection.instanceId,
-    instanceAction: rejection.instanceAction,
-    account: rejection.account,
-    region: rejection.region,
-    outcome: 'rejected',
-    reason: rejection.reason,
-    autoScalingGroup: null,
-    targetGroups: [],
-    deregisteredFrom: [],
-    detached: false,
-    actions: [],
+    ...identity,
+    outcome,
+    reason,
+    ...fleetFields({}),
     deadline: null,
     msLeftAtFinish: null,
     receivedAt: iso(receivedAt),
     finishedAt: iso(finished),
   };
+}
+
+export function rejectedRecord(rejection: Rejection, receivedAt: number, finished: number): ResponseRecord {
+  const { eventId, eventTime, detailType, instanceId, instanceAction, account, region } = rejection;
+  return unansweredRecord(
+    { eventId, eventTime, detailType, instanceId, instanceAction, account, region },
+    'rejected',
+    rejection.reason,
+    receivedAt,
+    finished,
+  );
 }
 
 export function iso(ms: number): string {
