@@ -74,8 +74,7 @@ export function formatRecord(record: ResponseRecord & { deliveries?: number }): 
   lines.push(...record.actions.map(describeAction));
   if (record.replacement) {
     const r = record.replacement;
-    const healthy = r.healthyIn && r.healthyIn.length > 0 ? `; healthy in ${r.healthyIn.map(shortTargetName).join(', ')}` : '';
-    lines.push(`  replacement: ${r.instanceId}, in the group ${(r.msFromSignal / 1000).toFixed(1)} s after the signal${healthy}`);
+    lines.push(`  replacement: ${r.instanceId}, in the group ${(r.msFromSignal / 1000).toFixed(1)} s after the signal`);
   }
   if (record.timeline && record.timeline.length > 0) {
     lines.push(`  timeline: ${record.timeline.map((e) => `${e.event} ${e.at.slice(11, 23)}`).join(' → ')}`);

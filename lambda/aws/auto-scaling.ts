@@ -80,6 +80,15 @@ export class AutoScalingAdapter implements AutoScalingPort {
     };
   }
 
+  async groupInstanceIds(groupName: string, opts: CallOptions = {}): Promise<string[] | null> {
+    const out = await this.autoScaling.send(
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }),
+      opts,
+    );
+    const group = (out.AutoScalingGroups ?? []).find((g) => g.AutoScalingGroupName === groupName);
+    return group ? (group.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : [])) : null;
+  }
+
   async detachWithReplacement(groupName: string, instanceId: string, opts: CallOptions = {}): Promise<DetachResult> {
     return notDetachableOnRefusal(() =>
       this.autoScaling.send(new DetachInstancesCommand(detachInstancesInput(groupName, instanceId)), opts),

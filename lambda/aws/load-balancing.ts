@@ -2,7 +2,6 @@
 // to it at once and lets in-flight ones drain for the group's deregistration delay.
 import {
   DeregisterTargetsCommand,
-  DescribeTargetHealthCommand,
   type DeregisterTargetsCommandInput,
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -49,22 +48,6 @@ export class LoadBalancingAdapter implements LoadBalancingPort {
       return 'ok';
     } catch (err) {
       if (err instanceof Error && GONE_ERRORS.has(err.name)) return 'not-registered';
-      throw err;
-    }
-  }
-
-  async targetHealth(targetGroupArn: string, instanceId: string, opts: CallOptions = {}): Promise<string | null> {
-    try {
-      const out = await this.elbv2.send(
-        new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: instanceId }] }),
-        opts,
-      );
-      const health = out.TargetHealthDescriptions?.[0]?.TargetHealth;
-      // Asked for by id, an unregistered target comes back 'unused' / Target.NotRegistered.
-      if (!health || health.Reason === 'Target.NotRegistered') return null;
-      return health.State ?? null;
-    } catch (err) {
-      if (err instanceof Error && GONE_ERRORS.has(err.name)) return null;
       throw err;
     }
   }

@@ -191,8 +191,6 @@ export interface ResponseRecord {
     seenAt: string;
     /** From the signal's time to the replacement first seen in the group: time-to-replace. */
     msFromSignal: number;
-    /** Target groups of the group where the replacement was already healthy when last checked. */
-    healthyIn?: string[];
   } | null;
   timeline?: TimelineEntry[];
   /** Real notice: from the warning's time to the instance stopping or shutting down. */

@@ -26,6 +26,8 @@ export interface AutoScalingPort {
   /** null when the instance belongs to no Auto Scaling group. */
   describeMembership(instanceId: string, opts?: CallOptions): Promise<AsgMembership | null>;
   describeGroup(groupName: string, opts?: CallOptions): Promise<AsgFacts | null>;
+  /** The group's instances only (no hooks): what verification needs to spot the replacement. */
+  groupInstanceIds(groupName: string, opts?: CallOptions): Promise<string[] | null>;
   /**
    * DetachInstances with ShouldDecrementDesiredCapacity=false: the group launches a replacement.
    * 'not-detachable' when Auto Scaling refuses because the instance left InService/Standby
@@ -53,12 +55,6 @@ export type DeregisterResult = 'ok' | 'not-registered' | 'planned';
 
 export interface LoadBalancingPort {
   deregister(target: Deregistration, opts?: CallOptions): Promise<DeregisterResult>;
-  /**
-   * The health state of one instance in one target group (DescribeTargetHealth for that single
-   * target), or null when it is not registered. Used only after acting, to verify the
-   * replacement: never on the path that stops traffic.
-   */
-  targetHealth(targetGroupArn: string, instanceId: string, opts?: CallOptions): Promise<string | null>;
 }
 
 /** Where the instance is registered, kept fresh off the hot path (see index-refresher). */

@@ -57,7 +57,7 @@ export function createDryRun(clients: AwsClients, settings: ResponderSettings, l
     deps: {
       ...real,
       autoScaling: new PlannedAutoScaling(real.autoScaling, journal),
-      loadBalancing: new PlannedLoadBalancing(real.loadBalancing, journal),
+      loadBalancing: new PlannedLoadBalancing(journal),
       ...(real.ecs ? { ecs: new PlannedEcs(real.ecs, journal) } : {}),
       store: new ReadOnlyEventStore({
         client: readOnly.dynamo,
@@ -74,7 +74,7 @@ export function createDryRun(clients: AwsClients, settings: ResponderSettings, l
 /** After a detach or terminate the real response verifies the replacement; a dry run has none to see. */
 const VERIFICATION_NOTE =
   'dry run: after acting, the real response also looks for the replacement in the group ' +
-  '(DescribeAutoScalingGroups and DescribeLifecycleHooks, up to 3 times) and reads its target health; not done here';
+  '(DescribeAutoScalingGroups, up to 3 times); not done here';
 
 /** The record as a dry run reports it. */
 export function dryRunRecord(record: ResponseRecord): ResponseRecord {
@@ -85,18 +85,11 @@ export function dryRunRecord(record: ResponseRecord): ResponseRecord {
 }
 
 class PlannedLoadBalancing implements LoadBalancingPort {
-  constructor(
-    private readonly reads: LoadBalancingPort,
-    private readonly journal: PlanJournal,
-  ) {}
+  constructor(private readonly journal: PlanJournal) {}
 
   async deregister(target: Deregistration): Promise<DeregisterResult> {
     this.journal.write(SERVICE.elbv2, 'DeregisterTargets', deregisterTargetsInput(target));
     return 'planned';
-  }
-
-  targetHealth(targetGroupArn: string, instanceId: string, opts?: CallOptions): Promise<string | null> {
-    return this.reads.targetHealth(targetGroupArn, instanceId, opts);
   }
 }
 
@@ -108,6 +101,10 @@ class PlannedAutoScaling implements AutoScalingPort {
 
   describeMembership(instanceId: string, opts?: CallOptions): Promise<AsgMembership | null> {
     return this.reads.describeMembership(instanceId, opts);
+  }
+
+  groupInstanceIds(groupName: string, opts?: CallOptions): Promise<string[] | null> {
+    return this.reads.groupInstanceIds(groupName, opts);
   }
 
   describeGroup(groupName: string, opts?: CallOptions): Promise<AsgFacts | null> {

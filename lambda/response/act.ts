@@ -190,8 +190,10 @@ export async function act(
 
 /**
  * Verification: the replacement is the instance that appears in the group after we acted.
- * Where time allows, its health in the group's target groups is read once; in AWS it is
- * usually still 'initial' here, and its 'running' state change re-checks later.
+ * Its health is not read here: in AWS a new instance is still booting ('initial') for minutes,
+ * and DescribeTargetHealth would spend the account's ELBv2 describe budget that a mass
+ * reclaim needs. The index refresher, which reads every target's health anyway, records when
+ * the replacement becomes healthy.
  */
 async function findReplacement(
   signal: SpotWarning | RebalanceRecommendation,
@@ -204,16 +206,11 @@ async function findReplacement(
   const known = new Set([...before.instanceIds, signal.instanceId]);
   for (let look = 1; look <= REPLACEMENT_LOOKS; look++) {
     try {
-      const group = await deps.autoScaling.describeGroup(before.groupName, budget());
-      const fresh = group?.instanceIds.find((id) => !known.has(id));
+      const instanceIds = await deps.autoScaling.groupInstanceIds(before.groupName, budget());
+      const fresh = instanceIds?.find((id) => !known.has(id));
       if (fresh) {
         const seenAt = now();
-        return {
-          instanceId: fresh,
-          seenAt: iso(seenAt),
-          msFromSignal: seenAt - Date.parse(signal.eventTime),
-          healthyIn: await healthyTargetGroups(fresh, before.targetGroupArns, deps, budget),
-        };
+        return { instanceId: fresh, seenAt: iso(seenAt), msFromSignal: seenAt - Date.parse(signal.eventTime) };
       }
     } catch {
       return null; // Verification is best effort: it never fails a response that did its job.
@@ -221,18 +218,6 @@ async function findReplacement(
     if (look < REPLACEMENT_LOOKS) await sleep(REPLACEMENT_LOOK_INTERVAL_MS);
   }
   return null;
-}
-
-async function healthyTargetGroups(
-  instanceId: string,
-  targetGroupArns: string[],
-  deps: ResponderDeps,
-  budget: () => CallOptions,
-): Promise<string[]> {
-  const states = await Promise.all(
-    targetGroupArns.map((arn) => deps.loadBalancing.targetHealth(arn, instanceId, budget()).catch(() => null)),
-  );
-  return targetGroupArns.filter((_, i) => states[i] === 'healthy');
 }
 
 type ActionBody = (opts: CallOptions) => Promise<{ result: ActionResult['result']; reason?: string }>;

@@ -663,7 +663,6 @@ describe('verification', () => {
   it('records the replacement the group launched, when it was seen, and where it is healthy', async () => {
     // Prepare
     const w = await newWorld('verify');
-    const { web, api } = w.fleet.targetGroups;
     const before = await snapshot(w);
     const warned = warning(w.victim, 'terminate');
 
@@ -677,15 +676,13 @@ describe('verification', () => {
       instanceId: replacement,
       seenAt: expect.any(String),
       msFromSignal: expect.any(Number),
-      healthyIn: expect.any(Array),
     });
     const seen = saved.replacement as NonNullable<ResponseRecord['replacement']>;
     expect(seen.msFromSignal).toBe(Date.parse(seen.seenAt) - Date.parse(warned.time as string));
     expect(seen.msFromSignal).toBeGreaterThanOrEqual(0);
     expect(seen.msFromSignal).toBeLessThan(60_000);
-    // moto registers a new group instance healthy at once; in AWS it is usually still 'initial'
-    // here, and healthyIn is empty until its health checks pass.
-    expect([...(seen.healthyIn ?? [])].sort()).toEqual([web.arn, api.arn].sort());
+    // No ELBv2 health read on the warning's path: in AWS the replacement is still booting here
+    // (moto would report it healthy at once), and the describe budget belongs to mass reclaims.
     expect(milestone(saved, 'replacement-launched')).toEqual({
       event: 'replacement-launched',
       at: seen.seenAt,

@@ -204,6 +204,34 @@ describe('AutoScalingAdapter', () => {
     });
   });
 
+  describe('groupInstanceIds', () => {
+    it('reads only the group, not its hooks, and lists its instances', async () => {
+      asgMock.on(DescribeAutoScalingGroupsCommand).resolves({
+        AutoScalingGroups: [
+          {
+            AutoScalingGroupName: GROUP,
+            MinSize: 1,
+            MaxSize: 3,
+            DesiredCapacity: 1,
+            DefaultCooldown: 300,
+            AvailabilityZones: ['eu-west-1a'],
+            HealthCheckType: 'EC2',
+            CreatedTime: new Date(),
+            Instances: [{ InstanceId: INSTANCE_ID, AvailabilityZone: 'eu-west-1a', LifecycleState: 'Pending', HealthStatus: 'Healthy', ProtectedFromScaleIn: false }],
+          },
+        ],
+      });
+      const ids = await new AutoScalingAdapter(new AutoScalingClient({})).groupInstanceIds(GROUP);
+      expect(ids).toEqual([INSTANCE_ID]);
+      expect(asgMock).not.toHaveReceivedCommand(DescribeLifecycleHooksCommand);
+    });
+
+    it('is null for a group that is gone', async () => {
+      asgMock.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+      expect(await new AutoScalingAdapter(new AutoScalingClient({})).groupInstanceIds(GROUP)).toBeNull();
+    });
+  });
+
   describe('lifecycle hooks and terminate-in-group', () => {
     it('lists only EC2_INSTANCE_TERMINATING hooks, read beside the group, and the group\'s instances', async () => {
       // Prepare

@@ -335,7 +335,7 @@ describe('DynamoEventStore.finish, for a response that acts on the instance', ()
     ddbMock.on(TransactWriteCommand).resolves({});
     const { store } = makeStore();
     const finished = record({
-      replacement: { instanceId: REPLACEMENT, seenAt: '2024-05-03T10:00:31.000Z', msFromSignal: 31_000, healthyIn: [] },
+      replacement: { instanceId: REPLACEMENT, seenAt: '2024-05-03T10:00:31.000Z', msFromSignal: 31_000 },
     });
 
     // Act

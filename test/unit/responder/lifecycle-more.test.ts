@@ -504,12 +504,12 @@ describe('adapters that only plan their mutations (the dry run)', () => {
       autoScaling: {
         describeMembership: (instanceId, opts) => real.autoScaling.describeMembership(instanceId, opts),
         describeGroup: (groupName, opts) => real.autoScaling.describeGroup(groupName, opts),
+        groupInstanceIds: (groupName, opts) => real.autoScaling.groupInstanceIds(groupName, opts),
         detachWithReplacement: async () => 'planned',
         terminateWithReplacement: async () => 'planned',
       },
       loadBalancing: {
         deregister: async () => 'planned',
-        targetHealth: (targetGroupArn, instanceId, opts) => real.loadBalancing.targetHealth(targetGroupArn, instanceId, opts),
       },
     };
   }

@@ -23,7 +23,6 @@ import {
   mockAws,
 } from '../../support/mock-aws';
 
-const [HTTP, HTTPS] = FLEET.asgTargetGroups;
 const ID = FLEET.instanceId;
 const NOTICE_MS = 120_000;
 
@@ -110,7 +109,7 @@ describe('an instance whose group has a terminating lifecycle hook', () => {
 describe('the replacement', () => {
   const REPLACEMENT = 'i-0fedcba9876543210';
 
-  it('is recorded once it appears in the group, with the target groups it is already healthy in', async () => {
+  it('is recorded once it appears in the group, without spending ELBv2 describe calls on its health', async () => {
     // Prepare
     const event = loadEvent('spot-interruption-warning/terminate.json');
     const aws = worldFor(event);
@@ -119,23 +118,18 @@ describe('the replacement', () => {
       .resolvesOnce(groupReply())
       .resolvesOnce(groupReply())
       .resolves(groupReply({ otherInstanceIds: [REPLACEMENT] }));
-    aws.elbv2
-      .on(DescribeTargetHealthCommand, { TargetGroupArn: HTTP })
-      .resolves({ TargetHealthDescriptions: [{ Target: { Id: REPLACEMENT }, TargetHealth: { State: 'healthy' } }] })
-      .on(DescribeTargetHealthCommand, { TargetGroupArn: HTTPS })
-      .resolves({ TargetHealthDescriptions: [{ Target: { Id: REPLACEMENT }, TargetHealth: { State: 'initial' } }] });
 
     // Act
     const record = await aws.handler()(event);
 
     // Assess
     expect(aws.autoScaling).toHaveReceivedCommandTimes(DescribeAutoScalingGroupsCommand, 3);
-    expect(aws.elbv2).toHaveReceivedCommandWith(DescribeTargetHealthCommand, { TargetGroupArn: HTTP, Targets: [{ Id: REPLACEMENT }] });
+    expect(aws.elbv2).not.toHaveReceivedCommand(DescribeTargetHealthCommand);
+    expect(aws.autoScaling).toHaveReceivedCommandTimes(DescribeLifecycleHooksCommand, 1);
     expect(record.replacement).toEqual({
       instanceId: REPLACEMENT,
       seenAt: new Date(eventTimeOf(event) + 5_000).toISOString(),
       msFromSignal: 5_000,
-      healthyIn: [HTTP],
     });
     expect(record.timeline).toContainEqual({ event: 'replacement-launched', at: record.replacement?.seenAt, detail: REPLACEMENT });
   });
