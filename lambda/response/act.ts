@@ -91,11 +91,13 @@ export async function act(
 
   // The group's tags, target groups and hooks decide what happens, so they come before acting.
   let group: AsgFacts | null = null;
+  let groupUnreadable = false;
   if (membership) {
     const started = now();
     try {
       group = await deps.autoScaling.describeGroup(membership.groupName, budget());
     } catch (err) {
+      groupUnreadable = true;
       failedLookup('DescribeAutoScalingGroups', err, now() - started);
     }
   }
@@ -104,6 +106,12 @@ export async function act(
     lifecycleState: membership?.lifecycleState ?? null,
     indexRefreshedAt: index.refreshedAt ?? null,
   };
+  if (groupUnreadable && !(behaviour.tagPolicy.key in instance.tags)) {
+    // The group's tag may exclude the instance: acting without knowing could override the
+    // user's opt-out. The failed lookup fails the response, and Lambda's retry decides.
+    notes.push(`the group's ${behaviour.tagPolicy.key} tag could not be read; nothing was done`);
+    return fleetFields({ ...found, actions, timeline, notes });
+  }
 
   const tags = decideByTags(behaviour.tagPolicy, instance.tags, group?.tags);
   if (!tags.included) return nothingDone(tags.reason ?? 'excluded by tag', found);

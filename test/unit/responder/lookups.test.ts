@@ -238,7 +238,7 @@ describe('when Auto Scaling cannot be read', () => {
     });
   });
 
-  it('fails the response when the group cannot be described, after detaching', async () => {
+  it("does nothing and fails when the group cannot be described: its opt-out tag is unknown", async () => {
     // Prepare
     const event = terminate();
     const aws = worldFor(event);
@@ -249,10 +249,34 @@ describe('when Auto Scaling cannot be read', () => {
     // Act
     const failure = await responseFailure(aws.handler()(event));
 
-    // Assess
-    expect(aws.autoScaling).toHaveReceivedCommandTimes(DetachInstancesCommand, 1);
-    expect(deregistrationsSent(aws).map((input) => input.TargetGroupArn)).toEqual([ADMIN]);
-    expect(failure.record).toMatchObject({ outcome: 'failed', detached: true, reason: 'lookup DescribeAutoScalingGroups: Internal failure' });
+    // Assess: no mutation at all; the failed claim lets Lambda's retry decide
+    expect(aws.autoScaling).not.toHaveReceivedCommand(DetachInstancesCommand);
+    expect(deregistrationsSent(aws)).toEqual([]);
+    expect(failure.record).toMatchObject({
+      outcome: 'failed',
+      detached: false,
+      reason: 'lookup DescribeAutoScalingGroups: Internal failure',
+      notes: ["the group's spot-responder tag could not be read; nothing was done"],
+    });
     expect(aws.dynamo).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
   });
+
+  it("still acts when the group cannot be described but the instance's own tag decides", async () => {
+    // Prepare
+    const event = terminate();
+    const aws = worldFor(event);
+    aws.ec2.on(DescribeInstancesCommand).resolves(instanceReply({ tags: { 'spot-responder': 'on' } }));
+    aws.autoScaling
+      .on(DescribeAutoScalingGroupsCommand)
+      .rejects(serviceError(AutoScalingServiceException, 'InternalFailure', 500, 'Internal failure'));
+
+    // Act
+    const failure = await responseFailure(aws.handler()(event));
+
+    // Assess: detached and drained from the indexed group; the ASG's own groups are unknown
+    expect(aws.autoScaling).toHaveReceivedCommandTimes(DetachInstancesCommand, 1);
+    expect(deregistrationsSent(aws).map((input) => input.TargetGroupArn)).toEqual([ADMIN]);
+    expect(failure.record).toMatchObject({ outcome: 'failed', detached: true });
+  });
+
 });
