@@ -22,6 +22,7 @@ export function recordSummary(record: ResponseRecord & { deliveries?: number }):
     replacement: record.replacement ?? null,
     timeline: record.timeline ?? [],
     noticeMs: record.noticeMs ?? null,
+    msToHealthy: record.msToHealthy ?? null,
     notes: record.notes ?? [],
     ...(record.dryRun ? { dryRun: true } : {}),
     ...(record.deliveries ? { deliveries: record.deliveries } : {}),
@@ -78,6 +79,9 @@ export function formatRecord(record: ResponseRecord & { deliveries?: number }): 
   }
   if (record.timeline && record.timeline.length > 0) {
     lines.push(`  timeline: ${record.timeline.map((e) => `${e.event} ${e.at.slice(11, 23)}`).join(' → ')}`);
+  }
+  if (record.msToHealthy !== undefined && record.msToHealthy !== null) {
+    lines.push(`  replacement healthy in every target group ${(record.msToHealthy / 1000).toFixed(1)} s after the signal (to the refresh that saw it)`);
   }
   if (record.noticeMs !== undefined && record.noticeMs !== null) {
     lines.push(`  real notice: ${(record.noticeMs / 1000).toFixed(1)} s from warning to stop/shutdown`);

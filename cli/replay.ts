@@ -1,6 +1,7 @@
 // `spot-responder replay`: feed EventBridge events to the very same `respond` the Lambda runs,
 // against a local emulator (or, with --dry-run, read-only against a real account).
 import { errorInfo, type AwsClients } from '../lambda/aws/clients';
+import { DynamoEventStore } from '../lambda/aws/event-store';
 import { DynamoTargetIndex } from '../lambda/aws/target-index';
 import type { ResponseRecord } from '../lambda/core/model';
 import type { AcceptPolicy } from '../lambda/events';
@@ -61,6 +62,11 @@ export async function createReplayer(opts: ReplayOptions): Promise<Replayer> {
     elbv2: clients.elbv2,
     ec2: clients.ec2,
     index: new DynamoTargetIndex({ client: clients.dynamo, tableName: opts.table, refreshIntervalMinutes: 5 }),
+    store: new DynamoEventStore({
+      client: clients.dynamo,
+      tableName: opts.table,
+      retentionDays: settings.recordRetentionDays,
+    }),
     callsPerSecond: 50,
     log,
   });

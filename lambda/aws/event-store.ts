@@ -13,9 +13,11 @@
 // was stopped comes back and may be interrupted again, hours later, and must be handled then.
 //
 // INSTANCE#<instanceId> points at the response that acted on the instance, or launched it as a
-// replacement, so that later state-change events extend that record's timeline.
+// replacement, so that later state-change events extend that record's timeline (and the index
+// refresher, once it sees a replacement healthy, adds replacement-healthy).
 import type { CancellationReason } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -68,6 +70,13 @@ const WARNING_DETAIL_TYPE = 'EC2 Spot Instance Interruption Warning';
 export const ACTION_WINDOW_MS = 30 * 60_000;
 /** Pointers outlive any plausible follow-up event of the interruption. */
 const POINTER_TTL_SECONDS = 7 * 86_400;
+/** BatchGetItem takes at most 100 keys. */
+export const BATCH_GET_LIMIT = 100;
+
+export class PointerReadError extends Error {
+  override name = 'PointerReadError';
+  readonly $retryable = {};
+}
 
 export interface DynamoEventStoreOptions {
   client: DynamoDBDocumentClient;
@@ -78,6 +87,8 @@ export interface DynamoEventStoreOptions {
   random?: () => number;
   /** Claim attempts when DynamoDB cancels the transaction for a conflict, not a condition. */
   claimAttempts?: number;
+  /** Attempts per BatchGet of pointers while DynamoDB returns UnprocessedKeys (off the hot path). */
+  pointerReadAttempts?: number;
 }
 
 type Item = Record<string, unknown>;
@@ -91,6 +102,7 @@ export class DynamoEventStore implements EventStore {
   private readonly sleep: Sleep;
   private readonly random: () => number;
   private readonly claimAttempts: number;
+  private readonly pointerReadAttempts: number;
 
   constructor(opts: DynamoEventStoreOptions) {
     this.client = opts.client;
@@ -100,6 +112,7 @@ export class DynamoEventStore implements EventStore {
     this.sleep = opts.sleep ?? realSleep;
     this.random = opts.random ?? Math.random;
     this.claimAttempts = opts.claimAttempts ?? 3;
+    this.pointerReadAttempts = opts.pointerReadAttempts ?? 5;
   }
 
   /**
@@ -318,17 +331,12 @@ export class DynamoEventStore implements EventStore {
     const found = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: itemKey.instance(instanceId) }, ConsistentRead: true }),
     );
-    const eventId = found.Item ? stringAttr(found.Item, 'eventId') : undefined;
-    if (!found.Item || !eventId) return null;
-    const built = build({
-      eventId,
-      role: stringAttr(found.Item, 'role') === 'replacement' ? 'replacement' : 'interrupted',
-      signalDetailType: stringAttr(found.Item, 'signalDetailType') ?? null,
-      signalTime: stringAttr(found.Item, 'signalTime') ?? null,
-      warningTime: stringAttr(found.Item, 'warningTime') ?? null,
-    });
+    const pointer = found.Item ? pointerFrom(found.Item) : undefined;
+    if (!pointer) return null;
+    const eventId = pointer.eventId;
+    const built = build(pointer);
     if (!built) return null;
-    const { entry, noticeMs, warningTime } = built;
+    const { entry, noticeMs, msToHealthy, warningTime, healthyAt } = built;
     if (warningTime) {
       await this.client.send(
         new UpdateCommand({
@@ -344,6 +352,10 @@ export class DynamoEventStore implements EventStore {
     if (noticeMs !== undefined) {
       sets.push('noticeMs = if_not_exists(noticeMs, :notice)');
       values[':notice'] = noticeMs;
+    }
+    if (msToHealthy !== undefined) {
+      sets.push('msToHealthy = if_not_exists(msToHealthy, :toHealthy)');
+      values[':toHealthy'] = msToHealthy;
     }
     try {
       await this.client.send(
@@ -361,7 +373,58 @@ export class DynamoEventStore implements EventStore {
       if (isConditionalCheckFailed(err)) return null;
       throw err;
     }
+    // After the record, so that a failure in between leaves the pointer unmarked and the next
+    // refresh tries again (the milestone's if_not_exists keeps the first time).
+    if (healthyAt) {
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk: itemKey.instance(instanceId) },
+            UpdateExpression: 'SET healthyAt = if_not_exists(healthyAt, :at)',
+            // An update creates a missing item: never resurrect a pointer that just expired.
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':at': healthyAt },
+          }),
+        );
+      } catch (err) {
+        if (!isConditionalCheckFailed(err)) throw err;
+      }
+    }
     return { eventId, entry };
+  }
+
+  /**
+   * BatchGets of at most 100 keys, eventually consistent: a pointer written a moment ago and
+   * missed here is found by the next refresh. UnprocessedKeys are retried after a backoff.
+   */
+  async instancePointers(instanceIds: readonly string[]): Promise<Map<string, InstancePointer>> {
+    const idOfKey = new Map(instanceIds.map((id) => [itemKey.instance(id), id]));
+    const keys = [...idOfKey.keys()].map((pk) => ({ pk }));
+    const pointers = new Map<string, InstancePointer>();
+    for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) {
+      for (const item of await this.readPointerChunk(keys.slice(i, i + BATCH_GET_LIMIT))) {
+        const id = idOfKey.get(stringAttr(item, 'pk') ?? '');
+        const pointer = pointerFrom(item);
+        if (id && pointer) pointers.set(id, pointer);
+      }
+    }
+    return pointers;
+  }
+
+  private async readPointerChunk(keys: Item[]): Promise<Item[]> {
+    const found: Item[] = [];
+    let pending = keys;
+    for (let attempt = 1; ; attempt++) {
+      const out = await this.client.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }));
+      found.push(...((out.Responses?.[this.tableName] ?? []) as Item[]));
+      pending = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Item[];
+      if (pending.length === 0) return found;
+      if (attempt >= this.pointerReadAttempts) {
+        throw new PointerReadError(`${pending.length} pointers still unprocessed after ${attempt} BatchGetItem attempts`);
+      }
+      await this.sleep(fullJitterDelay(attempt, this.random));
+    }
   }
 
   async noteDuplicate(originalEventId: string, duplicateEventId: string, at: string): Promise<void> {
@@ -541,6 +604,21 @@ function timelineList(value: unknown): TimelineEntry[] {
 
 function statusOf(item: Item): string {
   return stringAttr(item, 'status') ?? 'UNKNOWN';
+}
+
+/** An INSTANCE# item as the pointer builders see it; undefined when it names no response. */
+export function pointerFrom(item: Item): InstancePointer | undefined {
+  const eventId = stringAttr(item, 'eventId');
+  if (!eventId) return undefined;
+  const healthyAt = stringAttr(item, 'healthyAt');
+  return {
+    eventId,
+    role: stringAttr(item, 'role') === 'replacement' ? 'replacement' : 'interrupted',
+    signalDetailType: stringAttr(item, 'signalDetailType') ?? null,
+    signalTime: stringAttr(item, 'signalTime') ?? null,
+    warningTime: stringAttr(item, 'warningTime') ?? null,
+    ...(healthyAt ? { healthyAt } : {}),
+  };
 }
 
 /** A string attribute, marshalled ({ S }) or plain. */

@@ -90,7 +90,13 @@ export class DynamoTargetIndex implements TargetIndexReader, TargetIndexWriter {
     for (const [instanceId, targets] of byInstance) {
       if (targets.length === 0) continue;
       targetCount += targets.length;
-      const item: TargetsItem = { pk: itemKey.targets(instanceId), targets, snapshotAt, expiresAt };
+      // Registrations only: a health state is stale by the time a warning reads the item.
+      const item: TargetsItem = {
+        pk: itemKey.targets(instanceId),
+        targets: targets.map(toIndexedTarget),
+        snapshotAt,
+        expiresAt,
+      };
       requests.push({ PutRequest: { Item: { ...item } } });
     }
     for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) {
@@ -162,6 +168,7 @@ export class DynamoTargetIndex implements TargetIndexReader, TargetIndexWriter {
   }
 }
 
+/** The registration alone, as the index stores and answers it (no health state). */
 function toIndexedTarget(raw: IndexedTarget): IndexedTarget {
   return {
     targetGroupArn: raw.targetGroupArn,

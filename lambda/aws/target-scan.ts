@@ -1,6 +1,6 @@
 // The index refresher's walk: every ELBv2 target group in the account and region, every
-// registration in it, keyed by the instance that stands behind it. Runs on a schedule, never
-// on the responder's hot path.
+// registration in it with its health state, keyed by the instance that stands behind it. Runs
+// on a schedule, never on the responder's hot path.
 import { DescribeNetworkInterfacesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import {
   DescribeTargetGroupsCommand,
@@ -153,7 +153,8 @@ export async function scanTargetRegistrations(deps: ScanDeps): Promise<ScanResul
     for (const description of descriptions) {
       const id = description.Target?.Id;
       if (!id) continue;
-      if (description.TargetHealth?.State === 'draining') {
+      const state = description.TargetHealth?.State;
+      if (state === 'draining') {
         stats.drainingTargets++;
         continue;
       }
@@ -163,6 +164,8 @@ export async function scanTargetRegistrations(deps: ScanDeps): Promise<ScanResul
         targetType: type,
         ...(description.Target?.Port !== undefined ? { port: description.Target.Port } : {}),
         ...(description.Target?.AvailabilityZone ? { availabilityZone: description.Target.AvailabilityZone } : {}),
+        // Already in the answer: the refresher's verification of replacements costs no call.
+        ...(state ? { state } : {}),
       };
       if (type === 'instance') {
         stats.instanceTargets++;

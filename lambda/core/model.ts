@@ -112,6 +112,12 @@ export interface IndexedTarget {
   targetType: 'instance' | 'ip';
   port?: number;
   availabilityZone?: string;
+  /**
+   * TargetHealth.State when the refresher scanned (healthy, initial, unhealthy, unused ...).
+   * Only the refresher's own verification of replacements reads it: the index does not store
+   * it, and the responder never sees it.
+   */
+  state?: string;
 }
 
 export interface TargetIndexLookup {
@@ -195,4 +201,9 @@ export interface ResponseRecord {
   timeline?: TimelineEntry[];
   /** Real notice: from the warning's time to the instance stopping or shutting down. */
   noticeMs?: number | null;
+  /**
+   * Time-to-healthy: from the signal's time to the index refresh that first saw the replacement
+   * healthy in all its target groups. Late by up to one refresh interval.
+   */
+  msToHealthy?: number | null;
 }

@@ -97,13 +97,22 @@ export interface InstancePointer {
    * the time of a warning that followed a rebalance response. The real notice counts from here.
    */
   warningTime: string | null;
+  /** Replacements only: when an index refresh first saw it healthy (its milestone is recorded). */
+  healthyAt?: string;
 }
 
 export interface TimelineAddition {
   entry: TimelineEntry;
   noticeMs?: number;
+  /** Set on the record (first one wins) beside a replacement-healthy milestone. */
+  msToHealthy?: number;
   /** Remember on the pointer that the warning came at this time (first one wins). */
   warningTime?: string;
+  /**
+   * Remember on the pointer, once the milestone is in, that the replacement was seen healthy at
+   * this time (first one wins), so later refreshes pass it by without writing.
+   */
+  healthyAt?: string;
 }
 
 export interface HistoryQuery {
@@ -139,4 +148,9 @@ export interface EventStore {
     instanceId: string,
     build: (pointer: InstancePointer) => TimelineAddition | null,
   ): Promise<{ eventId: string; entry: TimelineEntry } | null>;
+  /**
+   * The INSTANCE# pointers of these instances, keyed by instance id; instances without one are
+   * absent. Off the hot path (the index refresher): eventually consistent reads.
+   */
+  instancePointers(instanceIds: readonly string[]): Promise<Map<string, InstancePointer>>;
 }

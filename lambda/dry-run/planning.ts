@@ -13,6 +13,7 @@ import {
   DynamoEventStore,
   isActionHeld,
   isHeld,
+  pointerFrom,
   signalKey,
   unclaimedStatus,
 } from '../aws/event-store';
@@ -287,6 +288,10 @@ export class ReadOnlyEventStore implements EventStore {
     return this.records.history(query);
   }
 
+  instancePointers(instanceIds: readonly string[]): Promise<Map<string, InstancePointer>> {
+    return this.records.instancePointers(instanceIds);
+  }
+
   /** Reads the pointer as the real store does; the timeline update it would make goes into the plan. */
   async appendTimeline(
     instanceId: string,
@@ -294,17 +299,12 @@ export class ReadOnlyEventStore implements EventStore {
   ): Promise<{ eventId: string; entry: TimelineEntry } | null> {
     const pointerKey = itemKey.instance(instanceId);
     const found = await this.read(pointerKey, {});
-    const eventId = found ? text(found, 'eventId') : undefined;
-    if (!found || !eventId) return null;
-    const built = build({
-      eventId,
-      role: text(found, 'role') === 'replacement' ? 'replacement' : 'interrupted',
-      signalDetailType: text(found, 'signalDetailType') ?? null,
-      signalTime: text(found, 'signalTime') ?? null,
-      warningTime: text(found, 'warningTime') ?? null,
-    });
+    const pointer = found ? pointerFrom(found) : undefined;
+    if (!pointer) return null;
+    const eventId = pointer.eventId;
+    const built = build(pointer);
     if (!built) return null;
-    const { entry, noticeMs, warningTime } = built;
+    const { entry, noticeMs, msToHealthy, warningTime, healthyAt } = built;
     if (warningTime) {
       this.journal.write(
         SERVICE.dynamo,
@@ -322,11 +322,25 @@ export class ReadOnlyEventStore implements EventStore {
         set: {
           [`timeline.${entry.event}`]: { at: entry.at, ...(entry.detail !== undefined ? { detail: entry.detail } : {}) },
           ...(noticeMs !== undefined ? { noticeMs } : {}),
+          ...(msToHealthy !== undefined ? { msToHealthy } : {}),
         },
         condition: 'attribute_exists(timeline)',
       },
       'add the milestone to the timeline unless it is there already',
     );
+    if (healthyAt) {
+      this.journal.write(
+        SERVICE.dynamo,
+        'UpdateItem',
+        {
+          TableName: this.tableName,
+          Update: pointerKey,
+          set: { healthyAt },
+          condition: 'unless already set; only if the pointer exists',
+        },
+        'remember on the pointer that the replacement was seen healthy',
+      );
+    }
     return { eventId, entry };
   }
 

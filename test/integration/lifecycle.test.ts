@@ -690,4 +690,34 @@ describe('verification', () => {
     });
     expect(record.replacement).toEqual(seen);
   });
+
+  it('records time-to-healthy at the next index refresh, from the health it already reads, once', async () => {
+    // Prepare
+    const w = await newWorld('healthy');
+    const { web, api } = w.fleet.targetGroups;
+    const before = await snapshot(w);
+    const warned = warning(w.victim, 'terminate');
+    await w.replayer.replay(warned);
+    const replacement = expectReplaced(w, before, await snapshot(w), w.victim);
+
+    // Act
+    const first = await w.replayer.refreshIndex();
+    const afterFirst = await stored(w, warned.id as string);
+    const second = await w.replayer.refreshIndex();
+
+    // Assess. moto reports a target healthy as soon as it is registered; in AWS the replacement
+    // stays `initial` through its first health checks, and a later refresh records it.
+    expect(first).toMatchObject({ replacementsVerified: 1, verificationErrors: 0 });
+    expect(afterFirst.replacement?.instanceId).toBe(replacement);
+    expect(milestone(afterFirst, 'replacement-healthy')).toEqual({
+      event: 'replacement-healthy',
+      at: first.snapshotAt,
+      detail: `healthy in ${[web.name, api.name].sort().join(', ')}`,
+    });
+    expect(afterFirst.msToHealthy).toBe(Date.parse(first.snapshotAt) - Date.parse(warned.time as string));
+    expectChronological(afterFirst);
+    // The pointer remembers it: the next refresh passes the replacement by without a write.
+    expect(second).toMatchObject({ replacementsVerified: 0, verificationErrors: 0 });
+    expect(await stored(w, warned.id as string)).toEqual(afterFirst);
+  });
 });

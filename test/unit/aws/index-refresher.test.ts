@@ -1,20 +1,28 @@
 import 'aws-sdk-client-mock-jest';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import {
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
+  type TargetHealthStateEnum,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { DynamoEventStore } from '../../../lambda/aws/event-store';
 import { ConfigError } from '../../../lambda/config';
 import type { IndexedTarget } from '../../../lambda/core/model';
 import type { TargetIndexWriter } from '../../../lambda/core/ports';
-import { handler, makeIndexRefresher } from '../../../lambda/index-refresher';
+import { handler, makeIndexRefresher, type IndexRefresherDeps } from '../../../lambda/index-refresher';
 import { silentLog, type Log } from '../../../lambda/log';
 
 const elbMock = mockClient(ElasticLoadBalancingV2Client);
-const TG = 'arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web/0123456789abcdef';
+const ddbMock = mockClient(DynamoDBDocumentClient);
+const TABLE = 'spot-responder';
+const tgArn = (name: string) => `arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/${name}/0123456789abcdef`;
+const TG = tgArn('web');
 const START = Date.parse('2024-05-01T12:00:00.000Z');
+const SNAPSHOT_AT = '2024-05-01T12:00:00.000Z';
 
 function recordingLog() {
   const info = jest.fn();
@@ -23,12 +31,19 @@ function recordingLog() {
   return { log, info, error };
 }
 
-function refresherWith(index: TargetIndexWriter, log: Log) {
+/** A store that knows no pointers: the refreshes that are not about verification. */
+const noPointers: IndexRefresherDeps['store'] = {
+  instancePointers: async () => new Map(),
+  appendTimeline: async () => null,
+};
+
+function refresherWith(index: TargetIndexWriter, log: Log, store: IndexRefresherDeps['store'] = noPointers) {
   let t = START;
   return makeIndexRefresher({
     elbv2: new ElasticLoadBalancingV2Client({}),
     ec2: new EC2Client({}),
     index,
+    store,
     // High enough that the limiter's real sleep is never reached in a test this small.
     callsPerSecond: 1_000_000,
     log,
@@ -53,10 +68,17 @@ describe('makeIndexRefresher', () => {
 
     // Assess
     expect(writeSnapshot).toHaveBeenCalledWith(
-      new Map([['i-a', [{ targetGroupArn: TG, targetId: 'i-a', targetType: 'instance', port: 80 }]]]),
+      new Map([['i-a', [{ targetGroupArn: TG, targetId: 'i-a', targetType: 'instance', port: 80, state: 'healthy' }]]]),
       '2024-05-01T12:00:00.000Z',
     );
-    expect(summary).toMatchObject({ snapshotAt: '2024-05-01T12:00:00.000Z', durationMs: 250, instances: 1, instanceTargets: 1 });
+    expect(summary).toMatchObject({
+      snapshotAt: '2024-05-01T12:00:00.000Z',
+      durationMs: 250,
+      instances: 1,
+      instanceTargets: 1,
+      replacementsVerified: 0,
+      verificationErrors: 0,
+    });
     expect(info).toHaveBeenCalledTimes(1);
     expect(info).toHaveBeenCalledWith('target index refreshed', summary);
   });
@@ -86,6 +108,249 @@ describe('makeIndexRefresher', () => {
 
     // Act / Assess
     await expect(refresherWith({ writeSnapshot }, log)()).rejects.toMatchObject({ name: 'IndexWriteError' });
+  });
+});
+
+describe('makeIndexRefresher, verifying replacements', () => {
+  const SIGNAL_TIME = '2024-05-01T11:56:40Z';
+  const writeSnapshot = jest.fn(async (_: Map<string, IndexedTarget[]>, __: string) => undefined);
+
+  beforeEach(() => {
+    elbMock.reset();
+    ddbMock.reset();
+    writeSnapshot.mockClear();
+    ddbMock.on(UpdateCommand).resolves({});
+  });
+
+  function store() {
+    return new DynamoEventStore({
+      client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+      tableName: TABLE,
+      retentionDays: 90,
+      sleep: async () => undefined,
+      random: () => 0.5,
+    });
+  }
+
+  /** Target groups by name, each with its targets' instance id and state. */
+  function fleet(groups: Record<string, Array<[string, TargetHealthStateEnum]>>): void {
+    elbMock.on(DescribeTargetGroupsCommand).resolves({
+      TargetGroups: Object.keys(groups).map((name) => ({ TargetGroupArn: tgArn(name), TargetType: 'instance' })),
+    });
+    for (const [name, targets] of Object.entries(groups)) {
+      elbMock.on(DescribeTargetHealthCommand, { TargetGroupArn: tgArn(name) }).resolves({
+        TargetHealthDescriptions: targets.map(([Id, State]) => ({ Target: { Id, Port: 80 }, TargetHealth: { State } })),
+      });
+    }
+  }
+
+  function pointer(instanceId: string, role: 'interrupted' | 'replacement', extra: Record<string, unknown> = {}) {
+    return { pk: `INSTANCE#${instanceId}`, eventId: `evt-${instanceId}`, role, signalTime: SIGNAL_TIME, ...extra };
+  }
+
+  /** The pointers in the table: BatchGet answers those asked for, GetItem each one. */
+  function pointers(...items: Array<ReturnType<typeof pointer>>): void {
+    ddbMock.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, { Keys: Array<{ pk: string }> }> }) => {
+      const asked = new Set(input.RequestItems[TABLE]?.Keys.map((k) => k.pk));
+      return { Responses: { [TABLE]: items.filter((i) => asked.has(i.pk)) }, UnprocessedKeys: {} };
+    });
+    ddbMock.on(GetCommand).resolves({});
+    for (const item of items) ddbMock.on(GetCommand, { Key: { pk: item.pk } }).resolves({ Item: item });
+  }
+
+  const askedKeys = () =>
+    ddbMock.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems?.[TABLE]?.Keys?.map((k) => k.pk));
+  const updatedKeys = () => ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input.Key?.pk);
+
+  it('adds replacement-healthy and msToHealthy to the record of a replacement healthy everywhere, then marks its pointer', async () => {
+    // Prepare
+    fleet({ web: [['i-new', 'healthy']], api: [['i-new', 'healthy']] });
+    pointers(pointer('i-new', 'replacement'));
+    const { log, info } = recordingLog();
+
+    // Act
+    const summary = await refresherWith({ writeSnapshot }, log, store())();
+
+    // Assess
+    expect(summary).toMatchObject({ replacementsVerified: 1, verificationErrors: 0 });
+    expect(ddbMock).toHaveReceivedCommandWith(BatchGetCommand, {
+      RequestItems: { [TABLE]: { Keys: [{ pk: 'INSTANCE#i-new' }] } },
+    });
+    expect(ddbMock).toHaveReceivedNthSpecificCommandWith(1, UpdateCommand, {
+      TableName: TABLE,
+      Key: { pk: 'EVENT#evt-i-new' },
+      UpdateExpression:
+        'SET timeline.#milestone = if_not_exists(timeline.#milestone, :entry), msToHealthy = if_not_exists(msToHealthy, :toHealthy)',
+      ConditionExpression: 'attribute_exists(timeline)',
+      ExpressionAttributeNames: { '#milestone': 'replacement-healthy' },
+      // 11:56:40Z to the snapshot at 12:00:00.000Z.
+      ExpressionAttributeValues: { ':entry': { at: SNAPSHOT_AT, detail: 'healthy in api, web' }, ':toHealthy': 200_000 },
+    });
+    expect(ddbMock).toHaveReceivedNthSpecificCommandWith(2, UpdateCommand, {
+      TableName: TABLE,
+      Key: { pk: 'INSTANCE#i-new' },
+      UpdateExpression: 'SET healthyAt = if_not_exists(healthyAt, :at)',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':at': SNAPSHOT_AT },
+    });
+    expect(info).toHaveBeenCalledWith('replacement healthy', {
+      instanceId: 'i-new',
+      eventId: 'evt-i-new',
+      at: SNAPSHOT_AT,
+      targetGroups: ['api', 'web'],
+    });
+    expect(info).toHaveBeenLastCalledWith('target index refreshed', summary);
+  });
+
+  it('asks only about instances whose every registration is healthy', async () => {
+    // Prepare
+    fleet({
+      web: [['i-both', 'healthy'], ['i-half', 'healthy'], ['i-sick', 'unhealthy'], ['i-booting', 'initial']],
+      api: [['i-both', 'healthy'], ['i-half', 'initial']],
+    });
+    pointers(pointer('i-half', 'replacement'), pointer('i-booting', 'replacement'));
+
+    // Act
+    const summary = await refresherWith({ writeSnapshot }, silentLog, store())();
+
+    // Assess
+    expect(askedKeys()).toEqual([['INSTANCE#i-both']]);
+    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+    expect(summary).toMatchObject({ replacementsVerified: 0, verificationErrors: 0 });
+  });
+
+  it('reads nothing when no instance is healthy everywhere', async () => {
+    // Prepare
+    fleet({ web: [['i-booting', 'initial']] });
+
+    // Act
+    await refresherWith({ writeSnapshot }, silentLog, store())();
+
+    // Assess
+    expect(ddbMock).not.toHaveReceivedAnyCommand();
+  });
+
+  it('extends only the records of replacements not yet seen healthy', async () => {
+    // Prepare
+    fleet({ web: [['i-old', 'healthy'], ['i-seen', 'healthy'], ['i-new', 'healthy'], ['i-none', 'healthy']] });
+    pointers(
+      pointer('i-old', 'interrupted'),
+      pointer('i-seen', 'replacement', { healthyAt: '2024-05-01T11:55:00.000Z' }),
+      pointer('i-new', 'replacement'),
+    );
+
+    // Act
+    const summary = await refresherWith({ writeSnapshot }, silentLog, store())();
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandTimes(GetCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandWith(GetCommand, { Key: { pk: 'INSTANCE#i-new' } });
+    expect(updatedKeys()).toEqual(['EVENT#evt-i-new', 'INSTANCE#i-new']);
+    expect(summary.replacementsVerified).toBe(1);
+  });
+
+  it('writes nothing when the pointer names an interrupted instance by the time it is read again', async () => {
+    // Prepare: the replacement was itself interrupted and acted on between the two reads.
+    fleet({ web: [['i-new', 'healthy']] });
+    pointers(pointer('i-new', 'replacement'));
+    ddbMock.on(GetCommand, { Key: { pk: 'INSTANCE#i-new' } }).resolves({ Item: pointer('i-new', 'interrupted') });
+
+    // Act
+    const summary = await refresherWith({ writeSnapshot }, silentLog, store())();
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommand(GetCommand);
+    expect(ddbMock).not.toHaveReceivedCommand(UpdateCommand);
+    expect(summary.replacementsVerified).toBe(0);
+  });
+
+  it('records no msToHealthy when the pointer has no signal time', async () => {
+    // Prepare
+    fleet({ web: [['i-new', 'healthy']] });
+    pointers(pointer('i-new', 'replacement', { signalTime: undefined }));
+
+    // Act
+    await refresherWith({ writeSnapshot }, silentLog, store())();
+
+    // Assess
+    expect(ddbMock).toHaveReceivedNthSpecificCommandWith(1, UpdateCommand, {
+      Key: { pk: 'EVENT#evt-i-new' },
+      UpdateExpression: 'SET timeline.#milestone = if_not_exists(timeline.#milestone, :entry)',
+      ExpressionAttributeValues: { ':entry': { at: SNAPSHOT_AT, detail: 'healthy in web' } },
+    });
+  });
+
+  it('reads pointers 100 keys per BatchGet', async () => {
+    // Prepare
+    const ids = Array.from({ length: 250 }, (_, i) => `i-${String(i).padStart(17, '0')}`);
+    fleet({ web: ids.map((id) => [id, 'healthy']) });
+    pointers();
+
+    // Act
+    await refresherWith({ writeSnapshot }, silentLog, store())();
+
+    // Assess
+    const asked = askedKeys();
+    expect(asked.map((keys) => keys?.length)).toEqual([100, 100, 50]);
+    expect(new Set(asked.flat())).toEqual(new Set(ids.map((id) => `INSTANCE#${id}`)));
+  });
+
+  it('retries unprocessed keys, only those, and verifies what they return', async () => {
+    // Prepare
+    fleet({ web: [['i-a', 'healthy'], ['i-new', 'healthy']] });
+    pointers(pointer('i-new', 'replacement'));
+    ddbMock
+      .on(BatchGetCommand)
+      .resolvesOnce({ Responses: { [TABLE]: [] }, UnprocessedKeys: { [TABLE]: { Keys: [{ pk: 'INSTANCE#i-new' }] } } })
+      .resolves({ Responses: { [TABLE]: [pointer('i-new', 'replacement')] }, UnprocessedKeys: {} });
+
+    // Act
+    const summary = await refresherWith({ writeSnapshot }, silentLog, store())();
+
+    // Assess
+    expect(askedKeys()).toEqual([['INSTANCE#i-a', 'INSTANCE#i-new'], ['INSTANCE#i-new']]);
+    expect(summary).toMatchObject({ replacementsVerified: 1, verificationErrors: 0 });
+  });
+
+  it('keeps the refresh when the pointers cannot be read: logged and counted', async () => {
+    // Prepare
+    fleet({ web: [['i-new', 'healthy']] });
+    ddbMock.on(BatchGetCommand).resolves({ Responses: {}, UnprocessedKeys: { [TABLE]: { Keys: [{ pk: 'INSTANCE#i-new' }] } } });
+    const { log, error } = recordingLog();
+
+    // Act
+    const summary = await refresherWith({ writeSnapshot }, log, store())();
+
+    // Assess
+    expect(writeSnapshot).toHaveBeenCalledTimes(1);
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 5);
+    expect(summary).toMatchObject({ instances: 1, replacementsVerified: 0, verificationErrors: 1 });
+    expect(error).toHaveBeenCalledWith(
+      'replacement verification failed: pointers unread',
+      expect.objectContaining({ candidates: 1, error: expect.objectContaining({ name: 'PointerReadError' }) }),
+    );
+  });
+
+  it('goes on with the next replacement when one record update fails', async () => {
+    // Prepare
+    fleet({ web: [['i-one', 'healthy'], ['i-two', 'healthy']] });
+    pointers(pointer('i-one', 'replacement'), pointer('i-two', 'replacement'));
+    ddbMock
+      .on(UpdateCommand, { Key: { pk: 'EVENT#evt-i-one' } })
+      .rejects(Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ThrottlingException' }));
+    const { log, error } = recordingLog();
+
+    // Act
+    const summary = await refresherWith({ writeSnapshot }, log, store())();
+
+    // Assess
+    expect(summary).toMatchObject({ replacementsVerified: 1, verificationErrors: 1 });
+    // Not marked: the next refresh tries i-one again.
+    expect(updatedKeys()).toEqual(['EVENT#evt-i-one', 'EVENT#evt-i-two', 'INSTANCE#i-two']);
+    expect(error).toHaveBeenCalledWith(
+      'replacement verification failed',
+      expect.objectContaining({ instanceId: 'i-one', eventId: 'evt-i-one' }),
+    );
   });
 });
 

@@ -68,6 +68,21 @@ describe('DynamoTargetIndex.writeSnapshot', () => {
     expect(ddbMock.calls().at(-1)?.args[0]).toBeInstanceOf(PutCommand);
   });
 
+  it('stores the registrations without the health state the scan saw', async () => {
+    // Prepare
+    ddbMock.on(BatchWriteCommand).resolves({ UnprocessedItems: {} });
+    ddbMock.on(PutCommand).resolves({});
+    const { index } = makeIndex();
+
+    // Act
+    await index.writeSnapshot(new Map([[INSTANCE_ID, [{ ...TARGET, state: 'healthy' }]]]), NOW.toISOString());
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandWith(BatchWriteCommand, {
+      RequestItems: { [TABLE]: [{ PutRequest: { Item: expect.objectContaining({ targets: [TARGET] }) } }] },
+    });
+  });
+
   it('retries unprocessed items, and only those, after a backoff', async () => {
     // Prepare
     const leftOver = { PutRequest: { Item: { pk: 'TARGETS#i-00000000000000001' } } };

@@ -96,10 +96,10 @@ describe('scanTargetRegistrations', () => {
     });
     expect(Object.fromEntries(byInstance)).toEqual({
       'i-a': [
-        { targetGroupArn: arn('web'), targetId: 'i-a', targetType: 'instance', port: 80, availabilityZone: 'eu-west-1a' },
-        { targetGroupArn: arn('api'), targetId: '10.0.1.10', targetType: 'ip', port: 443, availabilityZone: 'eu-west-1a' },
+        { targetGroupArn: arn('web'), targetId: 'i-a', targetType: 'instance', port: 80, availabilityZone: 'eu-west-1a', state: 'healthy' },
+        { targetGroupArn: arn('api'), targetId: '10.0.1.10', targetType: 'ip', port: 443, availabilityZone: 'eu-west-1a', state: 'healthy' },
       ],
-      'i-c': [{ targetGroupArn: arn('web'), targetId: 'i-c', targetType: 'instance', port: 8080 }],
+      'i-c': [{ targetGroupArn: arn('web'), targetId: 'i-c', targetType: 'instance', port: 8080, state: 'unhealthy' }],
     });
     expect(stats).toMatchObject({
       targetGroups: 4,
@@ -112,6 +112,31 @@ describe('scanTargetRegistrations', () => {
       elbv2Calls: 4,
       ec2Calls: 1,
     });
+  });
+
+  it("keeps each registration's health state as ELBv2 reported it, and none when it reported none", async () => {
+    // Prepare
+    elbMock.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [group('web', 'instance')] });
+    elbMock.on(DescribeTargetHealthCommand).resolves({
+      TargetHealthDescriptions: [
+        { Target: { Id: 'i-new', Port: 80 }, TargetHealth: { State: 'initial', Reason: 'Elb.RegistrationInProgress' } },
+        { Target: { Id: 'i-idle', Port: 80 }, TargetHealth: { State: 'unused', Reason: 'Target.NotInUse' } },
+        { Target: { Id: 'i-bare', Port: 80 } },
+      ],
+    });
+    const { deps } = scanDeps();
+
+    // Act
+    const { byInstance, stats } = await scanTargetRegistrations(deps);
+
+    // Assess
+    expect(Object.fromEntries([...byInstance].map(([id, targets]) => [id, targets.map((t) => t.state)]))).toEqual({
+      'i-new': ['initial'],
+      'i-idle': ['unused'],
+      'i-bare': [undefined],
+    });
+    expect(byInstance.get('i-bare')?.[0]).not.toHaveProperty('state');
+    expect(stats.elbv2Calls).toBe(2);
   });
 
   it('resolves an ip within its target group\'s VPC when the same IP exists in two VPCs', async () => {
