@@ -65,7 +65,7 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
     const unchanged = JSON.stringify(await describeFleet(replayer.clients, fleet)) === JSON.stringify(after);
     print(`      fleet ${unchanged ? 'unchanged: no second deregistration, no second detach' : 'CHANGED (unexpected)'}`);
 
-    progress('EC2 reports the state changes that follow (times as they would come)');
+    progress('EC2 reports the state changes that follow (times as they would come); the index refresher checks health');
     const time = warning.time;
     const followUps = [
       ...(first.replacement ? [stateChangeEvent(first.replacement.instanceId, 'running', { time: secondsAfter(time, 40) })] : []),
@@ -73,10 +73,13 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
       stateChangeEvent(victim, 'terminated', { time: secondsAfter(time, 150) }),
       stateChangeEvent(fleet.standaloneInstanceId, 'stopping', { time: secondsAfter(time, 60) }),
     ];
+    print('      (EC2 would send these over the next two and a half minutes; they carry those future times)');
     for (const event of followUps) {
       const result = await replayer.replay(event);
       print(`      ${event.detail['instance-id']} ${String(event.detail.state).padEnd(13)} -> ${result.outcome}: ${result.reason ?? ''}`);
     }
+    const verified = await replayer.refreshIndex();
+    print(`      next index refresh: ${verified.replacementsVerified} replacement(s) now healthy in every target group`);
 
     progress('The record in DynamoDB (spot-responder history)');
     const history = await listHistory({ endpointUrl: emulator.endpoint, table: DEFAULT_TABLE, since: '1h', limit: 10, json: false });
