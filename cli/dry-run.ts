@@ -14,7 +14,7 @@ import { ResponseFailedError, respond } from '../lambda/responder';
 import type { ResponderSettings } from '../lambda/wiring';
 import { clientsFor, regionOf, type AwsTarget } from './aws-target';
 import { dryRunSummary, formatDryRun } from './format';
-import { readEventFile } from './read-events';
+import { loadEventFiles, replayExitCode } from './read-events';
 import { clockFor, unrecordedFailure, type ReplayOptions, type ReplayReport } from './replay';
 
 /** replay's options; the index is used as it is (refreshing it writes). */
@@ -98,10 +98,7 @@ export async function dryRunFiles(
   printError: (line: string) => void,
   clients?: DryRunClients,
 ): Promise<ReplayReport> {
-  const loaded = await Promise.all(files.map(readEventFile));
-  const fileErrors = loaded.flatMap((f) => (f.ok ? [] : [f.error]));
-  fileErrors.forEach((e) => printError(`error: ${e}`));
-  const events = loaded.flatMap((f) => (f.ok ? f.events : []));
+  const { events, fileErrors } = await loadEventFiles(files, printError);
 
   const records: ResponseRecord[] = [];
   if (events.length > 0) {
@@ -120,8 +117,7 @@ export async function dryRunFiles(
       if (!clients) destroyDryRunClients(used);
     }
   }
-  const failed = records.filter((r) => r.outcome === 'failed').length;
-  return { records, fileErrors, exitCode: fileErrors.length > 0 ? 2 : failed > 0 ? 1 : 0 };
+  return { records, fileErrors, exitCode: replayExitCode(records, fileErrors) };
 }
 
 function header(opts: DryRunOptions, accounts: string[]): string {

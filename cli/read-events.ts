@@ -22,3 +22,19 @@ export async function readEventFile(file: string): Promise<EventFile> {
   if (events.length === 0) return { file, ok: false, error: `${file}: holds an empty array, no events` };
   return { file, ok: true, events };
 }
+
+/** Every event of every file, in order; unreadable files are reported and left out. */
+export async function loadEventFiles(
+  files: string[],
+  printError: (line: string) => void,
+): Promise<{ events: unknown[]; fileErrors: string[] }> {
+  const loaded = await Promise.all(files.map(readEventFile));
+  const fileErrors = loaded.flatMap((f) => (f.ok ? [] : [f.error]));
+  fileErrors.forEach((e) => printError(`error: ${e}`));
+  return { events: loaded.flatMap((f) => (f.ok ? f.events : [])), fileErrors };
+}
+
+/** 2: a file could not be read; 1: an event failed; 0: neither. */
+export function replayExitCode(outcomes: readonly { outcome: string }[], fileErrors: readonly string[]): number {
+  return fileErrors.length > 0 ? 2 : outcomes.some((r) => r.outcome === 'failed') ? 1 : 0;
+}

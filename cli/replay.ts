@@ -13,7 +13,7 @@ import { createResponderDeps } from '../lambda/wiring';
 import { EMULATOR_ACCOUNT, clientsFor, regionOf, type AwsTarget } from './aws-target';
 import { formatRecord, recordSummary } from './format';
 import { ensureTable } from './local-table';
-import { readEventFile } from './read-events';
+import { loadEventFiles, replayExitCode } from './read-events';
 
 export const DEFAULT_TABLE = 'spot-responder';
 
@@ -111,10 +111,7 @@ export async function replayFiles(
   printError: (line: string) => void,
 ): Promise<ReplayReport> {
   if (!opts.endpointUrl) throw new RealAccountError();
-  const loaded = await Promise.all(files.map(readEventFile));
-  const fileErrors = loaded.flatMap((f) => (f.ok ? [] : [f.error]));
-  fileErrors.forEach((e) => printError(`error: ${e}`));
-  const events = loaded.flatMap((f) => (f.ok ? f.events : []));
+  const { events, fileErrors } = await loadEventFiles(files, printError);
 
   const records: ResponseRecord[] = [];
   if (events.length > 0) {
@@ -126,8 +123,7 @@ export async function replayFiles(
       print(opts.json ? JSON.stringify(recordSummary(record)) : `${formatRecord(record)}\n`);
     }
   }
-  const failed = records.filter((r) => r.outcome === 'failed').length;
-  return { records, fileErrors, exitCode: fileErrors.length > 0 ? 2 : failed > 0 ? 1 : 0 };
+  return { records, fileErrors, exitCode: replayExitCode(records, fileErrors) };
 }
 
 /**

@@ -207,3 +207,9 @@ export interface ResponseRecord {
    */
   msToHealthy?: number | null;
 }
+
+/** Who an event is about, as far as it could be read: what every record starts with. */
+export type EventIdentity = Pick<
+  ResponseRecord,
+  'eventId' | 'eventTime' | 'detailType' | 'instanceId' | 'instanceAction' | 'account' | 'region'
+>;

@@ -3,7 +3,7 @@
 // deliver it again, and again.
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
-import type { InstanceAction, InterruptionSignal } from '../core/model';
+import type { EventIdentity, InterruptionSignal } from '../core/model';
 import { ec2Fields, envelopeFields, envelopeSchema } from './envelope';
 import { describeIssue, joinProblems, typeName } from './problems';
 import { findKind } from './registry';
@@ -25,20 +25,16 @@ export interface AcceptPolicy {
  */
 export type RejectionKind = 'invalid' | 'unsupported' | 'not-accepted';
 
-export interface Rejection {
+/**
+ * Why an event was refused, and whatever of its identity passed its own field's check (null
+ * otherwise). `eventId` is the envelope id when usable, else
+ * `unidentified-<16 hex of sha256 of the event's JSON>`; `instanceAction` is only ever set
+ * for a Spot interruption warning.
+ */
+export interface Rejection extends EventIdentity {
   kind: RejectionKind;
   /** Every problem found, joined with '; '. */
   reason: string;
-  /** The envelope id when usable, else `unidentified-<16 hex of sha256 of the event's JSON>`. */
-  eventId: string;
-  // Whatever passed its own field's check, for the record; null otherwise.
-  eventTime: string | null;
-  detailType: string | null;
-  instanceId: string | null;
-  /** Only ever set for a Spot interruption warning. */
-  instanceAction: InstanceAction | null;
-  account: string | null;
-  region: string | null;
 }
 
 export type ParsedEvent = { ok: true; signal: InterruptionSignal } | { ok: false; rejection: Rejection };

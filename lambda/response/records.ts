@@ -2,6 +2,7 @@
 import type {
   ActionKind,
   ActionResult,
+  EventIdentity,
   InstanceStateChange,
   Outcome,
   RebalanceRecommendation,
@@ -79,12 +80,6 @@ export function finalize(
     msLeftAtFinish: deadline === null ? null : deadline - finished,
   }) as ResponseRecord;
 }
-
-/** Who an event is about, as far as it could be read. */
-export type EventIdentity = Pick<
-  ResponseRecord,
-  'eventId' | 'eventTime' | 'detailType' | 'instanceId' | 'instanceAction' | 'account' | 'region'
->;
 
 /** The record of an event that got no response at all: rejected, or failed before a claim. */
 export function unansweredRecord(
