@@ -51,7 +51,7 @@ import { silentLog } from '../../lambda/log';
 import { makeHandler, type SpotResponderHandler } from '../../lambda/make-handler';
 import { ResponseFailedError, type ResponderDeps } from '../../lambda/responder';
 import { createResponderDeps } from '../../lambda/wiring';
-import { fixturePolicy, type RawEvent } from './fixtures';
+import { fixturePolicy, loadEvent, type RawEvent } from './fixtures';
 
 export const TABLE_NAME = 'spot-responder-test';
 
@@ -525,4 +525,14 @@ export async function responseFailure(call: Promise<unknown>): Promise<ResponseF
     throw err;
   }
   throw new Error(`expected ResponseFailedError, the handler returned ${JSON.stringify(outcome)}`);
+}
+
+/** The terminate warning fixture, a fresh copy. */
+export function terminateWarning(): RawEvent {
+  return loadEvent('spot-interruption-warning/terminate.json');
+}
+
+/** The default world, its clock `msAfterEvent` after the event (5 s: well inside the window). */
+export function worldFor(event: RawEvent, msAfterEvent = 5_000, ecsClusters?: string[]): MockAws {
+  return mockAws({ now: eventTimeOf(event) + msAfterEvent, ...(ecsClusters ? { ecsClusters } : {}) });
 }

@@ -4,26 +4,23 @@ import 'aws-sdk-client-mock-jest';
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { BatchGetCommand, PutCommand, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
-import { loadEvent, type RawEvent } from '../../support/fixtures';
+import { type RawEvent } from '../../support/fixtures';
 import {
-  FLEET,
-  TABLE_NAME,
   callOptionsOf,
   eventTimeOf,
   finishedRecord,
   finishesSent,
+  FLEET,
   fleetMocks,
   isClaim,
   mockAws,
   responseFailure,
+  TABLE_NAME,
+  terminateWarning,
   unclaimedPuts,
 } from '../../support/mock-aws';
 
 const NOTICE_MS = 120_000;
-
-function terminate(): RawEvent {
-  return loadEvent('spot-interruption-warning/terminate.json');
-}
 
 describe('a terminate warning that arrives after its deadline', () => {
   it.each([
@@ -31,7 +28,7 @@ describe('a terminate warning that arrives after its deadline', () => {
     ['1.5 s after', 1_500, -1_500],
   ])('arriving %s the deadline is skipped with the reason', async (_when, lateMs, msLeftAtFinish) => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = mockAws({ now: eventTimeOf(event) + NOTICE_MS + lateMs });
 
     // Act
@@ -48,7 +45,7 @@ describe('a terminate warning that arrives after its deadline', () => {
 
   it('is recorded without a claim, never overwriting an existing record', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = mockAws({ now: eventTimeOf(event) + NOTICE_MS + 1_500 });
 
     // Act
@@ -73,7 +70,7 @@ describe('a terminate warning that arrives after its deadline', () => {
 
   it('makes no fleet call at all, not even a read', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = mockAws({ now: eventTimeOf(event) + NOTICE_MS + 1_500 });
 
     // Act
@@ -85,7 +82,7 @@ describe('a terminate warning that arrives after its deadline', () => {
   });
 
   it('writes only its unclaimed record, however late (property)', async () => {
-    const event = terminate();
+    const event = terminateWarning();
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 7 * 86_400_000 }), async (lateMs) => {
         // Prepare
@@ -138,7 +135,7 @@ describe('a call that runs into the deadline', () => {
 
   it('is cut off at the deadline and recorded as failed with the reason', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = hangingUntilAborted(event);
 
     // Act
@@ -165,7 +162,7 @@ describe('a call that runs into the deadline', () => {
 
   it('gives the call only the time left before the deadline', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = hangingUntilAborted(event);
     const started = performance.now();
 
@@ -178,7 +175,7 @@ describe('a call that runs into the deadline', () => {
 
   it('still has its record written, which no deadline bounds', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = hangingUntilAborted(event);
 
     // Act
@@ -194,7 +191,7 @@ describe('a call that runs into the deadline', () => {
 describe('a call that times out on its own, long before the deadline', () => {
   it('is a retryable failure, not blamed on the deadline', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = mockAws({ now: eventTimeOf(event) + 5_000 });
     // What the SDK raises once every attempt hit the client's 5 s requestTimeout (clients.ts).
     const requestTimeout = Object.assign(

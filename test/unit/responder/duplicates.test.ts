@@ -5,29 +5,22 @@ import { AutoScalingServiceException, DetachInstancesCommand } from '@aws-sdk/cl
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { eventWith, loadEvent, type RawEvent } from '../../support/fixtures';
+import { eventWith, type RawEvent } from '../../support/fixtures';
 import {
-  FLEET,
-  TABLE_NAME,
   claimsSent,
   emulateClaimTable,
   eventTimeOf,
   finishesSent,
-  mockAws,
+  FLEET,
+  type MockAws,
   responseFailure,
   serviceError,
-  type MockAws,
+  TABLE_NAME,
+  terminateWarning,
+  worldFor,
 } from '../../support/mock-aws';
 
 const ID = FLEET.instanceId;
-
-function terminate(): RawEvent {
-  return loadEvent('spot-interruption-warning/terminate.json');
-}
-
-function worldFor(event: RawEvent) {
-  return mockAws({ now: eventTimeOf(event) + 5_000 });
-}
 
 /** Forget what the mocks received so far, keeping their answers. */
 function forgetCalls(aws: MockAws): void {
@@ -60,7 +53,7 @@ describe('a second delivery of a handled event', () => {
 
   it('is a duplicate of the first', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
 
     // Act
     const { second } = await deliverTwice(event);
@@ -75,7 +68,7 @@ describe('a second delivery of a handled event', () => {
 
   it('touches nothing in the fleet and writes no record of its own', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
 
     // Act
     const { aws } = await deliverTwice(event);
@@ -89,7 +82,7 @@ describe('a second delivery of a handled event', () => {
 
   it('notes the repeated delivery on the original record', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
 
     // Act
     const { aws } = await deliverTwice(event);
@@ -113,7 +106,7 @@ describe('a second delivery of a handled event', () => {
 describe('two deliveries of one event at the same time', () => {
   it('mutate the fleet exactly once: one is handled, the other is a duplicate of it', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     const table = emulateClaimTable(aws);
     const handler = aws.handler();
@@ -138,7 +131,7 @@ describe('two deliveries of one event at the same time', () => {
 describe('the same warning under another event id', () => {
   it('is a duplicate of the event that handled it, held by the WARNING key', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     emulateClaimTable(aws);
     const handler = aws.handler();
@@ -168,7 +161,7 @@ describe('the same warning under another event id', () => {
 describe('a redelivery after a failed response', () => {
   it('claims the event again and repeats the work, since a FAILED claim is free', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     const table = emulateClaimTable(aws);
     const handler = aws.handler();

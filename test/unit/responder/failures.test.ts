@@ -16,31 +16,22 @@ import { PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dy
 import { AWS_CALL_POLICY } from '../../../lambda/aws/clients';
 import type { TargetIndexLookup } from '../../../lambda/core/model';
 import { ResponseFailedError } from '../../../lambda/responder';
-import { loadEvent, type RawEvent } from '../../support/fixtures';
 import {
-  FLEET,
   claimsSent,
   deregistrationsSent,
-  eventTimeOf,
   finishedRecord,
   finishesSent,
-  mockAws,
+  FLEET,
+  type MockAws,
   responseFailure,
   serviceError,
-  type MockAws,
+  terminateWarning,
+  worldFor,
 } from '../../support/mock-aws';
 
 const [HTTP, HTTPS] = FLEET.asgTargetGroups;
 const ADMIN = FLEET.indexedGroup;
 const ID = FLEET.instanceId;
-
-function terminate(): RawEvent {
-  return loadEvent('spot-interruption-warning/terminate.json');
-}
-
-function worldFor(event: RawEvent) {
-  return mockAws({ now: eventTimeOf(event) + 5_000 });
-}
 
 function throttling(): Error {
   return serviceError(ElasticLoadBalancingV2ServiceException, 'Throttling', 400, 'Rate exceeded');
@@ -53,7 +44,7 @@ describe('throttling', () => {
   // success through the real retry strategy is exercised below with a scripted transport.
   it('of a deregistration whose retries are exhausted fails the response, recorded as retryable', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.elbv2.on(DeregisterTargetsCommand, { TargetGroupArn: ADMIN }).rejects(throttling());
 
@@ -89,7 +80,7 @@ describe('throttling', () => {
 
     it('allows exactly the policy\'s attempts for a throttled call on every client', async () => {
       // Prepare
-      const aws = worldFor(terminate());
+      const aws = worldFor(terminateWarning());
       const { ec2, autoScaling, elbv2, dynamoRaw } = aws.clients;
 
       for (const client of [ec2, autoScaling, elbv2, dynamoRaw]) {
@@ -147,7 +138,7 @@ describe('throttling', () => {
 
     it('a deregistration throttled once succeeds on its retry and the response is handled', async () => {
       // Prepare
-      const event = terminate();
+      const event = terminateWarning();
       const aws = worldFor(event);
       const attempts = scriptElbv2(aws, (arn, attempt) => arn === ADMIN && attempt === 1);
 
@@ -163,7 +154,7 @@ describe('throttling', () => {
 
     it('a deregistration throttled on every attempt fails after the policy\'s attempts, recorded as retryable', async () => {
       // Prepare
-      const event = terminate();
+      const event = terminateWarning();
       const aws = worldFor(event);
       const attempts = scriptElbv2(aws, (arn) => arn === ADMIN);
 
@@ -187,7 +178,7 @@ describe('throttling', () => {
 describe('a failed mutation', () => {
   it('AccessDenied on DetachInstances fails the response, recorded, after every deregistration', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     const denied = 'User: arn:aws:sts::123456789012:assumed-role/spot-responder/fn is not authorized to perform: autoscaling:DetachInstances';
     aws.autoScaling.on(DetachInstancesCommand).rejects(serviceError(AutoScalingServiceException, 'AccessDenied', 403, denied));
@@ -217,7 +208,7 @@ describe('a failed mutation', () => {
 
   it('of one deregistration fails the response while the detach and the other deregistrations stand', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.elbv2
       .on(DeregisterTargetsCommand, { TargetGroupArn: HTTPS })
@@ -239,7 +230,7 @@ describe('a failed mutation', () => {
 
   it('on a target group that no longer exists counts as not registered, and the response is handled', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.elbv2
       .on(DeregisterTargetsCommand, { TargetGroupArn: ADMIN })
@@ -263,7 +254,7 @@ describe('a failed mutation', () => {
 
   it('that Auto Scaling refuses because the instance left InService is skipped, not failed', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.autoScaling
       .on(DetachInstancesCommand)
@@ -287,7 +278,7 @@ describe('a failed mutation', () => {
 describe('a claim that fails for a reason other than a held key', () => {
   it('throws the store\'s error and touches nothing', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     const outage = serviceError(DynamoDBServiceException, 'InternalServerError', 500, 'Internal server error');
     aws.dynamo.on(TransactWriteCommand).rejects(outage);
@@ -308,7 +299,7 @@ describe('a claim that fails for a reason other than a held key', () => {
 describe('an unexpected exception inside the response', () => {
   it('is recorded as a failed response, releasing the claim, and thrown', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     // A port that breaks its contract: no targets array, so planning the work throws a TypeError.
     const brokenIndex = { lookup: async () => ({}) as TargetIndexLookup };

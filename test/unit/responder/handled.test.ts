@@ -11,35 +11,27 @@ import { BatchGetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { CallOptions } from '../../../lambda/core/ports';
 import { loadEvent, type RawEvent } from '../../support/fixtures';
 import {
-  FLEET,
-  NO_MEMBERSHIP,
-  TABLE_NAME,
   callOptionsOf,
   claimsSent,
   deregistrationsSent,
   eventTimeOf,
   finishedRecord,
+  FLEET,
   groupReply,
-  indexReply,
   indexedInstance,
   indexedIp,
+  indexReply,
   membershipReply,
-  mockAws,
+  NO_MEMBERSHIP,
+  TABLE_NAME,
   targetGroupArn,
+  terminateWarning,
+  worldFor,
 } from '../../support/mock-aws';
 
 const [HTTP, HTTPS] = FLEET.asgTargetGroups;
 const ADMIN = FLEET.indexedGroup;
 const ID = FLEET.instanceId;
-
-function terminate(): RawEvent {
-  return loadEvent('spot-interruption-warning/terminate.json');
-}
-
-/** The default world, its clock five seconds after the event. */
-function worldFor(event: RawEvent) {
-  return mockAws({ now: eventTimeOf(event) + 5_000 });
-}
 
 describe('a warning for an InService instance of an Auto Scaling group', () => {
   it.each(['terminate', 'stop', 'hibernate'])('is handled for instance-action %s', async (action) => {
@@ -57,7 +49,7 @@ describe('a warning for an InService instance of an Auto Scaling group', () => {
 
   it('deregisters the instance from each group of its ASG on the default port', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
 
     // Act
@@ -73,7 +65,7 @@ describe('a warning for an InService instance of an Auto Scaling group', () => {
 
   it('deregisters the instance from the non-ASG group the index knows, with its registered port', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
 
     // Act
@@ -94,7 +86,7 @@ describe('a warning for an InService instance of an Auto Scaling group', () => {
 
   it('detaches the instance with replacement, keeping the desired capacity', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
 
     // Act
@@ -111,7 +103,7 @@ describe('a warning for an InService instance of an Auto Scaling group', () => {
 
   it('claims the event, its warning and the instance before touching the fleet', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     const deadline = eventTimeOf(event) + 120_000;
 
@@ -136,7 +128,7 @@ describe('a warning for an InService instance of an Auto Scaling group', () => {
 
   it('records the whole response in the finish transaction', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     const eventTime = eventTimeOf(event);
 
@@ -192,7 +184,7 @@ describe('a warning for an InService instance of an Auto Scaling group', () => {
 
   it('records each action\'s latency on the responder\'s clock', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     // Deregistrations settle in microtasks; the detach answers a macrotask later, 250 ms on.
     aws.autoScaling.on(DetachInstancesCommand).callsFake(async () => {
@@ -216,7 +208,7 @@ describe('a warning for an InService instance of an Auto Scaling group', () => {
 
   it('bounds every call before the deadline by an abort signal', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
 
     // Act
@@ -263,7 +255,7 @@ describe('target groups found through the index', () => {
 
   it('deregisters an IP target whose IP is still the instance\'s, with that IP, port and zone', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = withIpTargets(event);
 
     // Act
@@ -280,7 +272,7 @@ describe('target groups found through the index', () => {
 
   it('leaves alone an IP target whose IP no longer belongs to the instance', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = withIpTargets(event);
 
     // Act
@@ -294,7 +286,7 @@ describe('target groups found through the index', () => {
 
   it('deregisters an ASG group the index covers once, on the indexed port', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.dynamo.on(BatchGetCommand).resolves(indexReply([indexedInstance(HTTP, 8443)]));
 
@@ -312,7 +304,7 @@ describe('target groups found through the index', () => {
 describe('an instance in no Auto Scaling group', () => {
   it('is deregistered from the index\'s groups and handled without a detach', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.autoScaling.on(DescribeAutoScalingInstancesCommand).resolves(NO_MEMBERSHIP);
 
@@ -340,7 +332,7 @@ describe('an instance in no Auto Scaling group', () => {
 
   it('is skipped when no target group holds it either', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.autoScaling.on(DescribeAutoScalingInstancesCommand).resolves(NO_MEMBERSHIP);
     aws.dynamo.on(BatchGetCommand).resolves(indexReply([]));
@@ -359,7 +351,7 @@ describe('an instance in no Auto Scaling group', () => {
 describe('the lifecycle state in the Auto Scaling group', () => {
   it('detaches a Standby instance', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.autoScaling.on(DescribeAutoScalingInstancesCommand).resolves(membershipReply('Standby'));
 
@@ -379,7 +371,7 @@ describe('the lifecycle state in the Auto Scaling group', () => {
     'does not detach an instance in %s, records why, and still deregisters it',
     async (state) => {
       // Prepare
-      const event = terminate();
+      const event = terminateWarning();
       const aws = worldFor(event);
       aws.autoScaling.on(DescribeAutoScalingInstancesCommand).resolves(membershipReply(state));
 
@@ -404,7 +396,7 @@ describe('the lifecycle state in the Auto Scaling group', () => {
 describe('the Auto Scaling group\'s own target groups', () => {
   it('are all covered when the group attaches them as traffic sources', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groupReply({ targetGroupArns: [HTTP], trafficSourceArns: [HTTPS] }));
 

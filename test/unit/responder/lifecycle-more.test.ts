@@ -19,26 +19,26 @@ import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AutoScalingPort, LoadBalancingPort } from '../../../lambda/core/ports';
 import type { ResponderBehaviour } from '../../../lambda/responder';
-import { loadEvent, type RawEvent } from '../../support/fixtures';
+import { loadEvent } from '../../support/fixtures';
 import { stateChangeEvent } from '../../support/lifecycle-events';
 import {
-  FLEET,
-  NO_MEMBERSHIP,
-  TABLE_NAME,
   claimsSent,
   deregistrationsSent,
   emulateClaimTable,
   eventTimeOf,
   finishedRecord,
   finishesSent,
+  FLEET,
   fleetMocks,
   groupReply,
   instanceReply,
-  mockAws,
+  type MockAws,
+  NO_MEMBERSHIP,
   responseFailure,
   serviceError,
+  TABLE_NAME,
   unclaimedPuts,
-  type MockAws,
+  worldFor,
 } from '../../support/mock-aws';
 
 const ID = FLEET.instanceId;
@@ -54,10 +54,6 @@ const CONTAINER_INSTANCE = 'arn:aws:ecs:us-east-1:123456789012:container-instanc
 
 const rebalance = () => loadEvent('rebalance-recommendation/recommendation.json');
 const warning = () => loadEvent('spot-interruption-warning/terminate.json');
-
-function worldFor(event: RawEvent, msAfterEvent = 5_000, ecsClusters?: string[]) {
-  return mockAws({ now: eventTimeOf(event) + msAfterEvent, ...(ecsClusters ? { ecsClusters } : {}) });
-}
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();

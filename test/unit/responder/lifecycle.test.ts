@@ -12,23 +12,19 @@ import { DeregisterTargetsCommand, DescribeTargetHealthCommand } from '@aws-sdk/
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { loadEvent, type RawEvent } from '../../support/fixtures';
 import {
-  FLEET,
   claimsSent,
   deregistrationsSent,
   eventTimeOf,
   finishedRecord,
+  FLEET,
   fleetMocks,
   groupReply,
   instanceReply,
-  mockAws,
+  worldFor,
 } from '../../support/mock-aws';
 
 const ID = FLEET.instanceId;
 const NOTICE_MS = 120_000;
-
-function worldFor(event: RawEvent, msAfterEvent = 5_000) {
-  return mockAws({ now: eventTimeOf(event) + msAfterEvent });
-}
 
 describe('a stop warning that arrives after its deadline', () => {
   it('is still handled, within a fresh two-minute budget, and says so', async () => {

@@ -11,38 +11,30 @@ import { DescribeInstancesCommand, EC2ServiceException } from '@aws-sdk/client-e
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { BatchGetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { ResponseFailedError } from '../../../lambda/responder';
-import { loadEvent, type RawEvent } from '../../support/fixtures';
+import { type RawEvent } from '../../support/fixtures';
 import {
-  FLEET,
   deregistrationsSent,
-  eventTimeOf,
   finishedRecord,
-  indexReply,
+  FLEET,
   indexedInstance,
   indexedIp,
+  indexReply,
   instanceReply,
-  mockAws,
   responseFailure,
   serviceError,
   targetGroupArn,
+  terminateWarning,
+  worldFor,
 } from '../../support/mock-aws';
 
 const [HTTP, HTTPS] = FLEET.asgTargetGroups;
 const ADMIN = FLEET.indexedGroup;
 const ID = FLEET.instanceId;
 
-function terminate(): RawEvent {
-  return loadEvent('spot-interruption-warning/terminate.json');
-}
-
-function worldFor(event: RawEvent) {
-  return mockAws({ now: eventTimeOf(event) + 5_000 });
-}
-
 describe('an instance EC2 has nothing to act on', () => {
   it('is skipped without any mutation when EC2 does not know it', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.ec2
       .on(DescribeInstancesCommand)
@@ -61,7 +53,7 @@ describe('an instance EC2 has nothing to act on', () => {
 
   it('is skipped without any mutation when EC2 returns no reservation for it', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
 
@@ -76,7 +68,7 @@ describe('an instance EC2 has nothing to act on', () => {
 
   it('is skipped without any mutation when the instance is already terminated', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.ec2.on(DescribeInstancesCommand).resolves(instanceReply({ state: 'terminated' }));
 
@@ -107,7 +99,7 @@ describe('when DescribeInstances fails', () => {
 
   it('still deregisters the instance-id targets and detaches', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = withFailingEc2(event);
 
     // Act
@@ -124,7 +116,7 @@ describe('when DescribeInstances fails', () => {
 
   it('leaves IP targets alone, since their IPs cannot be verified', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = withFailingEc2(event);
 
     // Act
@@ -136,7 +128,7 @@ describe('when DescribeInstances fails', () => {
 
   it('records the failed lookup and a note, and fails the response so it is retried', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = withFailingEc2(event);
 
     // Act
@@ -166,7 +158,7 @@ describe('when DescribeInstances fails', () => {
 describe('the target index', () => {
   it('that never completed a refresh leaves a note, and the ASG\'s groups are still covered', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.dynamo.on(BatchGetCommand).resolves(indexReply([], null));
 
@@ -188,7 +180,7 @@ describe('the target index', () => {
 
   it('that cannot be read leaves a note, covers the ASG\'s groups and fails the response', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.dynamo.on(BatchGetCommand).rejects(
       Object.assign(new Error('Throughput exceeds the current capacity of your table or index'), {
@@ -215,7 +207,7 @@ describe('the target index', () => {
 describe('when Auto Scaling cannot be read', () => {
   it('deregisters what the index knows, does not detach, and fails the response', async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.autoScaling
       .on(DescribeAutoScalingInstancesCommand)
@@ -240,7 +232,7 @@ describe('when Auto Scaling cannot be read', () => {
 
   it("does nothing and fails when the group cannot be described: its opt-out tag is unknown", async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.autoScaling
       .on(DescribeAutoScalingGroupsCommand)
@@ -263,7 +255,7 @@ describe('when Auto Scaling cannot be read', () => {
 
   it("still acts when the group cannot be described but the instance's own tag decides", async () => {
     // Prepare
-    const event = terminate();
+    const event = terminateWarning();
     const aws = worldFor(event);
     aws.ec2.on(DescribeInstancesCommand).resolves(instanceReply({ tags: { 'spot-responder': 'on' } }));
     aws.autoScaling
