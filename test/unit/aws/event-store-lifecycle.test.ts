@@ -2,7 +2,7 @@
 // signal act on an instance, the INSTANCE# pointers written at finish, and the timeline that
 // later state changes extend through them.
 import 'aws-sdk-client-mock-jest';
-import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -12,72 +12,34 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DynamoEventStore } from '../../../lambda/aws/event-store';
-import type { ActionResult, ResponseRecord } from '../../../lambda/core/model';
+import type { ActionResult } from '../../../lambda/core/model';
 import type { ClaimKeys, InstancePointer } from '../../../lambda/core/ports';
+import {
+  cancelled,
+  DAY_S,
+  EVENT_PK,
+  INSTANCE,
+  KEYS,
+  LEASE,
+  makeStore,
+  NOW,
+  record,
+  TABLE,
+  WARNING_PK,
+  WARNING_TIME,
+} from '../../support/event-store';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
-const TABLE = 'spot-responder';
-const NOW = new Date('2024-05-03T10:00:30.000Z');
-const DAY_S = 86_400;
-const INSTANCE = 'i-0123456789abcdef0';
 const REPLACEMENT = 'i-0fedcba9876543210';
-const WARNING_TIME = '2024-05-03T10:00:00Z';
 const WARNING = 'EC2 Spot Instance Interruption Warning';
-const KEYS: ClaimKeys = { eventId: 'evt-1', signal: 'spot-interruption-warning', instanceId: INSTANCE, eventTime: WARNING_TIME };
 const ACTING: ClaimKeys = { ...KEYS, actsOnInstance: true };
-const LEASE = new Date('2024-05-03T10:03:00.000Z');
-const EVENT_PK = 'EVENT#evt-1';
-const WARNING_PK = `WARNING#${INSTANCE}#${WARNING_TIME}`;
 const ACTION_PK = `ACTION#${INSTANCE}`;
 const INSTANCE_PK = `INSTANCE#${INSTANCE}`;
 const THIRTY_MIN_MS = 30 * 60_000;
 
-function makeStore() {
-  const store = new DynamoEventStore({
-    client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-    tableName: TABLE,
-    retentionDays: 90,
-    now: () => NOW,
-    sleep: async () => undefined,
-    random: () => 0.5,
-  });
-  return { store };
-}
 
-const detached: ActionResult = { action: 'detach', target: 'web-asg', result: 'ok', latencyMs: 120 };
 
-function record(extra: Partial<ResponseRecord> = {}): ResponseRecord {
-  return {
-    eventId: 'evt-1',
-    eventTime: WARNING_TIME,
-    detailType: WARNING,
-    instanceId: INSTANCE,
-    instanceAction: 'terminate',
-    account: '111122223333',
-    region: 'eu-west-1',
-    outcome: 'handled',
-    autoScalingGroup: 'web-asg',
-    targetGroups: ['arn:tg/a'],
-    deregisteredFrom: ['arn:tg/a'],
-    detached: true,
-    actions: [detached],
-    deadline: '2024-05-03T10:02:00Z',
-    msLeftAtFinish: 89_000,
-    receivedAt: '2024-05-03T10:00:30.000Z',
-    finishedAt: '2024-05-03T10:00:31.000Z',
-    ...extra,
-  };
-}
 
-/** Raw AttributeValues, as DynamoDB returns the old item in CancellationReasons. */
-function cancelled(...reasons: Array<{ Code: string; Item?: Record<string, { S: string }> }>) {
-  return new TransactionCanceledException({
-    message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
-    $metadata: { httpStatusCode: 400 },
-    CancellationReasons: reasons,
-  });
-}
 
 function conditionFailed() {
   return new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
@@ -295,7 +257,7 @@ describe('DynamoEventStore.finish, for a response that acts on the instance', ()
     const finished = record({
       outcome: 'failed',
       reason: 'deregister arn:tg/b: boom',
-      actions: [detached, { action: 'deregister', target: 'arn:tg/b', result: 'failed', latencyMs: 3 }],
+      actions: [record().actions[0] as ActionResult, { action: 'deregister', target: 'arn:tg/b', result: 'failed', latencyMs: 3 }],
     });
 
     // Act

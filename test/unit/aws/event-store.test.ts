@@ -1,5 +1,5 @@
 import 'aws-sdk-client-mock-jest';
-import { ConditionalCheckFailedException, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -9,63 +9,23 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DynamoEventStore } from '../../../lambda/aws/event-store';
-import type { ResponseRecord } from '../../../lambda/core/model';
-import type { ClaimKeys } from '../../../lambda/core/ports';
+import {
+  cancelled,
+  DAY_S,
+  EVENT_PK,
+  KEYS,
+  LEASE,
+  makeStore,
+  NOW,
+  record,
+  TABLE,
+  WARNING_PK,
+} from '../../support/event-store';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
-const TABLE = 'spot-responder';
-const NOW = new Date('2024-05-03T10:00:30.000Z');
-const DAY_S = 86_400;
-const KEYS: ClaimKeys = { eventId: 'evt-1', signal: 'spot-interruption-warning', instanceId: 'i-0123456789abcdef0', eventTime: '2024-05-03T10:00:00Z' };
-const LEASE = new Date('2024-05-03T10:03:00.000Z');
-const EVENT_PK = 'EVENT#evt-1';
-const WARNING_PK = 'WARNING#i-0123456789abcdef0#2024-05-03T10:00:00Z';
 
-function makeStore() {
-  const sleep = jest.fn(async () => undefined);
-  const store = new DynamoEventStore({
-    client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-    tableName: TABLE,
-    retentionDays: 90,
-    now: () => NOW,
-    sleep,
-    random: () => 0.5,
-  });
-  return { store, sleep };
-}
 
-function record(extra: Partial<ResponseRecord> = {}): ResponseRecord {
-  return {
-    eventId: 'evt-1',
-    eventTime: '2024-05-03T10:00:00Z',
-    detailType: 'EC2 Spot Instance Interruption Warning',
-    instanceId: 'i-0123456789abcdef0',
-    instanceAction: 'terminate',
-    account: '111122223333',
-    region: 'eu-west-1',
-    outcome: 'handled',
-    autoScalingGroup: 'web-asg',
-    targetGroups: ['arn:tg/a'],
-    deregisteredFrom: ['arn:tg/a'],
-    detached: true,
-    actions: [{ action: 'detach', target: 'web-asg', result: 'ok', latencyMs: 120 }],
-    deadline: '2024-05-03T10:02:00Z',
-    msLeftAtFinish: 89_000,
-    receivedAt: '2024-05-03T10:00:30.000Z',
-    finishedAt: '2024-05-03T10:00:31.000Z',
-    ...extra,
-  };
-}
 
-/** Raw AttributeValues, as DynamoDB returns the old item in CancellationReasons. */
-function cancelled(...reasons: Array<{ Code: string; Item?: Record<string, { S: string }> }>) {
-  return new TransactionCanceledException({
-    message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
-    $metadata: { httpStatusCode: 400 },
-    CancellationReasons: reasons,
-  });
-}
 
 /** The attributes an `SET #a = :a, ...` update assigns, by name. */
 function assigned(update: { UpdateExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> }) {
