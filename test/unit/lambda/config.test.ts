@@ -1,0 +1,73 @@
+import { ConfigError, loadIndexRefresherConfig, loadResponderConfig } from '../../../lambda/config';
+
+const minimal = { TABLE_NAME: 'records', ACCEPTED_ACCOUNTS: '123456789012', ACCEPTED_REGIONS: 'us-east-1' };
+
+describe('loadResponderConfig', () => {
+  it('applies the documented defaults to a minimal environment', () => {
+    expect(loadResponderConfig(minimal)).toEqual({
+      tableName: 'records',
+      acceptedAccounts: ['123456789012'],
+      acceptedRegions: ['us-east-1'],
+      recordRetentionDays: 90,
+      rebalanceAction: 'record',
+      tagPolicy: { mode: 'opt-out', key: 'spot-responder' },
+      ecsClusters: [],
+    });
+  });
+
+  it('reads every setting', () => {
+    const config = loadResponderConfig({
+      ...minimal,
+      ACCEPTED_ACCOUNTS: ' 111111111111, 222222222222 ',
+      ACCEPTED_REGIONS: '*',
+      RECORD_RETENTION_DAYS: '30',
+      REBALANCE_ACTION: 'replace',
+      TAG_MODE: 'opt-in',
+      TAG_KEY: 'team/spot',
+      ECS_CLUSTERS: 'web, batch,,',
+    });
+    expect(config).toMatchObject({
+      acceptedAccounts: ['111111111111', '222222222222'],
+      acceptedRegions: '*',
+      recordRetentionDays: 30,
+      rebalanceAction: 'replace',
+      tagPolicy: { mode: 'opt-in', key: 'team/spot' },
+      ecsClusters: ['web', 'batch'],
+    });
+  });
+
+  it.each(['TABLE_NAME', 'ACCEPTED_ACCOUNTS', 'ACCEPTED_REGIONS'])('fails at once, naming %s, when it is missing', (name) => {
+    const env: Record<string, string | undefined> = { ...minimal, [name]: '  ' };
+    expect(() => loadResponderConfig(env)).toThrow(new ConfigError(`environment variable ${name} is required`));
+  });
+
+  it.each([
+    [{ RECORD_RETENTION_DAYS: '0' }, 'RECORD_RETENTION_DAYS must be a positive integer, got "0"'],
+    [{ RECORD_RETENTION_DAYS: '1.5' }, 'RECORD_RETENTION_DAYS must be a positive integer, got "1.5"'],
+    [{ REBALANCE_ACTION: 'act' }, 'REBALANCE_ACTION must be one of record, replace, got "act"'],
+    [{ TAG_MODE: 'optout' }, 'TAG_MODE must be one of opt-out, opt-in, got "optout"'],
+    [{ ACCEPTED_ACCOUNTS: ' , ' }, 'ACCEPTED_ACCOUNTS lists nothing'],
+  ])('rejects %p with a clear message', (bad, message) => {
+    expect(() => loadResponderConfig({ ...minimal, ...bad })).toThrow(message);
+  });
+
+  it('names its errors ConfigError', () => {
+    expect(() => loadResponderConfig({})).toThrow(expect.objectContaining({ name: 'ConfigError' }));
+  });
+});
+
+describe('loadIndexRefresherConfig', () => {
+  it('defaults to a 5-minute schedule and 4 describe calls per second', () => {
+    expect(loadIndexRefresherConfig({ TABLE_NAME: 'records' })).toEqual({
+      tableName: 'records',
+      refreshIntervalMinutes: 5,
+      describeCallsPerSecond: 4,
+    });
+  });
+
+  it('rejects a rate that is not a positive integer', () => {
+    expect(() => loadIndexRefresherConfig({ TABLE_NAME: 'records', INDEX_DESCRIBE_CALLS_PER_SECOND: '-1' })).toThrow(
+      'INDEX_DESCRIBE_CALLS_PER_SECOND must be a positive integer',
+    );
+  });
+});
