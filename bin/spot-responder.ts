@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { powertoolsLog } from '../lambda/log';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { INSTANCE_ID } from '../lambda/events/envelope';
 import { runDemo } from '../cli/demo';
 import { listHistory, parseDuration, printHistory } from '../cli/history';
 import { dryRunFiles } from '../cli/dry-run';
@@ -14,6 +15,11 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
   return n;
+}
+
+function instanceId(value: string): string {
+  if (!INSTANCE_ID.test(value)) throw new InvalidArgumentError(`"${value}" is not an EC2 instance id (i-0123456789abcdef0)`);
+  return value;
 }
 
 function duration(value: string): string {
@@ -65,6 +71,7 @@ withAwsOptions(
     '--account <id...>',
     'accounts whose events are accepted (default: the emulator account 123456789012; with --dry-run, the caller\'s account)',
   )
+  .option('--instance-id <id>', 'point every event at this instance (replay a sample against your own)', instanceId)
   .option('--no-refresh-index', 'do not rebuild the target index before replaying (see how a stale index behaves)')
   .option('--verbose', 'print the responder\'s structured logs on stderr')
   .action(async (files: string[], opts) => {
@@ -76,6 +83,7 @@ withAwsOptions(
       json: Boolean(opts.json),
       clock: opts.clock,
       accounts: opts.account,
+      instanceId: opts.instanceId,
       log: verboseLog(opts.verbose),
     };
     const report = opts.dryRun

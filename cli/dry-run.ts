@@ -98,7 +98,7 @@ export async function dryRunFiles(
   printError: (line: string) => void,
   clients?: DryRunClients,
 ): Promise<ReplayReport> {
-  const { events, fileErrors } = await loadEventFiles(files, printError);
+  const { events, fileErrors } = await loadEventFiles(files, printError, opts.instanceId);
 
   const records: ResponseRecord[] = [];
   if (events.length > 0) {

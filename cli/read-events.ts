@@ -23,15 +23,31 @@ export async function readEventFile(file: string): Promise<EventFile> {
   return { file, ok: true, events };
 }
 
-/** Every event of every file, in order; unreadable files are reported and left out. */
+/**
+ * Every event of every file, in order; unreadable files are reported and left out. With
+ * `instanceId`, each event is pointed at that instance: a sample replayed against your own.
+ */
 export async function loadEventFiles(
   files: string[],
   printError: (line: string) => void,
+  instanceId?: string,
 ): Promise<{ events: unknown[]; fileErrors: string[] }> {
   const loaded = await Promise.all(files.map(readEventFile));
   const fileErrors = loaded.flatMap((f) => (f.ok ? [] : [f.error]));
   fileErrors.forEach((e) => printError(`error: ${e}`));
-  return { events: loaded.flatMap((f) => (f.ok ? f.events : [])), fileErrors };
+  const events = loaded.flatMap((f) => (f.ok ? f.events : []));
+  return { events: instanceId ? events.map((e) => retarget(e, instanceId)) : events, fileErrors };
+}
+
+/** The event with `detail.instance-id` and the instance ARN in `resources` set to `instanceId`. */
+export function retarget(event: unknown, instanceId: string): unknown {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) return event; // rejected as it is
+  const e = event as Record<string, unknown>;
+  const detail = typeof e.detail === 'object' && e.detail !== null ? (e.detail as Record<string, unknown>) : {};
+  const resources = Array.isArray(e.resources)
+    ? e.resources.map((r) => (typeof r === 'string' ? r.replace(/instance\/i-[0-9a-f]+$/, `instance/${instanceId}`) : r))
+    : e.resources;
+  return { ...e, resources, detail: { ...detail, 'instance-id': instanceId } };
 }
 
 /** 2: a file could not be read; 1: an event failed; 0: neither. */

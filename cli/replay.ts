@@ -26,6 +26,8 @@ export interface ReplayOptions extends AwsTarget {
   clock: 'event' | 'wall';
   /** Accounts whose events are accepted; the emulator's own by default. */
   accounts?: string[];
+  /** Point every replayed event at this instance (a sample replayed against your own). */
+  instanceId?: string;
   /** Rebuild the target index from the emulator's target groups before replaying. */
   refreshIndex: boolean;
   log?: Log;
@@ -111,7 +113,7 @@ export async function replayFiles(
   printError: (line: string) => void,
 ): Promise<ReplayReport> {
   if (!opts.endpointUrl) throw new RealAccountError();
-  const { events, fileErrors } = await loadEventFiles(files, printError);
+  const { events, fileErrors } = await loadEventFiles(files, printError, opts.instanceId);
 
   const records: ResponseRecord[] = [];
   if (events.length > 0) {

@@ -10,7 +10,7 @@ const EVENT_ID = /^[\x21-\x7e]{1,256}$/;
 const ACCOUNT_ID = /^\d{12}$/;
 /** us-east-1, us-gov-west-1, cn-north-1, us-isob-east-1, eusc-de-east-1 ... */
 const REGION_NAME = /^[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}$/;
-const INSTANCE_ID = /^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
+export const INSTANCE_ID = /^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 
 export const envelopeFields = {
   version: z.string(),
