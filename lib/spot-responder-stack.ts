@@ -1,4 +1,4 @@
-import { Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
@@ -44,6 +44,21 @@ export class SpotResponderStack extends Stack {
     this.responder = new SpotResponder(this, 'SpotResponder', {
       ...props.responder,
       alarmTopic: this.alarmTopic,
+    });
+
+    // What the CLI and an operator need after `cdk deploy`: `--table` for history and dry runs,
+    // the queue to inspect when the DLQ alarm fires, the function whose logs tell the story.
+    new CfnOutput(this, 'TableName', {
+      value: this.responder.table.tableName,
+      description: 'records table: spot-responder history / replay --dry-run --table <this>',
+    });
+    new CfnOutput(this, 'DeadLetterQueueUrl', {
+      value: this.responder.deadLetterQueue.queueUrl,
+      description: 'events that could not be delivered or handled',
+    });
+    new CfnOutput(this, 'ResponderFunctionName', {
+      value: this.responder.responderFunction.functionName,
+      description: 'the responder Lambda (structured JSON logs)',
     });
   }
 }

@@ -669,3 +669,16 @@ describe('props validation', () => {
     expect(build('arn:aws:ecs:eu-west-1:111111111111:cluster/web')).not.toThrow();
   });
 });
+
+describe('stack outputs', () => {
+  it('names the table, the dead-letter queue and the function an operator needs after deploy', () => {
+    const outputs = defaults.template.findOutputs('*');
+    const table = defaults.stack.resolve(defaults.responder.table.tableName) as unknown;
+    const queue = defaults.stack.resolve(defaults.responder.deadLetterQueue.queueUrl) as unknown;
+    const fn = defaults.stack.resolve(defaults.responder.responderFunction.functionName) as unknown;
+    expect(Object.values(outputs).map((o) => (o as { Value: unknown }).Value)).toEqual(
+      expect.arrayContaining([table, queue, fn]),
+    );
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['TableName', 'DeadLetterQueueUrl', 'ResponderFunctionName']));
+  });
+});
