@@ -1,5 +1,11 @@
 // EventBridge envelopes exactly as EC2 sends them, for the demo, replays and tests.
 import { randomUUID } from 'node:crypto';
+import {
+  EC2_EVENT_SOURCE,
+  INSTANCE_STATE_CHANGE,
+  REBALANCE_RECOMMENDATION,
+  SPOT_INTERRUPTION_WARNING,
+} from '../lambda/events/detail-types';
 
 export interface EnvelopeOptions {
   region?: string;
@@ -21,7 +27,7 @@ function envelope(detailType: string, instanceId: string, detail: Record<string,
     version: '0',
     id: opts.id ?? randomUUID(),
     'detail-type': detailType,
-    source: 'aws.ec2',
+    source: EC2_EVENT_SOURCE,
     account,
     time: opts.time ?? eventTime(),
     region,
@@ -32,7 +38,7 @@ function envelope(detailType: string, instanceId: string, detail: Record<string,
 
 export function spotWarningEvent(instanceId: string, opts: EnvelopeOptions & { action?: string } = {}) {
   return envelope(
-    'EC2 Spot Instance Interruption Warning',
+    SPOT_INTERRUPTION_WARNING,
     instanceId,
     { 'instance-id': instanceId, 'instance-action': opts.action ?? 'terminate' },
     opts,
@@ -40,12 +46,12 @@ export function spotWarningEvent(instanceId: string, opts: EnvelopeOptions & { a
 }
 
 export function rebalanceRecommendationEvent(instanceId: string, opts: EnvelopeOptions = {}) {
-  return envelope('EC2 Instance Rebalance Recommendation', instanceId, { 'instance-id': instanceId }, opts);
+  return envelope(REBALANCE_RECOMMENDATION, instanceId, { 'instance-id': instanceId }, opts);
 }
 
 /** EC2 sends one for every instance of the account, ours or not. */
 export function stateChangeEvent(instanceId: string, state: string, opts: EnvelopeOptions = {}) {
-  return envelope('EC2 Instance State-change Notification', instanceId, { 'instance-id': instanceId, state }, opts);
+  return envelope(INSTANCE_STATE_CHANGE, instanceId, { 'instance-id': instanceId, state }, opts);
 }
 
 /** `time` shifted by `seconds`, in EventBridge's format. */

@@ -1,17 +1,14 @@
 // The EventBridge events the responder subscribes to. Plain data with no CDK import, so the
 // stack, its tests, the Lambda code and the docs can all share one spelling of each string.
 
-/** The `source` EC2 stamps on its instance events. */
-export const EC2_EVENT_SOURCE = 'aws.ec2';
+import {
+  EC2_EVENT_SOURCE,
+  INSTANCE_STATE_CHANGE,
+  REBALANCE_RECOMMENDATION,
+  SPOT_INTERRUPTION_WARNING,
+} from '../lambda/events/detail-types';
 
-/** Sent two minutes before EC2 interrupts a Spot Instance (stop, hibernate or terminate). */
-export const SPOT_INTERRUPTION_WARNING = 'EC2 Spot Instance Interruption Warning';
-
-/** Sent when a Spot Instance is at elevated risk of interruption; often before the warning. */
-export const REBALANCE_RECOMMENDATION = 'EC2 Instance Rebalance Recommendation';
-
-/** Sent on every instance state transition, for every instance in the account and region. */
-export const INSTANCE_STATE_CHANGE = 'EC2 Instance State-change Notification';
+export { EC2_EVENT_SOURCE, INSTANCE_STATE_CHANGE, REBALANCE_RECOMMENDATION, SPOT_INTERRUPTION_WARNING };
 
 /**
  * The states the responder records. `running` shows a replacement coming up; the others show

@@ -26,6 +26,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { Outcome, ResponseRecord, TimelineEntry } from '../core/model';
+import { SPOT_INTERRUPTION_WARNING } from '../events/detail-types';
 import type {
   CallOptions,
   ClaimKeys,
@@ -63,8 +64,6 @@ const INTERNAL_ATTRIBUTES = ['pk', 'status', 'day', 'eventTimeAndId', 'expiresAt
 const CLAIMABLE = 'attribute_not_exists(pk) OR #status = :failed OR (#status = :inProgress AND #leaseUntil < :now)';
 /** An ACTION key's lease covers its whole window, in progress or done. */
 const ACTION_CLAIMABLE = 'attribute_not_exists(pk) OR #status IN (:failed, :released) OR #leaseUntil < :now';
-
-const WARNING_DETAIL_TYPE = 'EC2 Spot Instance Interruption Warning';
 
 /** How long after a response its instance counts as handled (see the header). */
 export const ACTION_WINDOW_MS = 30 * 60_000;
@@ -269,7 +268,7 @@ export class DynamoEventStore implements EventStore {
           signalDetailType: record.detailType ?? undefined,
           signalTime: record.eventTime ?? undefined,
           warningTime:
-            role === 'interrupted' && record.detailType === WARNING_DETAIL_TYPE ? (record.eventTime ?? undefined) : undefined,
+            role === 'interrupted' && record.detailType === SPOT_INTERRUPTION_WARNING ? (record.eventTime ?? undefined) : undefined,
           expiresAt: pointerExpiresAt,
         }),
       },

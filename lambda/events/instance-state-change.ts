@@ -4,14 +4,15 @@
 import { z } from 'zod';
 import type { InstanceStateChange } from '../core/model';
 import { defineEventKind, ec2Fields, envelopeSignalFields, oneOf } from './envelope';
+import { EC2_EVENT_SOURCE, INSTANCE_STATE_CHANGE } from './detail-types';
 
 /** The states AWS documents for this event, in lifecycle order. */
 export const INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated'] as const;
 export type InstanceState = (typeof INSTANCE_STATES)[number];
 
 export const instanceStateChange = defineEventKind({
-  source: 'aws.ec2',
-  detailType: 'EC2 Instance State-change Notification',
+  source: EC2_EVENT_SOURCE,
+  detailType: INSTANCE_STATE_CHANGE,
   detail: z.object({
     'instance-id': ec2Fields.instanceId,
     state: oneOf(INSTANCE_STATES),

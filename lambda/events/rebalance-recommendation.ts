@@ -4,10 +4,11 @@
 import { z } from 'zod';
 import type { RebalanceRecommendation } from '../core/model';
 import { defineEventKind, ec2Fields, envelopeSignalFields } from './envelope';
+import { EC2_EVENT_SOURCE, REBALANCE_RECOMMENDATION } from './detail-types';
 
 export const rebalanceRecommendation = defineEventKind({
-  source: 'aws.ec2',
-  detailType: 'EC2 Instance Rebalance Recommendation',
+  source: EC2_EVENT_SOURCE,
+  detailType: REBALANCE_RECOMMENDATION,
   detail: z.object({
     'instance-id': ec2Fields.instanceId,
   }),

@@ -3,10 +3,11 @@
 import { z } from 'zod';
 import type { SpotWarning } from '../core/model';
 import { defineEventKind, ec2Fields, envelopeSignalFields } from './envelope';
+import { EC2_EVENT_SOURCE, SPOT_INTERRUPTION_WARNING } from './detail-types';
 
 export const spotInterruptionWarning = defineEventKind({
-  source: 'aws.ec2',
-  detailType: 'EC2 Spot Instance Interruption Warning',
+  source: EC2_EVENT_SOURCE,
+  detailType: SPOT_INTERRUPTION_WARNING,
   detail: z.object({
     'instance-id': ec2Fields.instanceId,
     'instance-action': ec2Fields.instanceAction,

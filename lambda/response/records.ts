@@ -10,11 +10,12 @@ import type {
   SpotWarning,
 } from '../core/model';
 import type { Rejection } from '../events';
+import { INSTANCE_STATE_CHANGE, REBALANCE_RECOMMENDATION, SPOT_INTERRUPTION_WARNING } from '../events/detail-types';
 
 export const DETAIL_TYPES = {
-  'spot-interruption-warning': 'EC2 Spot Instance Interruption Warning',
-  'rebalance-recommendation': 'EC2 Instance Rebalance Recommendation',
-  'instance-state-change': 'EC2 Instance State-change Notification',
+  'spot-interruption-warning': SPOT_INTERRUPTION_WARNING,
+  'rebalance-recommendation': REBALANCE_RECOMMENDATION,
+  'instance-state-change': INSTANCE_STATE_CHANGE,
 } as const;
 
 /** The fleet-facing fields of a record, plus why nothing was done when that is the answer. */
