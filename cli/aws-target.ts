@@ -1,6 +1,7 @@
 // Which AWS the CLI talks to: a local emulator (--endpoint-url) or a real account.
 import { fromIni } from '@aws-sdk/credential-providers';
 import { createAwsClients, type AwsClientOptions, type AwsClients } from '../lambda/aws/clients';
+import { EMULATOR_CREDENTIALS } from './emulator';
 
 export interface AwsTarget {
   endpointUrl?: string;
@@ -9,8 +10,6 @@ export interface AwsTarget {
 }
 
 export const DEFAULT_REGION = 'us-east-1';
-/** moto's account; events for any other account are foreign to the emulator. */
-export const EMULATOR_ACCOUNT = '123456789012';
 
 export function regionOf(target: AwsTarget): string {
   return target.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? DEFAULT_REGION;
@@ -20,10 +19,8 @@ export function clientsFor(target: AwsTarget): AwsClients {
   const options: AwsClientOptions = { region: regionOf(target) };
   if (target.endpointUrl) {
     options.endpoint = target.endpointUrl;
-    // An emulator accepts any credentials; do not make users configure some.
-    if (!process.env.AWS_ACCESS_KEY_ID && !target.profile) {
-      options.credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
-    }
+    // Do not make users configure credentials an emulator ignores.
+    if (!process.env.AWS_ACCESS_KEY_ID && !target.profile) options.credentials = { ...EMULATOR_CREDENTIALS };
   }
   if (target.profile) options.credentials = fromIni({ profile: target.profile });
   return createAwsClients(options);

@@ -39,6 +39,8 @@ export const MOTO_SERVER_ENV = 'SPOT_RESPONDER_MOTO_SERVER';
 export const EMULATOR_REGION = 'us-east-1';
 /** moto's default account; the dummy credentials below map to it. */
 export const EMULATOR_ACCOUNT = '123456789012';
+/** An emulator accepts any credentials; these keep profiles and instance roles out of it. */
+export const EMULATOR_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;
 
 export type Log = (line: string) => void;
 
@@ -53,7 +55,7 @@ export function emulatorClientConfig(endpoint: string, region: string = EMULATOR
   return {
     region,
     endpoint,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    credentials: EMULATOR_CREDENTIALS,
     maxAttempts: 2,
   };
 }
