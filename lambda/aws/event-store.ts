@@ -26,6 +26,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { Outcome, ResponseRecord, TimelineEntry } from '../core/model';
+import { withoutUndefined } from '../core/objects';
 import { SPOT_INTERRUPTION_WARNING } from '../events/detail-types';
 import type {
   CallOptions,
@@ -652,8 +653,4 @@ function daysNewestFirst(since: string, now: Date): string[] {
 
 function epochSeconds(date: Date): number {
   return Math.floor(date.getTime() / 1000);
-}
-
-function withoutUndefined(value: Item): Item {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }

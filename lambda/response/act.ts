@@ -1,6 +1,7 @@
 // The fleet-facing part of a response: read what the instance is part of, decide, act on it
 // in parallel, and verify the replacement. Everything here runs after the claim is won.
-import { errorInfo } from '../aws/clients';
+import { errorInfo, sleep as realSleep } from '../aws/clients';
+import { withoutUndefined } from '../core/objects';
 import {
   decideByTags,
   decideReplacement,
@@ -22,7 +23,7 @@ import type {
 } from '../core/model';
 import type { AutoScalingPort, CallOptions, TargetIndexReader } from '../core/ports';
 import type { ResponderBehaviour, ResponderDeps } from '../responder';
-import { fleetFields, iso, skip, unique, withoutUndefined, type FleetFields } from './records';
+import { fleetFields, iso, skip, unique, type FleetFields } from './records';
 
 /** Looks for the replacement after a detach: Auto Scaling usually shows it within a second or two. */
 const REPLACEMENT_LOOKS = 3;
@@ -210,7 +211,7 @@ async function findReplacement(
   budget: () => CallOptions,
   now: () => number,
 ): Promise<NonNullable<ResponseRecord['replacement']> | null> {
-  const sleep = deps.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const sleep = deps.sleep ?? realSleep;
   const known = new Set([...before.instanceIds, signal.instanceId]);
   for (let look = 1; look <= REPLACEMENT_LOOKS; look++) {
     try {

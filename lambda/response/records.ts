@@ -10,6 +10,7 @@ import type {
   SpotWarning,
 } from '../core/model';
 import type { Rejection } from '../events';
+import { withoutUndefined } from '../core/objects';
 import { INSTANCE_STATE_CHANGE, REBALANCE_RECOMMENDATION, SPOT_INTERRUPTION_WARNING } from '../events/detail-types';
 
 export const DETAIL_TYPES = {
@@ -119,8 +120,4 @@ export function iso(ms: number): string {
 
 export function unique(items: string[]): string[] {
   return [...new Set(items)];
-}
-
-export function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
