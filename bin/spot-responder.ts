@@ -40,6 +40,11 @@ function withAwsOptions(command: Command): Command {
     .option('--table <name>', 'the records table', process.env.SPOT_RESPONDER_TABLE ?? DEFAULT_TABLE);
 }
 
+/** What withAwsOptions parsed: which AWS, and which records table. */
+function awsTargetOf(opts: { endpointUrl?: string; region?: string; profile?: string; table: string }) {
+  return { endpointUrl: opts.endpointUrl, region: opts.region, profile: opts.profile, table: opts.table };
+}
+
 /** Pretty JSON logs of the responder on stderr, for --verbose. */
 function verboseLog(verbose: boolean | undefined) {
   return verbose ? powertoolsLog(new Logger({ serviceName: 'spot-responder', logLevel: 'DEBUG' })) : undefined;
@@ -76,10 +81,7 @@ withAwsOptions(
   .option('--verbose', 'print the responder\'s structured logs on stderr')
   .action(async (files: string[], opts) => {
     const common = {
-      endpointUrl: opts.endpointUrl,
-      region: opts.region,
-      profile: opts.profile,
-      table: opts.table,
+      ...awsTargetOf(opts),
       json: Boolean(opts.json),
       clock: opts.clock,
       accounts: opts.account,
@@ -98,10 +100,7 @@ withAwsOptions(program.command('history').description('list recorded events, new
   .option('--json', 'one JSON object per record per line')
   .action(async (opts) => {
     const records = await listHistory({
-      endpointUrl: opts.endpointUrl,
-      region: opts.region,
-      profile: opts.profile,
-      table: opts.table,
+      ...awsTargetOf(opts),
       since: opts.since,
       limit: opts.limit,
       json: Boolean(opts.json),
@@ -114,10 +113,7 @@ withAwsOptions(index.command('refresh').description('rebuild the target index no
   .option('--json', 'print the summary as JSON')
   .action(async (opts) => {
     const replayer = await createReplayer({
-      endpointUrl: opts.endpointUrl,
-      region: opts.region,
-      profile: opts.profile,
-      table: opts.table,
+      ...awsTargetOf(opts),
       clock: 'wall',
       refreshIndex: false,
     });
