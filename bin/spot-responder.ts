@@ -6,7 +6,8 @@ import { INSTANCE_ID } from '../lambda/events/envelope';
 import { runDemo } from '../cli/demo';
 import { listHistory, parseDuration, printHistory } from '../cli/history';
 import { dryRunFiles } from '../cli/dry-run';
-import { DEFAULT_TABLE, createReplayer, replayFiles } from '../cli/replay';
+import { createReplayer, replayFiles } from '../cli/replay';
+import { CLI_ENV, DEFAULTS } from '../lambda/contract';
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
 const printError = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -37,7 +38,7 @@ function withAwsOptions(command: Command): Command {
     .option('--endpoint-url <url>', 'a local AWS emulator (moto server), e.g. http://127.0.0.1:5000')
     .option('--region <region>', 'AWS region (default: AWS_REGION, else us-east-1)')
     .option('--profile <name>', 'AWS profile for a real account')
-    .option('--table <name>', 'the records table', process.env.SPOT_RESPONDER_TABLE ?? DEFAULT_TABLE);
+    .option('--table <name>', 'the records table', process.env[CLI_ENV.tableName] ?? DEFAULTS.cliTableName);
 }
 
 /** What withAwsOptions parsed: which AWS, and which records table. */
@@ -47,7 +48,7 @@ function awsTargetOf(opts: { endpointUrl?: string; region?: string; profile?: st
 
 /** Pretty JSON logs of the responder on stderr, for --verbose. */
 function verboseLog(verbose: boolean | undefined) {
-  return verbose ? powertoolsLog(new Logger({ serviceName: 'spot-responder', logLevel: 'DEBUG' })) : undefined;
+  return verbose ? powertoolsLog(new Logger({ serviceName: DEFAULTS.serviceName, logLevel: 'DEBUG' })) : undefined;
 }
 
 const program = new Command()

@@ -9,6 +9,7 @@ import type { AwsClients } from '../lambda/aws/clients';
 import type { ResponseRecord } from '../lambda/core/model';
 import { PlanJournal, guardClients, guardedView, installGuard, type PlanStep } from '../lambda/dry-run/guard';
 import { createDryRun, dryRunRecord } from '../lambda/dry-run/planning';
+import { DEFAULTS } from '../lambda/contract';
 import { silentLog } from '../lambda/log';
 import { ResponseFailedError, respond } from '../lambda/responder';
 import type { ResponderSettings } from '../lambda/wiring';
@@ -67,7 +68,7 @@ export async function createDryRunReplayer(opts: DryRunOptions, clients: DryRunC
   const accounts = opts.accounts ?? [await callerAccount(sts)];
   const settings: ResponderSettings = {
     tableName: opts.table,
-    recordRetentionDays: 90,
+    recordRetentionDays: DEFAULTS.recordRetentionDays,
     policy: { accounts, regions: [regionOf(opts)] },
     ...(opts.behaviour ? { behaviour: opts.behaviour } : {}),
     ...(opts.ecsClusters ? { ecsClusters: opts.ecsClusters } : {}),

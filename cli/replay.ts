@@ -1,22 +1,21 @@
 // `spot-responder replay`: feed EventBridge events to the very same `respond` the Lambda runs,
 // against a local emulator (or, with --dry-run, read-only against a real account).
 import { errorInfo, type AwsClients } from '../lambda/aws/clients';
-import { DynamoEventStore } from '../lambda/aws/event-store';
-import { DynamoTargetIndex } from '../lambda/aws/target-index';
 import type { ResponseRecord } from '../lambda/core/model';
+import { DEFAULTS } from '../lambda/contract';
 import type { AcceptPolicy } from '../lambda/events';
 import { makeIndexRefresher, type RefreshSummary } from '../lambda/index-refresher';
 import { silentLog, type Log } from '../lambda/log';
 import { ResponseFailedError, respond, type ResponderBehaviour } from '../lambda/responder';
 import { unansweredRecord } from '../lambda/response/records';
-import { createResponderDeps } from '../lambda/wiring';
+import { createIndexRefresherDeps, createResponderDeps } from '../lambda/wiring';
 import { clientsFor, regionOf, type AwsTarget } from './aws-target';
 import { EMULATOR_ACCOUNT } from './emulator';
 import { formatRecord, recordSummary } from './format';
 import { ensureTable } from './local-table';
 import { loadEventFiles, replayExitCode } from './read-events';
 
-export const DEFAULT_TABLE = 'spot-responder';
+export const DEFAULT_TABLE = DEFAULTS.cliTableName;
 
 export interface ReplayOptions extends AwsTarget {
   table: string;
@@ -55,24 +54,19 @@ export async function createReplayer(opts: ReplayOptions): Promise<Replayer> {
   const policy: AcceptPolicy = { accounts: opts.accounts ?? [EMULATOR_ACCOUNT], regions: [regionOf(opts)] };
   const settings = {
     tableName: opts.table,
-    recordRetentionDays: 90,
+    recordRetentionDays: DEFAULTS.recordRetentionDays,
     policy,
     ...(opts.behaviour ? { behaviour: opts.behaviour } : {}),
     ...(opts.ecsClusters ? { ecsClusters: opts.ecsClusters } : {}),
   };
 
-  const refreshIndex = makeIndexRefresher({
-    elbv2: clients.elbv2,
-    ec2: clients.ec2,
-    index: new DynamoTargetIndex({ client: clients.dynamo, tableName: opts.table, refreshIntervalMinutes: 5 }),
-    store: new DynamoEventStore({
-      client: clients.dynamo,
-      tableName: opts.table,
-      retentionDays: settings.recordRetentionDays,
-    }),
-    callsPerSecond: 50,
-    log,
-  });
+  const refreshIndex = makeIndexRefresher(
+    createIndexRefresherDeps(
+      clients,
+      { tableName: opts.table, refreshIntervalMinutes: DEFAULTS.indexRefreshMinutes, describeCallsPerSecond: 50 },
+      log,
+    ),
+  );
 
   return {
     clients,

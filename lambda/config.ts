@@ -1,6 +1,19 @@
 // Configuration comes from the environment, read once at cold start. A missing or malformed
 // variable throws there, so a misconfigured function fails on its first invocation, loudly,
-// instead of half-handling an interruption.
+// instead of half-handling an interruption. The names and defaults are the contract's
+// (contract.ts), which the construct sets from.
+import {
+  DEFAULTS,
+  INDEX_REFRESHER_ENV,
+  REBALANCE_ACTIONS,
+  RESPONDER_ENV,
+  TAG_MODES,
+  type RebalanceAction,
+  type TagMode,
+} from './contract';
+
+// The responder's behaviour types name these; they are read here, so they are offered here too.
+export type { RebalanceAction, TagMode };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -46,11 +59,6 @@ function list(env: Env, name: string): string[] {
   return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-export const REBALANCE_ACTIONS = ['record', 'replace'] as const;
-export type RebalanceAction = (typeof REBALANCE_ACTIONS)[number];
-export const TAG_MODES = ['opt-out', 'opt-in'] as const;
-export type TagMode = (typeof TAG_MODES)[number];
-
 /** Which instances the responder may touch, decided by one tag on the instance or its group. */
 export interface TagPolicy {
   mode: TagMode;
@@ -71,18 +79,22 @@ export interface ResponderConfig {
   ecsClusters: string[];
 }
 
+/**
+ * The responder's configuration from RESPONDER_ENV. Throws ConfigError naming the variable
+ * when a required one is missing or any is malformed; unset optional ones take DEFAULTS.
+ */
 export function loadResponderConfig(env: Env = process.env): ResponderConfig {
   return {
-    tableName: required(env, 'TABLE_NAME'),
-    acceptedAccounts: allowList(env, 'ACCEPTED_ACCOUNTS'),
-    acceptedRegions: allowList(env, 'ACCEPTED_REGIONS'),
-    recordRetentionDays: positiveInt(env, 'RECORD_RETENTION_DAYS', 90),
-    rebalanceAction: oneOf(env, 'REBALANCE_ACTION', REBALANCE_ACTIONS, 'record'),
+    tableName: required(env, RESPONDER_ENV.tableName),
+    acceptedAccounts: allowList(env, RESPONDER_ENV.acceptedAccounts),
+    acceptedRegions: allowList(env, RESPONDER_ENV.acceptedRegions),
+    recordRetentionDays: positiveInt(env, RESPONDER_ENV.recordRetentionDays, DEFAULTS.recordRetentionDays),
+    rebalanceAction: oneOf(env, RESPONDER_ENV.rebalanceAction, REBALANCE_ACTIONS, DEFAULTS.rebalanceAction),
     tagPolicy: {
-      mode: oneOf(env, 'TAG_MODE', TAG_MODES, 'opt-out'),
-      key: env.TAG_KEY?.trim() || 'spot-responder',
+      mode: oneOf(env, RESPONDER_ENV.tagMode, TAG_MODES, DEFAULTS.tagMode),
+      key: env[RESPONDER_ENV.tagKey]?.trim() || DEFAULTS.tagKey,
     },
-    ecsClusters: list(env, 'ECS_CLUSTERS'),
+    ecsClusters: list(env, RESPONDER_ENV.ecsClusters),
   };
 }
 
@@ -94,10 +106,15 @@ export interface IndexRefresherConfig {
   describeCallsPerSecond: number;
 }
 
+/** The index refresher's configuration from INDEX_REFRESHER_ENV; errors and defaults as loadResponderConfig. */
 export function loadIndexRefresherConfig(env: Env = process.env): IndexRefresherConfig {
   return {
-    tableName: required(env, 'TABLE_NAME'),
-    refreshIntervalMinutes: positiveInt(env, 'INDEX_REFRESH_MINUTES', 5),
-    describeCallsPerSecond: positiveInt(env, 'INDEX_DESCRIBE_CALLS_PER_SECOND', 4),
+    tableName: required(env, INDEX_REFRESHER_ENV.tableName),
+    refreshIntervalMinutes: positiveInt(env, INDEX_REFRESHER_ENV.refreshMinutes, DEFAULTS.indexRefreshMinutes),
+    describeCallsPerSecond: positiveInt(
+      env,
+      INDEX_REFRESHER_ENV.describeCallsPerSecond,
+      DEFAULTS.indexDescribeCallsPerSecond,
+    ),
   };
 }

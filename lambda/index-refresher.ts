@@ -1,5 +1,5 @@
-// Scheduled handler: rebuild the target index (see aws/target-index.ts), then record which
-// replacements have become healthy. Thin on purpose: the walk is in aws/target-scan.ts, the
+// The scheduled refresh (its Lambda entry is index-refresher-handler.ts): rebuild the target
+// index (see aws/target-index.ts), then record which replacements have become healthy. Thin on purpose: the walk is in aws/target-scan.ts, the
 // write in aws/target-index.ts. A failure of the scan or the write throws, so the invocation
 // counts as an error and the refresher's alarm fires; the index keeps the previous complete
 // snapshot meanwhile. The verification of replacements never fails a refresh: the index is
@@ -8,12 +8,9 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { IndexedTarget } from './core/model';
 import type { EventStore, InstancePointer, TargetIndexWriter, TimelineAddition } from './core/ports';
-import { createAwsClients, errorInfo } from './aws/clients';
-import { DynamoEventStore } from './aws/event-store';
-import { DynamoTargetIndex } from './aws/target-index';
+import { errorInfo } from './aws/clients';
 import { scanTargetRegistrations, type ScanStats } from './aws/target-scan';
-import { loadIndexRefresherConfig } from './config';
-import { powertoolsLog, type Log } from './log';
+import type { Log } from './log';
 
 export interface IndexRefresherDeps {
   elbv2: ElasticLoadBalancingV2Client;
@@ -138,35 +135,4 @@ function healthyMilestone(pointer: InstancePointer, groups: string[], snapshotAt
     ...(Number.isNaN(signalMs) ? {} : { msToHealthy: Date.parse(snapshotAt) - signalMs }),
     healthyAt: snapshotAt,
   };
-}
-
-// Built on the first invocation and kept for the container's life. Not at import, so the CLI
-// and the tests can import the factory without the Lambda's environment; a missing variable
-// still fails the very first invocation.
-let refresh: (() => Promise<RefreshSummary>) | undefined;
-
-export async function handler(): Promise<RefreshSummary> {
-  if (!refresh) {
-    const config = loadIndexRefresherConfig();
-    const clients = createAwsClients();
-    refresh = makeIndexRefresher({
-      elbv2: clients.elbv2,
-      ec2: clients.ec2,
-      index: new DynamoTargetIndex({
-        client: clients.dynamo,
-        tableName: config.tableName,
-        refreshIntervalMinutes: config.refreshIntervalMinutes,
-      }),
-      store: new DynamoEventStore({
-        client: clients.dynamo,
-        tableName: config.tableName,
-        // Sets the TTL of the records and claims the store writes; the refresher writes neither
-        // (it only reads pointers and extends timelines), so the value is never used here.
-        retentionDays: 90,
-      }),
-      callsPerSecond: config.describeCallsPerSecond,
-      log: powertoolsLog(),
-    });
-  }
-  return refresh();
 }

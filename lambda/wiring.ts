@@ -1,5 +1,6 @@
-// Real adapters behind the responder's ports. The Lambda and the CLI build their
-// dependencies here, from one set of SDK clients, so both run the same code path.
+// Real adapters behind the ports of the responder and of the index refresher. The Lambda and
+// the CLI build their dependencies here, from one set of SDK clients, so both run the same
+// code path.
 import { AutoScalingAdapter } from './aws/auto-scaling';
 import type { AwsClients } from './aws/clients';
 import { Ec2Adapter } from './aws/ec2';
@@ -7,7 +8,9 @@ import { EcsAdapter } from './aws/ecs';
 import { DynamoEventStore } from './aws/event-store';
 import { LoadBalancingAdapter } from './aws/load-balancing';
 import { DynamoTargetIndex } from './aws/target-index';
+import { DEFAULTS } from './contract';
 import type { AcceptPolicy } from './events';
+import type { IndexRefresherDeps } from './index-refresher';
 import type { Log } from './log';
 import { DEFAULT_BEHAVIOUR, type ResponderBehaviour, type ResponderDeps } from './responder';
 
@@ -15,13 +18,17 @@ export interface ResponderSettings {
   tableName: string;
   recordRetentionDays: number;
   policy: AcceptPolicy;
-  /** Used only to judge index entries' expiry; matches the refresher's schedule. */
+  /**
+   * Minutes between index refreshes, used only to judge index entries' expiry; matches the
+   * refresher's schedule. Default DEFAULTS.indexRefreshMinutes.
+   */
   indexRefreshMinutes?: number;
   behaviour?: ResponderBehaviour;
   /** ECS clusters to drain container instances in; none turns ECS draining off. */
   ecsClusters?: string[];
 }
 
+/** The responder's ports on real AWS: one adapter per service over `clients`, the store and index on `settings.tableName`. */
 export function createResponderDeps(
   clients: AwsClients,
   settings: ResponderSettings,
@@ -35,7 +42,7 @@ export function createResponderDeps(
     targetIndex: new DynamoTargetIndex({
       client: clients.dynamo,
       tableName: settings.tableName,
-      refreshIntervalMinutes: settings.indexRefreshMinutes ?? 5,
+      refreshIntervalMinutes: settings.indexRefreshMinutes ?? DEFAULTS.indexRefreshMinutes,
     }),
     // Claim leases count from the event's deadline, so the store shares the responder's clock.
     store: new DynamoEventStore({
@@ -51,5 +58,39 @@ export function createResponderDeps(
     behaviour: settings.behaviour ?? DEFAULT_BEHAVIOUR,
     log,
     ...(now ? { now } : {}),
+  };
+}
+
+export interface IndexRefresherSettings {
+  tableName: string;
+  /** Minutes between scheduled refreshes; index entries written now expire after three. */
+  refreshIntervalMinutes: number;
+  /** ELBv2 Describe* calls per second the scan allows itself. */
+  describeCallsPerSecond: number;
+}
+
+/** The index refresher's ports on real AWS: ELBv2 and EC2 to scan, the index and records table to write. */
+export function createIndexRefresherDeps(
+  clients: AwsClients,
+  settings: IndexRefresherSettings,
+  log: Log,
+): IndexRefresherDeps {
+  return {
+    elbv2: clients.elbv2,
+    ec2: clients.ec2,
+    index: new DynamoTargetIndex({
+      client: clients.dynamo,
+      tableName: settings.tableName,
+      refreshIntervalMinutes: settings.refreshIntervalMinutes,
+    }),
+    store: new DynamoEventStore({
+      client: clients.dynamo,
+      tableName: settings.tableName,
+      // Sets the TTL of the records and claims the store writes; the refresher writes neither
+      // (it only reads pointers and extends timelines), so the value is never used here.
+      retentionDays: DEFAULTS.recordRetentionDays,
+    }),
+    callsPerSecond: settings.describeCallsPerSecond,
+    log,
   };
 }

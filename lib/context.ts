@@ -4,10 +4,9 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Node } from 'constructs';
-import { REBALANCE_ACTIONS, RebalanceAction, TAG_MODES, TagMode } from '../lambda/config';
+import { REBALANCE_ACTIONS, TAG_MODES, type LogLevel, type RebalanceAction, type TagMode } from '../lambda/contract';
 import { SpotResponderStackProps } from './spot-responder-stack';
 import {
-  LogLevel,
   SpotResponderConfigError,
   checkAccounts,
   checkAutoScalingGroupNames,

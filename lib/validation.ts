@@ -2,6 +2,7 @@
 // value fails synth with one clear message whichever way it came in. Each takes a label that
 // names where the value came from. Tokens pass unchecked: their value is known only at deploy.
 import { Token } from 'aws-cdk-lib';
+import { LOG_LEVELS, type LogLevel } from '../lambda/contract';
 
 export class SpotResponderConfigError extends Error {
   override name = 'SpotResponderConfigError';
@@ -17,9 +18,6 @@ const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 // ECS cluster names, or the full ARN of a cluster; the name is group 1 or group 2.
 const ECS_CLUSTER = /^(?:([a-zA-Z0-9_-]{1,255})|arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/([a-zA-Z0-9_-]{1,255}))$/;
 const TAG_KEY_MAX_LENGTH = 128;
-
-export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** `'*'`, or a non-empty list with no duplicates whose items all match `valid`. */
 export function checkAllowList(
@@ -135,4 +133,9 @@ function checkEach(label: string, value: readonly string[], valid: RegExp, what:
     if (seen.has(item)) throw new SpotResponderConfigError(`${label} lists ${JSON.stringify(item)} twice`);
     seen.add(item);
   }
+}
+
+/** A literal cluster ARN; anything else, tokens included, is a cluster name. */
+export function isClusterArn(cluster: string): boolean {
+  return !Token.isUnresolved(cluster) && cluster.startsWith('arn:');
 }

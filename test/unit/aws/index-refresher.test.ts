@@ -13,7 +13,8 @@ import { DynamoEventStore } from '../../../lambda/aws/event-store';
 import { ConfigError } from '../../../lambda/config';
 import type { IndexedTarget } from '../../../lambda/core/model';
 import type { TargetIndexWriter } from '../../../lambda/core/ports';
-import { handler, makeIndexRefresher, type IndexRefresherDeps } from '../../../lambda/index-refresher';
+import { makeIndexRefresher, type IndexRefresherDeps } from '../../../lambda/index-refresher';
+import { handler } from '../../../lambda/index-refresher-handler';
 import { silentLog, type Log } from '../../../lambda/log';
 
 const elbMock = mockClient(ElasticLoadBalancingV2Client);

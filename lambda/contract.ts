@@ -1,0 +1,86 @@
+// The contract between the construct, the two functions and the CLI: every environment
+// variable name and every default, spelled once. Plain data with no import, so the CDK code,
+// the Lambda bundles and the CLI can all share it without pulling in each other's weight.
+// The construct sets every variable, defaults included (see lib/functions.ts); the loaders in
+// lambda/config.ts fall back on these defaults only when the functions run outside it.
+
+/** What a rebalance recommendation triggers: `record` only records it; `replace` acts on it like a warning. */
+export const REBALANCE_ACTIONS = ['record', 'replace'] as const;
+export type RebalanceAction = (typeof REBALANCE_ACTIONS)[number];
+
+/** `opt-out`: act unless the tag says off/false/disabled; `opt-in`: act only if it says on/true/enabled. */
+export const TAG_MODES = ['opt-out', 'opt-in'] as const;
+export type TagMode = (typeof TAG_MODES)[number];
+
+/** The log levels the functions' Powertools logger takes (POWERTOOLS_LOG_LEVEL). */
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The environment variables of the responder function (the one EventBridge rules invoke). */
+export const RESPONDER_ENV = {
+  /** Name of the records table. Required. */
+  tableName: 'TABLE_NAME',
+  /** Accounts whose events are acted on: comma-separated 12-digit ids, or `*`. Required. */
+  acceptedAccounts: 'ACCEPTED_ACCOUNTS',
+  /** Regions whose events are acted on: comma-separated region names, or `*`. Required. */
+  acceptedRegions: 'ACCEPTED_REGIONS',
+  /** Days (whole, positive) an event record lives before DynamoDB's TTL removes it. */
+  recordRetentionDays: 'RECORD_RETENTION_DAYS',
+  /** One of REBALANCE_ACTIONS. */
+  rebalanceAction: 'REBALANCE_ACTION',
+  /** One of TAG_MODES. */
+  tagMode: 'TAG_MODE',
+  /** The instance or Auto Scaling group tag key the tag mode reads. */
+  tagKey: 'TAG_KEY',
+  /** ECS cluster names or ARNs, comma-separated; empty turns ECS draining off. */
+  ecsClusters: 'ECS_CLUSTERS',
+} as const;
+
+/** The environment variables of the index refresher function (run on a schedule). */
+export const INDEX_REFRESHER_ENV = {
+  /** Name of the records table, which also holds the index. Required. */
+  tableName: 'TABLE_NAME',
+  /** Minutes (whole, 1 to 60) between scheduled refreshes; index entries expire after three. */
+  refreshMinutes: 'INDEX_REFRESH_MINUTES',
+  /** ELBv2 Describe* calls per second (whole, 1 to 10) the refresher allows itself. */
+  describeCallsPerSecond: 'INDEX_DESCRIBE_CALLS_PER_SECOND',
+} as const;
+
+/** Read by the Powertools logger of both functions. */
+export const POWERTOOLS_ENV = {
+  /** The `service` field of every log line. */
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  /** One of LOG_LEVELS. */
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+} as const;
+
+/** Read by the `spot-responder` CLI. */
+export const CLI_ENV = {
+  /** The records table the CLI reads and writes when `--table` is not given. */
+  tableName: 'SPOT_RESPONDER_TABLE',
+} as const;
+
+/**
+ * The defaults shared by the construct's props, the context keys and the functions' loaders.
+ * Units are in the names.
+ */
+export const DEFAULTS = {
+  /** An event record lives 90 days: long enough for a quarter's post-mortems, short of a growing bill. */
+  recordRetentionDays: 90,
+  /** The index is rebuilt every 5 minutes, so a new registration is missed for at most that long. */
+  indexRefreshMinutes: 5,
+  /** The account's ELBv2 Describe bucket refills at about 10 per second; 4 leaves the rest to others. */
+  indexDescribeCallsPerSecond: 4,
+  /** A rebalance recommendation is only recorded: it is often a false alarm, and replacing costs. */
+  rebalanceAction: 'record',
+  /** Every instance is managed unless tagged off, so installing the responder is enough. */
+  tagMode: 'opt-out',
+  /** The tag key the tag mode reads, named after the project so it cannot clash with a team's own. */
+  tagKey: 'spot-responder',
+  /** INFO logs one line per decision and per AWS call that changes something; DEBUG adds every read. */
+  logLevel: 'INFO',
+  /** The Powertools service name of both functions and of the CLI's logs. */
+  serviceName: 'spot-responder',
+  /** The CLI's table when neither `--table` nor SPOT_RESPONDER_TABLE is set (the emulator's table). */
+  cliTableName: 'spot-responder',
+} as const;

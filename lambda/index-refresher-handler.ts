@@ -1,0 +1,18 @@
+// Lambda entry of the index refresher. Built on the first invocation and kept for the
+// container's life. Not at import, so the tests can import it without the Lambda's
+// environment; a missing variable still fails the very first invocation.
+import { createAwsClients } from './aws/clients';
+import { loadIndexRefresherConfig } from './config';
+import { makeIndexRefresher, type RefreshSummary } from './index-refresher';
+import { powertoolsLog } from './log';
+import { createIndexRefresherDeps } from './wiring';
+
+let refresh: (() => Promise<RefreshSummary>) | undefined;
+
+export async function handler(): Promise<RefreshSummary> {
+  if (!refresh) {
+    const config = loadIndexRefresherConfig();
+    refresh = makeIndexRefresher(createIndexRefresherDeps(createAwsClients(), config, powertoolsLog()));
+  }
+  return refresh();
+}

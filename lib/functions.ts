@@ -1,0 +1,96 @@
+// The two functions, each with the environment of the contract (lambda/contract.ts). Every
+// variable is set, defaults included, so a function never falls back on a default of its own
+// that could drift from the construct's.
+import * as path from 'path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { DEFAULTS, INDEX_REFRESHER_ENV, POWERTOOLS_ENV, RESPONDER_ENV } from '../lambda/contract';
+import { RESPONDER_ASYNC, RESPONDER_TIMEOUT, indexRefresherTimeout } from './defaults';
+import { ResponderFunction } from './responder-function';
+import type { ResolvedSpotResponderProps } from './spot-responder-props';
+
+const LAMBDA_DIR = path.join(__dirname, '..', 'lambda');
+
+/** The environment of the responder function: every RESPONDER_ENV and POWERTOOLS_ENV variable. */
+export function responderEnvironment(config: ResolvedSpotResponderProps, tableName: string): Record<string, string> {
+  return {
+    ...powertoolsEnvironment(config),
+    [RESPONDER_ENV.tableName]: tableName,
+    [RESPONDER_ENV.acceptedAccounts]: allowListEnv(config.acceptedAccounts),
+    [RESPONDER_ENV.acceptedRegions]: allowListEnv(config.acceptedRegions),
+    [RESPONDER_ENV.recordRetentionDays]: String(config.recordRetentionDays),
+    [RESPONDER_ENV.rebalanceAction]: config.rebalanceAction,
+    [RESPONDER_ENV.tagMode]: config.tagMode,
+    [RESPONDER_ENV.tagKey]: config.tagKey,
+    [RESPONDER_ENV.ecsClusters]: config.ecsClusters.join(','),
+  };
+}
+
+/** The environment of the index refresher: every INDEX_REFRESHER_ENV and POWERTOOLS_ENV variable. */
+export function indexRefresherEnvironment(config: ResolvedSpotResponderProps, tableName: string): Record<string, string> {
+  return {
+    ...powertoolsEnvironment(config),
+    [INDEX_REFRESHER_ENV.tableName]: tableName,
+    [INDEX_REFRESHER_ENV.refreshMinutes]: String(config.indexRefreshMinutes),
+    [INDEX_REFRESHER_ENV.describeCallsPerSecond]: String(config.indexDescribeCallsPerSecond),
+  };
+}
+
+/**
+ * The function `Responder` in `scope`, which EventBridge invokes asynchronously; what it fails
+ * to handle after RESPONDER_ASYNC's retry goes to `deadLetterQueue`.
+ */
+export function createResponderFunction(
+  scope: Construct,
+  config: ResolvedSpotResponderProps,
+  table: dynamodb.ITable,
+  deadLetterQueue: sqs.IQueue,
+): ResponderFunction {
+  return new ResponderFunction(scope, 'Responder', {
+    ...logGroupSettings(config),
+    entry: path.join(LAMBDA_DIR, 'handler.ts'),
+    description: 'Drains, replaces and records EC2 Spot instances through their interruption lifecycle',
+    timeout: RESPONDER_TIMEOUT,
+    environment: responderEnvironment(config, table.tableName),
+    ...RESPONDER_ASYNC,
+    onFailure: new SqsDestination(deadLetterQueue),
+  });
+}
+
+/** The function `IndexRefresher` in `scope`, run by the schedule (and once on deploy). */
+export function createIndexRefresherFunction(
+  scope: Construct,
+  config: ResolvedSpotResponderProps,
+  table: dynamodb.ITable,
+): ResponderFunction {
+  return new ResponderFunction(scope, 'IndexRefresher', {
+    ...logGroupSettings(config),
+    entry: path.join(LAMBDA_DIR, 'index-refresher-handler.ts'),
+    description: 'Rebuilds the instance-to-target-group index the spot-responder reads',
+    timeout: indexRefresherTimeout(config.indexRefreshMinutes),
+    // Refreshes never overlap: a run that is due while one is still going waits its turn.
+    reservedConcurrentExecutions: 1,
+    // A failed or late refresh is superseded by the next scheduled one; retrying it would
+    // only queue up duplicate work behind the reserved concurrency of one.
+    retryAttempts: 0,
+    maxEventAge: Duration.minutes(config.indexRefreshMinutes),
+    // Old versions serve only the deploy-time trigger; nothing else calls them.
+    currentVersionOptions: { removalPolicy: RemovalPolicy.DESTROY },
+    environment: indexRefresherEnvironment(config, table.tableName),
+  });
+}
+
+function powertoolsEnvironment(config: ResolvedSpotResponderProps): Record<string, string> {
+  return { [POWERTOOLS_ENV.serviceName]: DEFAULTS.serviceName, [POWERTOOLS_ENV.logLevel]: config.logLevel };
+}
+
+function logGroupSettings(config: ResolvedSpotResponderProps) {
+  return { logGroupRetention: config.logRetention, logGroupRemovalPolicy: config.removalPolicy };
+}
+
+function allowListEnv(value: readonly string[] | '*'): string {
+  return value === '*' ? '*' : value.join(',');
+}

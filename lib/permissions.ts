@@ -1,0 +1,187 @@
+// What each function's role may do, beside the reason for every cdk-nag finding that remains.
+// Each role gets only the actions its function calls, on the narrowest resources IAM allows.
+import { Arn, ArnFormat, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { acknowledge, wildcardResourceFinding } from './nag';
+import { grantRecordsReadWrite } from './table';
+import { ecsClusterName, isClusterArn } from './validation';
+
+export interface ResponderPermissionsProps {
+  readonly table: dynamodb.Table;
+  readonly tableEncryptionKey?: kms.IKey;
+  /** Auto Scaling group names (IAM wildcards allowed) in the stack's account and region. */
+  readonly autoScalingGroupNames: readonly string[];
+  /** ELBv2 target group names (IAM wildcards allowed) in the stack's account and region. */
+  readonly targetGroupNames: readonly string[];
+  /** ECS cluster names or ARNs; none grants no ECS permission at all. */
+  readonly ecsClusters: readonly string[];
+}
+
+/**
+ * The responder's role: describe the fleet, detach from (or terminate in) the named Auto
+ * Scaling groups, deregister from the named target groups, drain in the named ECS clusters,
+ * and read and write the records table.
+ */
+export function grantResponderPermissions(scope: Construct, role: iam.IRole, props: ResponderPermissionsProps): void {
+  const stack = Stack.of(scope);
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'DescribeFleet',
+      actions: [
+        'autoscaling:DescribeAutoScalingInstances',
+        'autoscaling:DescribeAutoScalingGroups',
+        // Tells whether a group has EC2_INSTANCE_TERMINATING hooks that a detach would skip.
+        'autoscaling:DescribeLifecycleHooks',
+        'ec2:DescribeInstances',
+      ],
+      resources: ['*'],
+    }),
+  );
+  const groupArns = props.autoScalingGroupNames.map((name) =>
+    stack.formatArn({
+      service: 'autoscaling',
+      resource: 'autoScalingGroup',
+      resourceName: `*:autoScalingGroupName/${name}`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({ sid: 'DetachInstances', actions: ['autoscaling:DetachInstances'], resources: groupArns }),
+  );
+  // The path taken instead of a detach when the group has terminating lifecycle hooks: the
+  // group still launches a replacement, and the user's hooks run. Same groups, never "*".
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'TerminateInstanceInGroup',
+      actions: ['autoscaling:TerminateInstanceInAutoScalingGroup'],
+      resources: groupArns,
+    }),
+  );
+  const targetGroupArns = props.targetGroupNames.map((name) =>
+    stack.formatArn({
+      service: 'elasticloadbalancing',
+      resource: 'targetgroup',
+      resourceName: `${name}/*`,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'DeregisterTargets',
+      actions: ['elasticloadbalancing:DeregisterTargets'],
+      resources: targetGroupArns,
+    }),
+  );
+  const containerInstanceArns = grantEcsDraining(stack, role, props.ecsClusters);
+  grantRecordsReadWrite(props.table, role, props.tableEncryptionKey);
+
+  acknowledge(
+    role,
+    'autoscaling:DescribeAutoScalingInstances, autoscaling:DescribeAutoScalingGroups, ' +
+      'autoscaling:DescribeLifecycleHooks and ec2:DescribeInstances do not support resource-level ' +
+      'permissions, and neither do the X-Ray PutTraceSegments/PutTelemetryRecords that active ' +
+      'tracing adds; they are the only actions on "*".',
+    'AwsSolutions-IAM5[Resource::*]',
+  );
+  acknowledge(
+    role,
+    'DetachInstances and TerminateInstanceInAutoScalingGroup are limited to Auto Scaling group ARNs ' +
+      'of this account and region. The group id in such an ARN is a generated UUID, so it must be a ' +
+      'wildcard; the group name is the autoScalingGroupNames prop ("*" unless the deployer narrows it).',
+    ...groupArns.map((arn) => wildcardResourceFinding(scope, arn)),
+  );
+  if (containerInstanceArns.length > 0) {
+    acknowledge(
+      role,
+      'DescribeContainerInstances and UpdateContainerInstancesState are limited to the container ' +
+        'instances of the configured ecsClusters (resource ARN and ecs:cluster condition). The last ' +
+        'ARN segment is the id ECS gives each container instance when it registers, so it must be a wildcard.',
+      ...containerInstanceArns.map((arn) => wildcardResourceFinding(scope, arn)),
+    );
+  }
+  acknowledge(
+    role,
+    'DeregisterTargets is limited to target group ARNs of this account and region. The last ARN ' +
+      'segment is a generated id, so it must be a wildcard; the name is the targetGroupNames prop ' +
+      '("*" unless the deployer narrows it).',
+    ...targetGroupArns.map((arn) => wildcardResourceFinding(scope, arn)),
+  );
+}
+
+export interface IndexRefresherPermissionsProps {
+  readonly table: dynamodb.Table;
+  readonly tableEncryptionKey?: kms.IKey;
+}
+
+/** The index refresher's role: describe target groups and their targets, read and write the records table. */
+export function grantIndexRefresherPermissions(role: iam.IRole, props: IndexRefresherPermissionsProps): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'DescribeTargets',
+      actions: [
+        'elasticloadbalancing:DescribeTargetGroups',
+        'elasticloadbalancing:DescribeTargetHealth',
+        'ec2:DescribeNetworkInterfaces',
+      ],
+      resources: ['*'],
+    }),
+  );
+  grantRecordsReadWrite(props.table, role, props.tableEncryptionKey);
+  acknowledge(
+    role,
+    'elasticloadbalancing:DescribeTargetGroups, elasticloadbalancing:DescribeTargetHealth and ' +
+      'ec2:DescribeNetworkInterfaces do not support resource-level permissions, and neither do the ' +
+      'X-Ray PutTraceSegments/PutTelemetryRecords that active tracing adds; they are the only ' +
+      'actions on "*".',
+    'AwsSolutions-IAM5[Resource::*]',
+  );
+}
+
+/**
+ * ECS draining, on the configured clusters only; nothing at all without clusters. As the
+ * Service Authorization Reference documents: ListContainerInstances acts on the `cluster`
+ * resource type; DescribeContainerInstances and UpdateContainerInstancesState act on the
+ * `container-instance` type (`container-instance/<cluster name>/<id>`) and support the
+ * `ecs:cluster` condition key. Both scopes are used for those two: the ARN covers the long
+ * ARN format, the only one ECS issues now, and the condition is the check AWS documents for
+ * these actions whatever the format (it is also what CDK's own ECS drain hook relies on).
+ * The adapter must therefore always name the cluster in those calls.
+ * @returns the wildcard container-instance ARNs, for their nag acknowledgement
+ */
+function grantEcsDraining(stack: Stack, role: iam.IRole, clusters: readonly string[]): string[] {
+  if (clusters.length === 0) return [];
+  const clusterArns = clusters.map((cluster) =>
+    isClusterArn(cluster) ? cluster : stack.formatArn({ service: 'ecs', resource: 'cluster', resourceName: cluster }),
+  );
+  const containerInstanceArns = clusters.map((cluster) => {
+    if (!isClusterArn(cluster)) {
+      return stack.formatArn({ service: 'ecs', resource: 'container-instance', resourceName: `${cluster}/*` });
+    }
+    const arn = Arn.split(cluster, ArnFormat.SLASH_RESOURCE_NAME);
+    return Arn.format({
+      ...arn,
+      resource: 'container-instance',
+      resourceName: `${ecsClusterName(cluster)}/*`,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+  });
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ListContainerInstances',
+      actions: ['ecs:ListContainerInstances'],
+      resources: clusterArns,
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'DrainContainerInstances',
+      actions: ['ecs:DescribeContainerInstances', 'ecs:UpdateContainerInstancesState'],
+      resources: containerInstanceArns,
+      conditions: { ArnEquals: { 'ecs:cluster': clusterArns } },
+    }),
+  );
+  return containerInstanceArns;
+}

@@ -1,0 +1,246 @@
+// The construct's public props, and the one function that applies their defaults and checks
+// them. Every default comes from lib/defaults.ts; the rest of the construct reads only the
+// resolved, validated values.
+import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { REBALANCE_ACTIONS, TAG_MODES, type LogLevel, type RebalanceAction, type TagMode } from '../lambda/contract';
+import { SPOT_RESPONDER_DEFAULTS } from './defaults';
+import {
+  SpotResponderConfigError,
+  checkAccounts,
+  checkAutoScalingGroupNames,
+  checkEcsClusters,
+  checkIntegerInRange,
+  checkLogLevel,
+  checkOneOf,
+  checkRegions,
+  checkTagKey,
+  checkTargetGroupNames,
+  isClusterArn,
+} from './validation';
+
+export interface SpotResponderProps {
+  /**
+   * Accounts whose interruption warnings the responder acts on; `'*'` accepts any account.
+   * Events from other accounts are rejected by the handler. The function's role can act only
+   * in the stack's own account and region, whatever this says.
+   * @default - the stack's own account
+   */
+  readonly acceptedAccounts?: string[] | '*';
+
+  /**
+   * Regions whose interruption warnings the responder acts on; `'*'` accepts any region.
+   * @default - the stack's own region
+   */
+  readonly acceptedRegions?: string[] | '*';
+
+  /**
+   * Names of the Auto Scaling groups the responder may detach instances from, in this account
+   * and region. IAM wildcards (`*`, `?`) are allowed; each name becomes one group ARN in the
+   * policy, so `['*']` still means "groups of this account and region", never any resource.
+   * @default ['*']
+   */
+  readonly autoScalingGroupNames?: string[];
+
+  /**
+   * Names of the ELBv2 target groups the responder may deregister instances from, in this
+   * account and region. IAM wildcards (`*`, `?`) are allowed.
+   * @default ['*']
+   */
+  readonly targetGroupNames?: string[];
+
+  /**
+   * What the responder does on an EC2 Instance Rebalance Recommendation: `'record'` only
+   * records it; `'replace'` treats it like an early interruption warning (drain, then detach
+   * or terminate in the Auto Scaling group, which launches a replacement).
+   * @default 'record'
+   */
+  readonly rebalanceAction?: RebalanceAction;
+
+  /**
+   * Which instances the responder may act on, decided by the `tagKey` tag on the instance or
+   * its Auto Scaling group. `'opt-out'`: every instance except those tagged off/false/disabled;
+   * `'opt-in'`: only instances tagged on/true/enabled.
+   * @default 'opt-out'
+   */
+  readonly tagMode?: TagMode;
+
+  /**
+   * The tag key `tagMode` reads. 1 to 128 characters, not starting with `aws:`.
+   * @default 'spot-responder'
+   */
+  readonly tagKey?: string;
+
+  /**
+   * ECS clusters (names, or full cluster ARNs in the stack's account and region) in which the
+   * responder looks for the interrupted instance and sets its container instance to DRAINING.
+   * The function's role gets ECS permissions on these clusters only, and none when empty.
+   * A token (such as `cluster.clusterName`) is taken as a cluster name, not an ARN.
+   * @default [] - ECS draining off
+   */
+  readonly ecsClusters?: string[];
+
+  /**
+   * Days an event record stays in the table before DynamoDB's TTL removes it.
+   * @default 90
+   */
+  readonly recordRetentionDays?: number;
+
+  /**
+   * How often the index refresher rebuilds the instance-to-target-group index.
+   * Whole minutes, from 1 to 60.
+   * @default Duration.minutes(5)
+   */
+  readonly indexRefreshInterval?: Duration;
+
+  /**
+   * ELBv2 Describe* calls per second the index refresher allows itself. The account's
+   * Describe bucket refills at about 10 per second and is shared with everything else
+   * that reads ELBv2 (consoles, controllers, Terraform), so leave headroom. 1 to 10.
+   * @default 4
+   */
+  readonly indexDescribeCallsPerSecond?: number;
+
+  /**
+   * Run the index refresher once at the end of every deployment that creates or changes it,
+   * so the index is complete from the start instead of after the first scheduled refresh.
+   * @default true
+   */
+  readonly refreshIndexOnDeploy?: boolean;
+
+  /**
+   * Log level of both functions (POWERTOOLS_LOG_LEVEL).
+   * @default 'INFO'
+   */
+  readonly logLevel?: LogLevel;
+
+  /**
+   * How long the functions' log groups keep their logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * The bus the responder rules listen on. EC2 delivers its instance events to the default
+   * bus of the instance's account and region only; a custom bus sees them only if something
+   * forwards them there.
+   * @default - the default event bus
+   */
+  readonly eventBus?: events.IEventBus;
+
+  /**
+   * Customer managed KMS key for the table.
+   * @default - the AWS managed key for DynamoDB (aws/dynamodb)
+   */
+  readonly tableEncryptionKey?: kms.IKey;
+
+  /**
+   * What happens to the table and the log groups when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Topic that every alarm notifies when it goes into ALARM.
+   * @default - the alarms have no actions
+   */
+  readonly alarmTopic?: sns.ITopic;
+}
+
+/** SpotResponderProps with every default applied and every value checked. */
+export interface ResolvedSpotResponderProps {
+  readonly acceptedAccounts: string[] | '*';
+  readonly acceptedRegions: string[] | '*';
+  readonly autoScalingGroupNames: string[];
+  readonly targetGroupNames: string[];
+  readonly rebalanceAction: RebalanceAction;
+  readonly tagMode: TagMode;
+  readonly tagKey: string;
+  readonly ecsClusters: string[];
+  readonly recordRetentionDays: number;
+  /** Whole minutes, 1 to 60. */
+  readonly indexRefreshMinutes: number;
+  readonly indexDescribeCallsPerSecond: number;
+  readonly refreshIndexOnDeploy: boolean;
+  readonly logLevel: LogLevel;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+  readonly eventBus?: events.IEventBus;
+  readonly tableEncryptionKey?: kms.IKey;
+  readonly alarmTopic?: sns.ITopic;
+}
+
+/**
+ * Apply the defaults to `props` and check every value for `stack`. Throws
+ * SpotResponderConfigError, naming the prop, on the first bad one.
+ */
+export function resolveSpotResponderProps(stack: Stack, props: SpotResponderProps): ResolvedSpotResponderProps {
+  const defaults = SPOT_RESPONDER_DEFAULTS;
+  const resolved = {
+    acceptedAccounts: props.acceptedAccounts ?? [stack.account],
+    acceptedRegions: props.acceptedRegions ?? [stack.region],
+    autoScalingGroupNames: props.autoScalingGroupNames ?? [...defaults.autoScalingGroupNames],
+    targetGroupNames: props.targetGroupNames ?? [...defaults.targetGroupNames],
+    recordRetentionDays: props.recordRetentionDays ?? defaults.recordRetentionDays,
+    indexDescribeCallsPerSecond: props.indexDescribeCallsPerSecond ?? defaults.indexDescribeCallsPerSecond,
+    refreshIndexOnDeploy: props.refreshIndexOnDeploy ?? defaults.refreshIndexOnDeploy,
+    logLevel: props.logLevel ?? defaults.logLevel,
+    logRetention: props.logRetention ?? defaults.logRetention,
+    removalPolicy: props.removalPolicy ?? defaults.removalPolicy,
+    rebalanceAction: props.rebalanceAction ?? defaults.rebalanceAction,
+    tagMode: props.tagMode ?? defaults.tagMode,
+    tagKey: props.tagKey ?? defaults.tagKey,
+    ecsClusters: props.ecsClusters ?? [],
+    eventBus: props.eventBus,
+    tableEncryptionKey: props.tableEncryptionKey,
+    alarmTopic: props.alarmTopic,
+  };
+  checkAccounts('SpotResponderProps.acceptedAccounts', resolved.acceptedAccounts);
+  checkRegions('SpotResponderProps.acceptedRegions', resolved.acceptedRegions);
+  checkAutoScalingGroupNames('SpotResponderProps.autoScalingGroupNames', resolved.autoScalingGroupNames);
+  checkTargetGroupNames('SpotResponderProps.targetGroupNames', resolved.targetGroupNames);
+  checkIntegerInRange('SpotResponderProps.recordRetentionDays', resolved.recordRetentionDays, 1, 3650);
+  checkIntegerInRange('SpotResponderProps.indexDescribeCallsPerSecond', resolved.indexDescribeCallsPerSecond, 1, 10);
+  checkLogLevel('SpotResponderProps.logLevel', resolved.logLevel);
+  checkOneOf('SpotResponderProps.rebalanceAction', resolved.rebalanceAction, REBALANCE_ACTIONS);
+  checkOneOf('SpotResponderProps.tagMode', resolved.tagMode, TAG_MODES);
+  checkTagKey('SpotResponderProps.tagKey', resolved.tagKey);
+  checkEcsClusters('SpotResponderProps.ecsClusters', resolved.ecsClusters);
+  checkClustersInStackEnv('SpotResponderProps.ecsClusters', stack, resolved.ecsClusters);
+  const indexRefreshInterval = props.indexRefreshInterval ?? defaults.indexRefreshInterval;
+  return {
+    ...resolved,
+    indexRefreshMinutes: wholeMinutes('SpotResponderProps.indexRefreshInterval', indexRefreshInterval),
+  };
+}
+
+/**
+ * The role can act only in its own account and region, and the function calls ECS in its own
+ * region: a cluster ARN elsewhere would fail on every interruption. Checked when the stack's
+ * environment is known at synth; an environment-agnostic stack can only document it.
+ */
+function checkClustersInStackEnv(label: string, stack: Stack, clusters: readonly string[]): void {
+  for (const cluster of clusters.filter(isClusterArn)) {
+    const { account, region } = Arn.split(cluster, ArnFormat.SLASH_RESOURCE_NAME);
+    const foreignAccount = !Token.isUnresolved(stack.account) && account !== stack.account;
+    const foreignRegion = !Token.isUnresolved(stack.region) && region !== stack.region;
+    if (foreignAccount || foreignRegion) {
+      throw new SpotResponderConfigError(
+        `${label}: ${JSON.stringify(cluster)} is not in the stack's account and region (${stack.account}, ${stack.region})`,
+      );
+    }
+  }
+}
+
+function wholeMinutes(label: string, interval: Duration): number {
+  const minutes = interval.toSeconds() / 60;
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 60) {
+    throw new SpotResponderConfigError(
+      `${label} must be a whole number of minutes from 1 to 60, got ${interval.toHumanString()}`,
+    );
+  }
+  return minutes;
+}
