@@ -1,4 +1,5 @@
 import { ConfigError, loadIndexRefresherConfig, loadResponderConfig } from '../../../lambda/config';
+import { DEFAULTS, INDEX_REFRESHER_ENV, RESPONDER_ENV } from '../../../lambda/contract';
 
 const minimal = { TABLE_NAME: 'records', ACCEPTED_ACCOUNTS: '123456789012', ACCEPTED_REGIONS: 'us-east-1' };
 
@@ -51,6 +52,21 @@ describe('loadResponderConfig', () => {
     expect(() => loadResponderConfig({ ...minimal, ...bad })).toThrow(message);
   });
 
+  it("reads the contract's names and falls back on its defaults", () => {
+    const env = {
+      [RESPONDER_ENV.tableName]: 'records',
+      [RESPONDER_ENV.acceptedAccounts]: '123456789012',
+      [RESPONDER_ENV.acceptedRegions]: 'us-east-1',
+    };
+    expect(loadResponderConfig(env)).toMatchObject({
+      recordRetentionDays: DEFAULTS.recordRetentionDays,
+      rebalanceAction: DEFAULTS.rebalanceAction,
+      tagPolicy: { mode: DEFAULTS.tagMode, key: DEFAULTS.tagKey },
+    });
+    expect(loadResponderConfig({ ...env, [RESPONDER_ENV.recordRetentionDays]: '7', [RESPONDER_ENV.tagKey]: 'k' }))
+      .toMatchObject({ recordRetentionDays: 7, tagPolicy: { key: 'k' } });
+  });
+
   it('names its errors ConfigError', () => {
     expect(() => loadResponderConfig({})).toThrow(expect.objectContaining({ name: 'ConfigError' }));
   });
@@ -63,6 +79,21 @@ describe('loadIndexRefresherConfig', () => {
       refreshIntervalMinutes: 5,
       describeCallsPerSecond: 4,
     });
+  });
+
+  it("reads the contract's names and falls back on its defaults", () => {
+    expect(loadIndexRefresherConfig({ [INDEX_REFRESHER_ENV.tableName]: 'records' })).toEqual({
+      tableName: 'records',
+      refreshIntervalMinutes: DEFAULTS.indexRefreshMinutes,
+      describeCallsPerSecond: DEFAULTS.indexDescribeCallsPerSecond,
+    });
+    expect(
+      loadIndexRefresherConfig({
+        [INDEX_REFRESHER_ENV.tableName]: 'records',
+        [INDEX_REFRESHER_ENV.refreshMinutes]: '10',
+        [INDEX_REFRESHER_ENV.describeCallsPerSecond]: '2',
+      }),
+    ).toMatchObject({ refreshIntervalMinutes: 10, describeCallsPerSecond: 2 });
   });
 
   it('rejects a rate that is not a positive integer', () => {

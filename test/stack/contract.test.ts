@@ -1,0 +1,66 @@
+// The construct and the functions share one contract (lambda/contract.ts): each function's
+// environment holds exactly the contract's variables, and its config loader reads them back.
+import { Duration } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { loadIndexRefresherConfig, loadResponderConfig } from '../../lambda/config';
+import { INDEX_REFRESHER_ENV, POWERTOOLS_ENV, RESPONDER_ENV } from '../../lambda/contract';
+import { SpotResponderStack } from '../../lib/spot-responder-stack';
+import { testApp } from './helpers';
+
+let stack: SpotResponderStack;
+let template: Template;
+
+beforeAll(() => {
+  const app = testApp();
+  stack = new SpotResponderStack(app, 'Contract', {
+    responder: {
+      acceptedAccounts: ['111111111111'],
+      acceptedRegions: '*',
+      rebalanceAction: 'replace',
+      tagMode: 'opt-in',
+      tagKey: 'team/spot',
+      ecsClusters: ['web'],
+      recordRetentionDays: 30,
+      indexRefreshInterval: Duration.minutes(10),
+      indexDescribeCallsPerSecond: 2,
+    },
+  });
+  template = Template.fromStack(stack);
+});
+
+/** The function's variables, with the table name (a token) as the name a deploy would give it. */
+function environmentOf(functionRoleArn: string): Record<string, string> {
+  const [fn] = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Role: stack.resolve(functionRoleArn) } }));
+  const variables = (fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment
+    .Variables;
+  return Object.fromEntries(
+    Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : 'deployed-table']),
+  );
+}
+
+// NODE_OPTIONS belongs to the Node.js runtime, not to our contract.
+const contractNames = (names: object) => [...Object.values(names), ...Object.values(POWERTOOLS_ENV), 'NODE_OPTIONS'].sort();
+
+test("the responder's environment holds exactly the contract's variables, and its loader reads them", () => {
+  const env = environmentOf(stack.responder.responderFunction.role!.roleArn);
+  expect(Object.keys(env).sort()).toEqual([...new Set(contractNames(RESPONDER_ENV))]);
+  expect(loadResponderConfig(env)).toEqual({
+    tableName: 'deployed-table',
+    acceptedAccounts: ['111111111111'],
+    acceptedRegions: '*',
+    recordRetentionDays: 30,
+    rebalanceAction: 'replace',
+    tagPolicy: { mode: 'opt-in', key: 'team/spot' },
+    ecsClusters: ['web'],
+  });
+});
+
+test("the index refresher's environment holds exactly the contract's variables, and its loader reads them", () => {
+  const env = environmentOf(stack.responder.indexRefresherFunction.role!.roleArn);
+  expect(Object.keys(env).sort()).toEqual([...new Set(contractNames(INDEX_REFRESHER_ENV))]);
+  expect(loadIndexRefresherConfig(env)).toEqual({
+    tableName: 'deployed-table',
+    refreshIntervalMinutes: 10,
+    describeCallsPerSecond: 2,
+  });
+});
