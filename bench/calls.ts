@@ -2,7 +2,7 @@
 // fleet's `shared` instance (2 ASG target groups + 1 instance group + 1 ip group outside the
 // group) and for its standalone instance (1 target group, no Auto Scaling group).
 import type { ResponseRecord } from '../lambda/core/model';
-import { buildDemoFleet } from '../cli/fleet';
+import { buildDemoFleet } from '../dev/fleet';
 import { spotWarningEvent } from '../cli/sample-events';
 import { isElbv2Describe, ms, recordCalls, rounds, table, trafficStoppedAt, withReplayer, type SdkCall } from './support';
 

@@ -10,8 +10,9 @@ import { build, type BuildOptions } from 'esbuild';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateTargetGroupCommand, RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { spotWarningEvent } from '../cli/sample-events';
-import { EMULATOR_ACCOUNT, EMULATOR_REGION, REPO_ROOT } from '../cli/emulator';
-import { buildDemoFleet } from '../cli/fleet';
+import { EMULATOR_ACCOUNT, EMULATOR_REGION } from '../cli/emulator-target';
+import { REPO_ROOT } from '../dev/emulator';
+import { buildDemoFleet } from '../dev/fleet';
 import { median, ms, percentile, table, withReplayer } from './support';
 
 const RUNS = 7;

@@ -1,5 +1,5 @@
 // 3. Time per warning against the emulator: a group of 20, each instance warned once, in turn.
-import { buildDemoFleet } from '../cli/fleet';
+import { buildDemoFleet } from '../dev/fleet';
 import { spotWarningEvent } from '../cli/sample-events';
 import { median, ms, percentile, recordCalls, table, trafficStoppedAt, withReplayer } from './support';
 

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { version as esbuildVersion } from 'esbuild';
-import { REPO_ROOT, VENV_DIR, pinnedMotoVersion, startEmulator, type Emulator } from '../cli/emulator';
+import { REPO_ROOT, VENV_DIR, pinnedMotoVersion, startEmulator, type Emulator } from '../dev/emulator';
 import { measureCalls, renderCalls, type CallsScenario } from './calls';
 import {
   bundleHandler,

@@ -5,7 +5,7 @@ import { CreateSubnetCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateTargetGroupCommand, RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { loadIndexRefresherConfig } from '../lambda/config';
 import { TARGET_GROUP_PAGE_SIZE } from '../lambda/aws/target-scan';
-import { buildDemoFleet } from '../cli/fleet';
+import { buildDemoFleet } from '../dev/fleet';
 import { spotWarningEvent } from '../cli/sample-events';
 import type { Replayer } from '../cli/replay';
 import {

@@ -1,7 +1,7 @@
 // Which AWS the CLI talks to: a local emulator (--endpoint-url) or a real account.
 import { fromIni } from '@aws-sdk/credential-providers';
 import { createAwsClients, type AwsClientOptions, type AwsClients } from '../lambda/aws/clients';
-import { EMULATOR_CREDENTIALS } from './emulator';
+import { EMULATOR_CREDENTIALS } from './emulator-target';
 
 export interface AwsTarget {
   endpointUrl?: string;

@@ -2,8 +2,8 @@
 // a Spot fleet, replay an interruption warning, show what changed, replay it again, clean up.
 import type { ResponseRecord } from '../lambda/core/model';
 import type { Log } from '../lambda/log';
-import { startEmulator, type Emulator } from './emulator';
-import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from './fleet';
+import { startEmulator, type Emulator } from '../dev/emulator';
+import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from '../dev/fleet';
 import { formatRecord } from './format';
 import { listHistory } from './history';
 import { DEFAULT_TABLE, createReplayer } from './replay';

@@ -10,7 +10,7 @@ import { ResponseFailedError, respond, type ResponderBehaviour } from '../lambda
 import { unansweredRecord } from '../lambda/response/records';
 import { createIndexRefresherDeps, createResponderDeps } from '../lambda/wiring';
 import { clientsFor, regionOf, type AwsTarget } from './aws-target';
-import { EMULATOR_ACCOUNT } from './emulator';
+import { EMULATOR_ACCOUNT } from './emulator-target';
 import { formatRecord, recordSummary } from './format';
 import { ensureTable } from './local-table';
 import { loadEventFiles, replayExitCode } from './read-events';

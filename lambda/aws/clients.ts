@@ -11,6 +11,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { isServerError, isThrottlingError, isTransientError } from '@smithy/service-error-classification';
 import { ConfiguredRetryStrategy } from '@smithy/util-retry';
 
 /**
@@ -107,35 +108,6 @@ export interface ErrorInfo {
   retryable: boolean;
 }
 
-const THROTTLING_NAMES = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'RequestLimitExceeded',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceededException',
-  'LimitExceededException',
-  'EC2ThrottledException',
-  'SlowDown',
-  'PriorRequestNotComplete',
-  'TransactionInProgressException',
-  'TransactionConflictException',
-]);
-const TIMEOUT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
 /** CancellationReason codes that say "not now" rather than "no": DynamoDB's own retryable set. */
 export const TRANSIENT_CANCELLATION_CODES: ReadonlySet<string> = new Set([
   'TransactionConflict',
@@ -143,12 +115,17 @@ export const TRANSIENT_CANCELLATION_CODES: ReadonlySet<string> = new Set([
   'ProvisionedThroughputExceeded',
 ]);
 
+/**
+ * A write that collided with a running transaction: DynamoDB's error-handling guide lists it as
+ * safe to retry, but the SDK's classification (shared by every service) does not know it.
+ */
+const TRANSACTION_CONFLICT = 'TransactionConflictException';
+
+type SdkError = Parameters<typeof isTransientError>[0];
+
 interface SdkErrorShape {
   name?: unknown;
   message?: unknown;
-  code?: unknown;
-  $retryable?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
   CancellationReasons?: Array<{ Code?: unknown }>;
 }
 
@@ -163,14 +140,18 @@ export function errorInfo(err: unknown): ErrorInfo {
   return { name, message, retryable: isRetryable(name, e) };
 }
 
+/**
+ * The SDK's own retry decision (@smithy/service-error-classification: throttling, transient
+ * or a 5xx; whatever is not a client error), plus what only DynamoDB knows: a transaction
+ * conflict, and a transaction cancelled for "not now" reasons alone.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
+ */
 function isRetryable(name: string, e: SdkErrorShape): boolean {
   // Our own deadline abort: trying again cannot beat a deadline that has passed.
   if (name === 'AbortError') return false;
-  if (e.$retryable !== undefined) return true;
-  if (THROTTLING_NAMES.has(name) || TIMEOUT_NAMES.has(name)) return true;
-  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
-  const status = e.$metadata?.httpStatusCode;
-  if (typeof status === 'number' && (status === 429 || status >= 500)) return true;
+  const sdkError = e as SdkError;
+  if (isThrottlingError(sdkError) || isTransientError(sdkError) || isServerError(sdkError)) return true;
+  if (name === TRANSACTION_CONFLICT) return true;
   // A transaction cancelled only by conflicts or throttling (no failed condition) can succeed on retry.
   if (name === 'TransactionCanceledException' && Array.isArray(e.CancellationReasons)) {
     const codes = e.CancellationReasons.map((r) => r.Code).filter((c) => c !== undefined && c !== null && c !== 'None');

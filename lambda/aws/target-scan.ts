@@ -1,10 +1,10 @@
 // The index refresher's walk: every ELBv2 target group in the account and region, every
 // registration in it with its health state, keyed by the instance that stands behind it. Runs
 // on a schedule, never on the responder's hot path.
-import { DescribeNetworkInterfacesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { paginateDescribeNetworkInterfaces, type EC2Client } from '@aws-sdk/client-ec2';
 import {
-  DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
+  paginateDescribeTargetGroups,
   type ElasticLoadBalancingV2Client,
   type TargetGroup,
   type TargetHealthDescription,
@@ -17,6 +17,8 @@ import { sleep as realSleep, type Sleep } from './clients';
 export const TARGET_GROUP_PAGE_SIZE = 400;
 /** Values per EC2 filter per call; EC2 rejects longer lists. */
 export const IP_FILTER_CHUNK = 200;
+/** DescribeNetworkInterfaces MaxResults: valid range 5-1000 (API reference). */
+const NETWORK_INTERFACE_PAGE_SIZE = 1000;
 
 export interface RateLimiter {
   /** Resolves when the next call may start. */
@@ -125,7 +127,7 @@ export async function scanTargetRegistrations(deps: ScanDeps): Promise<ScanResul
     return call();
   };
 
-  const groups = await listTargetGroups(elbv2Describe, deps.elbv2);
+  const groups = await listTargetGroups(deps.elbv2, limiter, stats);
   stats.targetGroups = groups.length;
   const ipTargets: PendingIpTarget[] = [];
 
@@ -194,21 +196,23 @@ export async function scanTargetRegistrations(deps: ScanDeps): Promise<ScanResul
   return { byInstance, stats };
 }
 
+/**
+ * Every target group, through the SDK's paginator (DescribeTargetGroups, Marker/NextMarker).
+ * The paginator sends the request for a page only when the loop asks for it, so the limiter's
+ * slot for the next page is taken at the end of the loop body, and only when there is one.
+ */
 async function listTargetGroups(
-  describe: <T>(call: () => Promise<T>) => Promise<T>,
   elbv2: ElasticLoadBalancingV2Client,
+  limiter: RateLimiter,
+  stats: ScanStats,
 ): Promise<TargetGroup[]> {
   const groups: TargetGroup[] = [];
-  let marker: string | undefined;
-  do {
-    const out = await describe(() =>
-      elbv2.send(
-        new DescribeTargetGroupsCommand({ PageSize: TARGET_GROUP_PAGE_SIZE, ...(marker ? { Marker: marker } : {}) }),
-      ),
-    );
-    groups.push(...(out.TargetGroups ?? []));
-    marker = out.NextMarker;
-  } while (marker);
+  await limiter.acquire();
+  for await (const page of paginateDescribeTargetGroups({ client: elbv2 }, { PageSize: TARGET_GROUP_PAGE_SIZE })) {
+    stats.elbv2Calls++;
+    groups.push(...(page.TargetGroups ?? []));
+    if (page.NextMarker) await limiter.acquire();
+  }
   return groups;
 }
 
@@ -223,17 +227,13 @@ async function ownersOfIps(ec2: EC2Client, ips: string[], stats: ScanStats): Pro
   for (let i = 0; i < ipv4.length; i += IP_FILTER_CHUNK) {
     const chunk = ipv4.slice(i, i + IP_FILTER_CHUNK);
     const wanted = new Set(chunk);
-    let nextToken: string | undefined;
-    do {
+    const pages = paginateDescribeNetworkInterfaces(
+      { client: ec2, pageSize: NETWORK_INTERFACE_PAGE_SIZE },
+      { Filters: [{ Name: 'addresses.private-ip-address', Values: chunk }] },
+    );
+    for await (const page of pages) {
       stats.ec2Calls++;
-      const out = await ec2.send(
-        new DescribeNetworkInterfacesCommand({
-          Filters: [{ Name: 'addresses.private-ip-address', Values: chunk }],
-          MaxResults: 1000,
-          ...(nextToken ? { NextToken: nextToken } : {}),
-        }),
-      );
-      for (const eni of out.NetworkInterfaces ?? []) {
+      for (const eni of page.NetworkInterfaces ?? []) {
         const instanceId = eni.Attachment?.InstanceId;
         if (!instanceId) continue;
         const addresses = new Set(
@@ -247,8 +247,7 @@ async function ownersOfIps(ec2: EC2Client, ips: string[], stats: ScanStats): Pro
           owners.set(ip, list);
         }
       }
-      nextToken = out.NextToken;
-    } while (nextToken);
+    }
   }
   return owners;
 }

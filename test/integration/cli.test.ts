@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { spotWarningEvent } from '../../cli/demo';
-import { buildDemoFleet, describeFleet, type DemoFleet } from '../../cli/fleet';
+import { buildDemoFleet, describeFleet, type DemoFleet } from '../../dev/fleet';
 import { createReplayer } from '../../cli/replay';
 import { testClients, testEndpoint, useEmulator } from '../support/emulator-env';
 import { eventWith, loadEvent } from '../support/fixtures';

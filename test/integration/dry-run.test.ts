@@ -17,7 +17,7 @@ import {
   type DryRunClients,
   type DryRunReplayer,
 } from '../../cli/dry-run';
-import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from '../../cli/fleet';
+import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from '../../dev/fleet';
 import { createReplayer, type Replayer } from '../../cli/replay';
 import { spotWarningEvent } from '../../cli/sample-events';
 import type { PlanStep } from '../../lambda/dry-run/guard';

@@ -18,7 +18,7 @@ import {
   RegisterContainerInstanceCommand,
 } from '@aws-sdk/client-ecs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { emulatorClientConfig } from '../../cli/emulator';
+import { emulatorClientConfig } from '../../dev/emulator';
 import { EcsAdapter } from '../../lambda/aws/ecs';
 import { resetEmulator, testClients, testEndpoint, useEmulator } from '../support/emulator-env';
 

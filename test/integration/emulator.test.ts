@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateTableCommand, PutItemCommand, TransactWriteItemsCommand, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { CreateVpcCommand, DescribeInstancesCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { EmulatorError, emulatorClientConfig, ensureMoto, startEmulator, type Emulator } from '../../cli/emulator';
+import { EmulatorError, emulatorClientConfig, ensureMoto, startEmulator, type Emulator } from '../../dev/emulator';
 import { resetEmulator, testClients, testEndpoint, useEmulator } from '../support/emulator-env';
 
 /** Running, as opposed to gone or a zombie waiting for init to reap it. */
@@ -129,7 +129,7 @@ describe('the shared test emulator', () => {
     expect(await vpcCount(clients.ec2, '10.43.0.0/16')).toBe(0);
   });
 
-  // What moto does where the responder's adapters meet it (probed; see cli/fleet.ts for ELBv2
+  // What moto does where the responder's adapters meet it (probed; see dev/fleet.ts for ELBv2
   // and Auto Scaling). If a moto upgrade changes one of these, the adapters' tests need a look.
   describe('moto behaviour', () => {
     const claim = (pk: string): TransactWriteItem => ({

@@ -11,7 +11,7 @@ import {
   DescribeTargetHealthCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from '../../cli/fleet';
+import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from '../../dev/fleet';
 import { resetEmulator, testClients, useEmulator } from '../support/emulator-env';
 
 useEmulator();
@@ -96,7 +96,7 @@ describe('buildDemoFleet', () => {
 });
 
 // How moto treats the calls the responder makes, probed against the demo fleet. These pin the
-// emulator's behaviour (often unlike AWS; see cli/fleet.ts), so a moto upgrade that changes
+// emulator's behaviour (often unlike AWS; see dev/fleet.ts), so a moto upgrade that changes
 // it shows up here rather than as a puzzling adapter test.
 describe('moto behaviour on the demo fleet', () => {
   let fleet: DemoFleet;

@@ -5,7 +5,7 @@
 // final state moto holds: the group, the target groups, EC2, ECS, the table's items.
 //
 // Where moto (5.2.5) cannot show what AWS does, the test says so and names the unit test that
-// covers the rest. Beyond the list at the top of cli/fleet.ts:
+// covers the rest. Beyond the list at the top of dev/fleet.ts:
 // - moto sends no EventBridge events: every rebalance recommendation and state change here is
 //   synthesized, and nothing in moto actually stops, hibernates or terminates an instance after
 //   a warning (a detached instance simply stays running).
@@ -30,8 +30,8 @@ import {
   DescribeContainerInstancesCommand,
   RegisterContainerInstanceCommand,
 } from '@aws-sdk/client-ecs';
-import { STATE_DIR, tryLock, unlock } from '../../cli/emulator';
-import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from '../../cli/fleet';
+import { STATE_DIR, tryLock, unlock } from '../../dev/emulator';
+import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from '../../dev/fleet';
 import { createReplayer, type Replayer, type ReplayOptions } from '../../cli/replay';
 import { DynamoEventStore, type StoredRecord } from '../../lambda/aws/event-store';
 import type { ResponseRecord, TimelineEntry } from '../../lambda/core/model';

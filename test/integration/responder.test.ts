@@ -31,7 +31,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateTargetGroupCommand, RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { spotWarningEvent } from '../../cli/demo';
-import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from '../../cli/fleet';
+import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from '../../dev/fleet';
 import { createReplayer, replayFiles, type Replayer } from '../../cli/replay';
 import type { ResponseRecord } from '../../lambda/core/model';
 import { testEndpoint, useEmulator } from '../support/emulator-env';

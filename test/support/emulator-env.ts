@@ -12,8 +12,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { STATE_DIR, emulatorClientConfig, resetEmulatorAt, tryLock, unlock } from '../../cli/emulator';
-import type { FleetClients } from '../../cli/fleet';
+import { STATE_DIR, emulatorClientConfig, resetEmulatorAt, tryLock, unlock } from '../../dev/emulator';
+import type { FleetClients } from '../../dev/fleet';
 
 export const ENDPOINT_ENV = 'SPOT_RESPONDER_TEST_ENDPOINT';
 /** The pid of the emulator the global setup started, for the teardown. */

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { DescribeTargetHealthCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { REPO_ROOT } from '../../cli/emulator';
+import { REPO_ROOT } from '../../dev/emulator';
 import type { AwsClients } from '../../lambda/aws/clients';
 import type { StoredRecord } from '../../lambda/aws/event-store';
 import { itemKey } from '../../lambda/aws/table-schema';

@@ -4,7 +4,7 @@
 //
 // Set SPOT_RESPONDER_TEST_ENDPOINT yourself (e.g. to a moto_server you started by hand) and
 // the run uses that instead of starting one.
-import { ensureMoto, startEmulator, type Emulator } from '../../cli/emulator';
+import { ensureMoto, startEmulator, type Emulator } from '../../dev/emulator';
 import { EMULATOR_HANDLE, EMULATOR_PID_ENV, ENDPOINT_ENV } from './emulator-env';
 
 export default async function globalSetup(): Promise<void> {

@@ -1,7 +1,7 @@
 // Stops the emulator the global setup started (and only that one: an endpoint given from
 // outside is left alone). jest shares globalThis between global setup and teardown; the pid in
 // the environment is the fallback should it ever stop doing so.
-import { stopEmulatorByPid, type Emulator } from '../../cli/emulator';
+import { stopEmulatorByPid, type Emulator } from '../../dev/emulator';
 import { EMULATOR_HANDLE, EMULATOR_PID_ENV, ENDPOINT_ENV } from './emulator-env';
 
 export default async function globalTeardown(): Promise<void> {

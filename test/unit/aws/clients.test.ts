@@ -90,6 +90,8 @@ describe('errorInfo', () => {
     ['Throttling', {}],
     ['RequestLimitExceeded', {}],
     ['ProvisionedThroughputExceededException', {}],
+    ['TransactionConflictException', {}],
+    ['BandwidthLimitExceeded', {}],
     ['TimeoutError', {}],
     ['InternalFailure', { $metadata: { httpStatusCode: 500 } }],
     ['ServiceUnavailable', { $metadata: { httpStatusCode: 503 } }],

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { EMULATOR_CREDENTIALS, EMULATOR_REGION } from '../cli/emulator-target';
 
 export class EmulatorError extends Error {
   override name = 'EmulatorError';
@@ -34,13 +35,6 @@ export const VENV_DIR = path.join(REPO_ROOT, '.venv');
 export const STATE_DIR = path.join(REPO_ROOT, '.moto');
 /** Path to an existing moto_server to use instead of the repo's .venv. */
 export const MOTO_SERVER_ENV = 'SPOT_RESPONDER_MOTO_SERVER';
-
-/** The region and credentials every client talking to the emulator uses. */
-export const EMULATOR_REGION = 'us-east-1';
-/** moto's default account; the dummy credentials below map to it. */
-export const EMULATOR_ACCOUNT = '123456789012';
-/** An emulator accepts any credentials; these keep profiles and instance roles out of it. */
-export const EMULATOR_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;
 
 export type Log = (line: string) => void;
 
