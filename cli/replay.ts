@@ -1,7 +1,7 @@
 // `spot-responder replay`: feed EventBridge events to the very same `respond` the Lambda runs,
 // against a local emulator (or, with --dry-run, read-only against a real account).
 import { errorInfo, type AwsClients } from '../lambda/aws/clients';
-import { DynamoEventStore } from '../lambda/aws/event-store';
+import { DynamoEventStore } from '../lambda/aws/store/event-store';
 import { DynamoTargetIndex } from '../lambda/aws/target-index';
 import type { ResponseRecord } from '../lambda/core/model';
 import type { AcceptPolicy } from '../lambda/events';

@@ -9,7 +9,7 @@ import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-
 import type { IndexedTarget } from './core/model';
 import type { EventStore, InstancePointer, TargetIndexWriter, TimelineAddition } from './core/ports';
 import { createAwsClients, errorInfo } from './aws/clients';
-import { DynamoEventStore } from './aws/event-store';
+import { DynamoEventStore } from './aws/store/event-store';
 import { DynamoTargetIndex } from './aws/target-index';
 import { scanTargetRegistrations, type ScanStats } from './aws/target-scan';
 import { loadIndexRefresherConfig } from './config';
