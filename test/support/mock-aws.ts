@@ -424,7 +424,7 @@ export function emulateClaimTable(aws: MockAws): Map<string, Item> {
  * (=, <>, <, <=, >, >=), IN lists and attribute_(not_)exists. Anything else throws, so a new
  * form in the store shows up here rather than passing unchecked.
  */
-function conditionHolds(
+export function conditionHolds(
   expression: string,
   item: Item,
   names: Record<string, string> = {},
