@@ -13,10 +13,10 @@
 //
 // The lease of an EVENT or signal key, as its status moves:
 //
-//   claim                         leaseUntil                   finish
-//     |---- IN_PROGRESS: held ----------|---- IN_PROGRESS: free ---- (invocation died)
-//     |---- IN_PROGRESS: held ------|-> COMPLETED / SKIPPED ...: held for good
-//     |---- IN_PROGRESS: held ------|-> FAILED: free (AWS's retry of the failed invocation runs)
+//   claim                      finish         leaseUntil
+//     |--- IN_PROGRESS: held ----|-> COMPLETED: held until it expires (TTL); later deliveries are duplicates
+//     |--- IN_PROGRESS: held ----|-> FAILED: free at once (AWS's retry of the invocation runs)
+//     |--- IN_PROGRESS: held -------------------|--- free (the invocation crashed or timed out)
 //
 // An ACTION key's lease covers its whole window, in progress or done: finish moves leaseUntil
 // to ACTION_WINDOW_MS after the response, because a persistent Spot instance that was stopped
@@ -24,7 +24,7 @@
 //
 //   claim                  finish                  finish + ACTION_WINDOW_MS
 //     |--- IN_PROGRESS ------|--- COMPLETED: held ----------|--- free
-//                            |--- RELEASED / FAILED: free (the response did not act)
+//                            |--- RELEASED (it did not act) or FAILED: free at once
 import type { ActionResult, Outcome } from './model';
 import type { ClaimKeys } from './ports';
 
