@@ -1,5 +1,6 @@
 // `spot-responder history`: recorded events, newest first.
-import { DynamoEventStore, type StoredRecord } from '../lambda/aws/event-store';
+import { DynamoHistoryReader } from '../lambda/aws/store/history-reader';
+import type { StoredRecord } from '../lambda/aws/store/items';
 import { clientsFor, type AwsTarget } from './aws-target';
 import { formatRecord, recordSummary } from './format';
 
@@ -22,8 +23,8 @@ export function parseDuration(text: string): number {
 export async function listHistory(opts: HistoryOptions, now: number = Date.now()): Promise<StoredRecord[]> {
   const since = new Date(now - parseDuration(opts.since)).toISOString();
   const clients = clientsFor(opts);
-  const store = new DynamoEventStore({ client: clients.dynamo, tableName: opts.table, retentionDays: 90 });
-  return (await store.history({ since, limit: opts.limit })) as StoredRecord[];
+  const reader = new DynamoHistoryReader({ client: clients.dynamo, tableName: opts.table });
+  return reader.history({ since, limit: opts.limit });
 }
 
 export function printHistory(records: StoredRecord[], json: boolean, print: (line: string) => void): void {

@@ -5,7 +5,7 @@ import { AutoScalingAdapter } from './aws/auto-scaling';
 import type { AwsClients } from './aws/clients';
 import { Ec2Adapter } from './aws/ec2';
 import { EcsAdapter } from './aws/ecs';
-import { DynamoEventStore } from './aws/event-store';
+import { DynamoEventStore } from './aws/store/event-store';
 import { LoadBalancingAdapter } from './aws/load-balancing';
 import { DynamoTargetIndex } from './aws/target-index';
 import { DEFAULTS } from './contract';

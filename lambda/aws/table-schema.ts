@@ -1,6 +1,7 @@
 // One DynamoDB table holds the event records, the idempotency claims and the target index.
 // The stack, the adapters and the CLI (which creates the table on a local emulator) all
 // take its shape from here, so the three can never disagree.
+import { claimKey } from '../core/claims';
 
 export const TABLE_SCHEMA = {
   partitionKey: 'pk',
@@ -9,15 +10,9 @@ export const TABLE_SCHEMA = {
   historyIndex: { name: 'byDay', partitionKey: 'day', sortKey: 'eventTimeAndId' },
 } as const;
 
+/** Every kind of item in the table, by partition key; the claim keys are defined with their rules. */
 export const itemKey = {
-  /** The record of one event; also the claim on its event id. */
-  event: (eventId: string) => `EVENT#${eventId}`,
-  /** The claim on "this instance, warned at this time", whatever the event id. */
-  warning: (instanceId: string, eventTime: string) => `WARNING#${instanceId}#${eventTime}`,
-  /** The same for a rebalance recommendation. */
-  rebalance: (instanceId: string, eventTime: string) => `REBALANCE#${instanceId}#${eventTime}`,
-  /** The claim on acting on the instance at all: a rebalance replacement, then its warning, act once. */
-  action: (instanceId: string) => `ACTION#${instanceId}`,
+  ...claimKey,
   /** Which response last acted on (or launched) the instance: state changes find their record here. */
   instance: (instanceId: string) => `INSTANCE#${instanceId}`,
   /** Where the target index last saw the instance registered. */

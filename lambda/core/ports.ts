@@ -121,10 +121,16 @@ export interface HistoryQuery {
   limit?: number;
 }
 
-export interface EventStore {
+/**
+ * The claim protocol and the records it guards (rules in core/claims.ts). The DynamoDB adapter
+ * is lambda/aws/store/claim-store.ts; the dry run answers from the items as they are.
+ */
+export interface ClaimStore {
   /**
-   * Atomically claim the event under every key. Fails (claimed: false) when any key is
-   * already held by a completed response or by one still in progress within its lease.
+   * Atomically claim the event under every key (claims.ts: claimTargets). Resolves claimed:
+   * false with the holder (claims.ts: the holder order) when any key is already held by a
+   * completed response or by one still in progress within its lease. Rejects with the
+   * service's error when DynamoDB keeps refusing for any other reason.
    */
   claim(keys: ClaimKeys, leaseUntil: Date, opts?: CallOptions): Promise<ClaimResult>;
   /** Write the final record and mark the claim completed (or failed, for outcome failed). */
@@ -136,7 +142,10 @@ export interface EventStore {
    * EVENT#<record.eventId>; never overwrites an existing record.
    */
   recordUnclaimed(record: ResponseRecord): Promise<void>;
-  history(query: HistoryQuery): Promise<ResponseRecord[]>;
+}
+
+/** The INSTANCE# pointers and the timelines later events extend through them. */
+export interface TimelineStore {
   /**
    * Add a milestone to the record of the last response that acted on this instance (as the
    * instance it protected or as its replacement). `build` sees who the instance was to that
@@ -154,3 +163,12 @@ export interface EventStore {
    */
   instancePointers(instanceIds: readonly string[]): Promise<Map<string, InstancePointer>>;
 }
+
+/** Recorded events, read back; needs no retention or any other write setting. */
+export interface HistoryReader {
+  /** Records whose event time is at or after `query.since`, newest first, at most `query.limit`. */
+  history(query: HistoryQuery): Promise<ResponseRecord[]>;
+}
+
+/** Everything the responder asks of its records table. */
+export type EventStore = ClaimStore & TimelineStore & HistoryReader;

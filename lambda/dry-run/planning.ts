@@ -3,41 +3,24 @@
 // with the very input the real adapter builds) and answers 'planned'. The store reads the claim
 // keys and answers as the real store would, so an event that was already handled shows as the
 // duplicate it would be.
-import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { detachInstancesInput, terminateInstanceInput } from '../aws/auto-scaling';
 import type { AwsClients } from '../aws/clients';
 import { drainingInput } from '../aws/ecs';
-import {
-  ACTION_WINDOW_MS,
-  CLAIM_STATUS,
-  DynamoEventStore,
-  isActionHeld,
-  isHeld,
-  pointerFrom,
-  signalKey,
-  unclaimedStatus,
-} from '../aws/event-store';
 import { deregisterTargetsInput } from '../aws/load-balancing';
-import { itemKey } from '../aws/table-schema';
-import type { AsgFacts, AsgMembership, ContainerInstanceRef, Deregistration, ResponseRecord, TimelineEntry } from '../core/model';
+import type { AsgFacts, AsgMembership, ContainerInstanceRef, Deregistration, ResponseRecord } from '../core/model';
 import type {
   AutoScalingPort,
   CallOptions,
-  ClaimKeys,
-  ClaimResult,
   DeregisterResult,
   DetachResult,
   EcsPort,
-  EventStore,
-  HistoryQuery,
-  InstancePointer,
   LoadBalancingPort,
-  TimelineAddition,
 } from '../core/ports';
 import type { Log } from '../log';
 import type { ResponderDeps } from '../responder';
 import { createResponderDeps, type ResponderSettings } from '../wiring';
 import { PlanJournal, SERVICE, guardClients, type PlanStep } from './guard';
+import { ReadOnlyEventStore } from './read-only-store';
 
 export interface DryRun {
   /** What respond() needs: guarded clients under the real readers, stand-ins for every write. */
@@ -63,7 +46,6 @@ export function createDryRun(clients: AwsClients, settings: ResponderSettings, l
       store: new ReadOnlyEventStore({
         client: readOnly.dynamo,
         tableName: settings.tableName,
-        retentionDays: settings.recordRetentionDays,
         journal,
         ...(now ? { now: () => new Date(now()) } : {}),
       }),
@@ -139,234 +121,4 @@ class PlannedEcs implements EcsPort {
     this.journal.write(SERVICE.ecs, 'UpdateContainerInstancesState', drainingInput(ref));
     return 'planned';
   }
-}
-
-export interface ReadOnlyEventStoreOptions {
-  /** A guarded client: the store only reads through it. */
-  client: DynamoDBDocumentClient;
-  tableName: string;
-  retentionDays: number;
-  journal: PlanJournal;
-  now?: () => Date;
-}
-
-type Item = Record<string, unknown>;
-
-/**
- * The records table, read but never written: claims are answered from the items as they are,
- * and each write the real store would make goes into the plan as a summary of what it would
- * write (keys, statuses, leases), not its full input.
- */
-export class ReadOnlyEventStore implements EventStore {
-  private readonly client: DynamoDBDocumentClient;
-  private readonly tableName: string;
-  private readonly journal: PlanJournal;
-  private readonly now: () => Date;
-  private readonly records: DynamoEventStore;
-  /** Set once a read found no table: nothing is created in a dry run. */
-  tableMissing = false;
-
-  constructor(opts: ReadOnlyEventStoreOptions) {
-    this.client = opts.client;
-    this.tableName = opts.tableName;
-    this.journal = opts.journal;
-    this.now = opts.now ?? (() => new Date());
-    this.records = new DynamoEventStore({
-      client: opts.client,
-      tableName: opts.tableName,
-      retentionDays: opts.retentionDays,
-      now: this.now,
-    });
-  }
-
-  /**
-   * Reads the keys the real claim transaction would put, in its order, and finds the holder
-   * the same way: the first key whose item fails the transaction's condition.
-   */
-  async claim(keys: ClaimKeys, leaseUntil: Date, opts: CallOptions = {}): Promise<ClaimResult> {
-    const event = itemKey.event(keys.eventId);
-    const signal = signalKey(keys);
-    const action = keys.actsOnInstance ? itemKey.action(keys.instanceId) : undefined;
-    const [eventItem, signalItem, actionItem] = await Promise.all([
-      this.read(event, opts),
-      this.read(signal, opts),
-      action ? this.read(action, opts) : Promise.resolve(undefined),
-    ]);
-    const nowIso = this.now().toISOString();
-    const holder =
-      eventItem && isHeld(eventItem, nowIso)
-        ? { heldBy: text(eventItem, 'eventId') ?? keys.eventId, status: statusOf(eventItem) }
-        : signalItem && isHeld(signalItem, nowIso)
-          ? { heldBy: text(signalItem, 'owner') ?? keys.eventId, status: statusOf(signalItem) }
-          : actionItem && isActionHeld(actionItem, nowIso)
-            ? { heldBy: text(actionItem, 'owner') ?? keys.eventId, status: statusOf(actionItem) }
-            : undefined;
-    const put = (pk: string) => ({ Put: pk, status: CLAIM_STATUS.inProgress, leaseUntil: leaseUntil.toISOString() });
-    const note = this.tableMissing
-      ? 'claim; the table does not exist, so the real claim would fail'
-      : holder
-        ? `claim; would be cancelled: held by ${holder.heldBy} (${holder.status})`
-        : 'claim';
-    this.journal.write(
-      SERVICE.dynamo,
-      'TransactWriteItems',
-      { TableName: this.tableName, items: [event, signal, ...(action ? [action] : [])].map(put) },
-      note,
-    );
-    return holder ? { claimed: false, ...holder } : { claimed: true };
-  }
-
-  async finish(keys: ClaimKeys, record: ResponseRecord): Promise<void> {
-    const status = record.outcome === 'failed' ? CLAIM_STATUS.failed : CLAIM_STATUS.completed;
-    // As DynamoEventStore.finish, with the planned actions counted as done: the real run makes them.
-    const acted = record.actions.some(
-      (a) => a.action !== 'lookup' && (a.result === 'ok' || a.result === 'not-registered' || a.result === 'planned'),
-    );
-    const finished = Date.parse(record.finishedAt);
-    const actionUntil = new Date((Number.isNaN(finished) ? this.now().getTime() : finished) + ACTION_WINDOW_MS);
-    const pointer = (instanceId: string, role: InstancePointer['role']) => ({
-      Put: itemKey.instance(instanceId),
-      eventId: keys.eventId,
-      role,
-    });
-    this.journal.write(
-      SERVICE.dynamo,
-      'TransactWriteItems',
-      {
-        TableName: this.tableName,
-        items: [
-          { Update: itemKey.event(keys.eventId), status, outcome: record.outcome, set: 'every field of the record' },
-          { Update: signalKey(keys), status },
-          ...(keys.actsOnInstance
-            ? [
-                {
-                  Update: itemKey.action(keys.instanceId),
-                  status: status === CLAIM_STATUS.completed && !acted ? CLAIM_STATUS.released : status,
-                  leaseUntil: actionUntil.toISOString(),
-                },
-              ]
-            : []),
-          ...(acted && record.instanceId ? [pointer(record.instanceId, 'interrupted')] : []),
-          ...(record.replacement ? [pointer(record.replacement.instanceId, 'replacement')] : []),
-        ],
-      },
-      'record the response and release the claims',
-    );
-  }
-
-  async noteDuplicate(originalEventId: string, duplicateEventId: string, at: string): Promise<void> {
-    this.journal.write(
-      SERVICE.dynamo,
-      'UpdateItem',
-      {
-        TableName: this.tableName,
-        Update: itemKey.event(originalEventId),
-        add: { deliveries: 1, duplicateEventIds: [duplicateEventId] },
-        set: { lastDuplicateAt: at },
-        condition: 'attribute_exists(pk)',
-      },
-      'note the repeated delivery on the original record',
-    );
-  }
-
-  async recordUnclaimed(record: ResponseRecord): Promise<void> {
-    this.journal.write(
-      SERVICE.dynamo,
-      'PutItem',
-      {
-        TableName: this.tableName,
-        Put: itemKey.event(record.eventId),
-        status: unclaimedStatus(record.outcome),
-        outcome: record.outcome,
-        condition: 'attribute_not_exists(pk)',
-      },
-      'record the event; never overwrites an existing record',
-    );
-  }
-
-  history(query: HistoryQuery): Promise<ResponseRecord[]> {
-    return this.records.history(query);
-  }
-
-  instancePointers(instanceIds: readonly string[]): Promise<Map<string, InstancePointer>> {
-    return this.records.instancePointers(instanceIds);
-  }
-
-  /** Reads the pointer as the real store does; the timeline update it would make goes into the plan. */
-  async appendTimeline(
-    instanceId: string,
-    build: (pointer: InstancePointer) => TimelineAddition | null,
-  ): Promise<{ eventId: string; entry: TimelineEntry } | null> {
-    const pointerKey = itemKey.instance(instanceId);
-    const found = await this.read(pointerKey, {});
-    const pointer = found ? pointerFrom(found) : undefined;
-    if (!pointer) return null;
-    const eventId = pointer.eventId;
-    const built = build(pointer);
-    if (!built) return null;
-    const { entry, noticeMs, msToHealthy, warningTime, healthyAt } = built;
-    if (warningTime) {
-      this.journal.write(
-        SERVICE.dynamo,
-        'UpdateItem',
-        { TableName: this.tableName, Update: pointerKey, set: { warningTime }, condition: 'unless already set' },
-        'remember on the pointer when the warning came',
-      );
-    }
-    this.journal.write(
-      SERVICE.dynamo,
-      'UpdateItem',
-      {
-        TableName: this.tableName,
-        Update: itemKey.event(eventId),
-        set: {
-          [`timeline.${entry.event}`]: { at: entry.at, ...(entry.detail !== undefined ? { detail: entry.detail } : {}) },
-          ...(noticeMs !== undefined ? { noticeMs } : {}),
-          ...(msToHealthy !== undefined ? { msToHealthy } : {}),
-        },
-        condition: 'attribute_exists(timeline)',
-      },
-      'add the milestone to the timeline unless it is there already',
-    );
-    if (healthyAt) {
-      this.journal.write(
-        SERVICE.dynamo,
-        'UpdateItem',
-        {
-          TableName: this.tableName,
-          Update: pointerKey,
-          set: { healthyAt },
-          condition: 'unless already set; only if the pointer exists',
-        },
-        'remember on the pointer that the replacement was seen healthy',
-      );
-    }
-    return { eventId, entry };
-  }
-
-  /** One item, strongly consistent; a missing table reads as no item (and is remembered). */
-  private async read(pk: string, opts: CallOptions): Promise<Item | undefined> {
-    try {
-      const out = await this.client.send(
-        new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }),
-        opts,
-      );
-      return out.Item;
-    } catch (err) {
-      if (err instanceof Error && err.name === 'ResourceNotFoundException') {
-        this.tableMissing = true;
-        return undefined;
-      }
-      throw err;
-    }
-  }
-}
-
-function text(item: Item, name: string): string | undefined {
-  const value = item[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function statusOf(item: Item): string {
-  return text(item, 'status') ?? 'UNKNOWN';
 }

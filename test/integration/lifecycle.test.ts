@@ -33,7 +33,8 @@ import {
 import { STATE_DIR, tryLock, unlock } from '../../dev/emulator';
 import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from '../../dev/fleet';
 import { createReplayer, type Replayer, type ReplayOptions } from '../../cli/replay';
-import { DynamoEventStore, type StoredRecord } from '../../lambda/aws/event-store';
+import { DynamoHistoryReader } from '../../lambda/aws/store/history-reader';
+import type { StoredRecord } from '../../lambda/aws/store/items';
 import type { ResponseRecord, TimelineEntry } from '../../lambda/core/model';
 import { DEFAULT_BEHAVIOUR, type ResponderBehaviour } from '../../lambda/responder';
 import { testEndpoint } from '../support/emulator-env';
@@ -163,8 +164,8 @@ const warning = (instanceId: string, action: 'terminate' | 'stop' | 'hibernate',
 
 /** What `spot-responder history` would list: records of the last hour, newest first. */
 async function history(w: World): Promise<StoredRecord[]> {
-  const store = new DynamoEventStore({ client: w.clients.dynamo, tableName: w.table, retentionDays: 90 });
-  return store.history({ since: new Date(Date.now() - 3_600_000).toISOString() });
+  const reader = new DynamoHistoryReader({ client: w.clients.dynamo, tableName: w.table });
+  return reader.history({ since: new Date(Date.now() - 3_600_000).toISOString() });
 }
 
 async function stored(w: World, eventId: string): Promise<StoredRecord> {

@@ -1,7 +1,7 @@
 // Shared setup for the DynamoEventStore tests: one store, one record, one cancellation shape.
 import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoEventStore } from '../../lambda/aws/event-store';
+import { DynamoEventStore } from '../../lambda/aws/store/event-store';
 import type { ResponseRecord } from '../../lambda/core/model';
 import type { ClaimKeys } from '../../lambda/core/ports';
 

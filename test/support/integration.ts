@@ -12,7 +12,7 @@ import { DescribeTargetHealthCommand, type ElasticLoadBalancingV2Client } from '
 import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { REPO_ROOT } from '../../dev/emulator';
 import type { AwsClients } from '../../lambda/aws/clients';
-import type { StoredRecord } from '../../lambda/aws/event-store';
+import type { StoredRecord } from '../../lambda/aws/store/items';
 import { itemKey } from '../../lambda/aws/table-schema';
 import { eventTime as stampedAt } from '../../cli/sample-events';
 

@@ -420,11 +420,11 @@ export function emulateClaimTable(aws: MockAws): Map<string, Item> {
 }
 
 /**
- * The condition expressions event-store.ts writes: OR of terms, each an AND of comparisons
+ * The condition expressions core/claims.ts builds: OR of terms, each an AND of comparisons
  * (=, <>, <, <=, >, >=), IN lists and attribute_(not_)exists. Anything else throws, so a new
  * form in the store shows up here rather than passing unchecked.
  */
-function conditionHolds(
+export function conditionHolds(
   expression: string,
   item: Item,
   names: Record<string, string> = {},

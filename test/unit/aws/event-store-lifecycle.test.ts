@@ -161,6 +161,25 @@ describe('DynamoEventStore.claim, for a response that acts on the instance', () 
       expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
     });
 
+    it('names the holder in the order the reasons do: EVENT# before WARNING# before ACTION#', async () => {
+      // Prepare
+      ddbMock.on(TransactWriteCommand).rejects(
+        cancelled({ Code: 'ConditionalCheckFailed' }, { Code: 'None' }, { Code: 'ConditionalCheckFailed' }),
+      );
+      ddbMock.on(GetCommand).resolves({});
+      ddbMock.on(GetCommand, { Key: { pk: EVENT_PK } }).resolves({ Item: { pk: EVENT_PK, eventId: 'evt-1', status: 'COMPLETED' } });
+      ddbMock.on(GetCommand, { Key: { pk: ACTION_PK } }).resolves({
+        Item: { pk: ACTION_PK, owner: 'evt-rebalance', status: 'COMPLETED', leaseUntil: '2024-05-03T10:20:00.000Z' },
+      });
+      const { store } = makeStore();
+
+      // Act
+      const result = await store.claim(ACTING, LEASE);
+
+      // Assess
+      expect(result).toEqual({ claimed: false, heldBy: 'evt-1', status: 'COMPLETED' });
+    });
+
     it('does not read ACTION# for a response that will not act', async () => {
       // Prepare
       ddbMock.on(TransactWriteCommand).rejects(cancelled({ Code: 'None' }, { Code: 'ConditionalCheckFailed' }));

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DynamoEventStore } from '../../../lambda/aws/event-store';
+import { DynamoEventStore } from '../../../lambda/aws/store/event-store';
 import { ConfigError } from '../../../lambda/config';
 import type { IndexedTarget } from '../../../lambda/core/model';
 import type { TargetIndexWriter } from '../../../lambda/core/ports';

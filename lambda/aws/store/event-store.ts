@@ -1,0 +1,75 @@
+// The records table as the responder and the index refresher use it: the claim store, the
+// timeline store and the history reader over one table, behind the EventStore port.
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ResponseRecord, TimelineEntry } from '../../core/model';
+import type {
+  CallOptions,
+  ClaimKeys,
+  ClaimResult,
+  EventStore,
+  HistoryQuery,
+  InstancePointer,
+  TimelineAddition,
+} from '../../core/ports';
+import type { Sleep } from '../clients';
+import { DynamoClaimStore } from './claim-store';
+import { DynamoHistoryReader } from './history-reader';
+import type { StoredRecord } from './items';
+import { DynamoTimelineStore } from './timeline-store';
+
+export interface DynamoEventStoreOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  /** How long records live, in days. */
+  retentionDays: number;
+  now?: () => Date;
+  sleep?: Sleep;
+  random?: () => number;
+  /** Claim attempts when DynamoDB cancels the transaction for a conflict, not a condition. */
+  claimAttempts?: number;
+  /** Attempts per BatchGet of pointers while DynamoDB returns UnprocessedKeys (off the hot path). */
+  pointerReadAttempts?: number;
+}
+
+export class DynamoEventStore implements EventStore {
+  private readonly claims: DynamoClaimStore;
+  private readonly timelines: DynamoTimelineStore;
+  private readonly records: DynamoHistoryReader;
+
+  constructor(opts: DynamoEventStoreOptions) {
+    this.claims = new DynamoClaimStore(opts);
+    this.timelines = new DynamoTimelineStore(opts);
+    this.records = new DynamoHistoryReader(opts);
+  }
+
+  claim(keys: ClaimKeys, leaseUntil: Date, opts?: CallOptions): Promise<ClaimResult> {
+    return this.claims.claim(keys, leaseUntil, opts);
+  }
+
+  finish(keys: ClaimKeys, record: ResponseRecord): Promise<void> {
+    return this.claims.finish(keys, record);
+  }
+
+  noteDuplicate(originalEventId: string, duplicateEventId: string, at: string): Promise<void> {
+    return this.claims.noteDuplicate(originalEventId, duplicateEventId, at);
+  }
+
+  recordUnclaimed(record: ResponseRecord): Promise<void> {
+    return this.claims.recordUnclaimed(record);
+  }
+
+  appendTimeline(
+    instanceId: string,
+    build: (pointer: InstancePointer) => TimelineAddition | null,
+  ): Promise<{ eventId: string; entry: TimelineEntry } | null> {
+    return this.timelines.appendTimeline(instanceId, build);
+  }
+
+  instancePointers(instanceIds: readonly string[]): Promise<Map<string, InstancePointer>> {
+    return this.timelines.instancePointers(instanceIds);
+  }
+
+  history(query: HistoryQuery): Promise<StoredRecord[]> {
+    return this.records.history(query);
+  }
+}

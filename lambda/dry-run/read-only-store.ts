@@ -1,0 +1,221 @@
+// The dry run's records table: read but never written. Claims are answered from the items as
+// they are, by core/claims.ts's rules (the very ones the real claim's conditions are built
+// from), so an event that was already handled shows as the duplicate it would be. Each write
+// the real store would make goes into the plan as a summary of what it would write (keys,
+// statuses, leases), not its full input.
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoHistoryReader } from '../aws/store/history-reader';
+import { pointerFrom, type Item, type StoredRecord } from '../aws/store/items';
+import { DynamoTimelineStore } from '../aws/store/timeline-store';
+import { itemKey } from '../aws/table-schema';
+import {
+  CLAIM_STATUS,
+  actedOnInstance,
+  actionLeaseUntil,
+  actionStatus,
+  claimTargets,
+  finishedStatus,
+  firstHolder,
+  signalKey,
+  unclaimedStatus,
+} from '../core/claims';
+import type { ResponseRecord, TimelineEntry } from '../core/model';
+import type {
+  CallOptions,
+  ClaimKeys,
+  ClaimResult,
+  EventStore,
+  HistoryQuery,
+  InstancePointer,
+  TimelineAddition,
+} from '../core/ports';
+import { SERVICE, type PlanJournal } from './guard';
+
+export interface ReadOnlyEventStoreOptions {
+  /** A guarded client: the store only reads through it. */
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  journal: PlanJournal;
+  now?: () => Date;
+}
+
+export class ReadOnlyEventStore implements EventStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly journal: PlanJournal;
+  private readonly now: () => Date;
+  private readonly records: DynamoHistoryReader;
+  private readonly pointers: DynamoTimelineStore;
+  /** Set once a read found no table: nothing is created in a dry run. */
+  tableMissing = false;
+
+  constructor(opts: ReadOnlyEventStoreOptions) {
+    this.client = opts.client;
+    this.tableName = opts.tableName;
+    this.journal = opts.journal;
+    this.now = opts.now ?? (() => new Date());
+    this.records = new DynamoHistoryReader({ client: opts.client, tableName: opts.tableName, now: this.now });
+    this.pointers = new DynamoTimelineStore({ client: opts.client, tableName: opts.tableName });
+  }
+
+  /** Reads the keys the real claim transaction would put and names the holder by the same rules. */
+  async claim(keys: ClaimKeys, leaseUntil: Date, opts: CallOptions = {}): Promise<ClaimResult> {
+    const targets = claimTargets(keys);
+    const items = await Promise.all(targets.map(({ pk }) => this.read(pk, opts)));
+    const holder = firstHolder(keys, items, this.now().toISOString());
+    const put = (pk: string) => ({ Put: pk, status: CLAIM_STATUS.inProgress, leaseUntil: leaseUntil.toISOString() });
+    const note = this.tableMissing
+      ? 'claim; the table does not exist, so the real claim would fail'
+      : holder
+        ? `claim; would be cancelled: held by ${holder.heldBy} (${holder.status})`
+        : 'claim';
+    this.journal.write(
+      SERVICE.dynamo,
+      'TransactWriteItems',
+      { TableName: this.tableName, items: targets.map(({ pk }) => put(pk)) },
+      note,
+    );
+    return holder ? { claimed: false, ...holder } : { claimed: true };
+  }
+
+  /** As DynamoClaimStore.finish; the planned actions count as done (claims.ts: actedOnInstance). */
+  async finish(keys: ClaimKeys, record: ResponseRecord): Promise<void> {
+    const status = finishedStatus(record.outcome);
+    const acted = actedOnInstance(record.actions);
+    const pointer = (instanceId: string, role: InstancePointer['role']) => ({
+      Put: itemKey.instance(instanceId),
+      eventId: keys.eventId,
+      role,
+    });
+    this.journal.write(
+      SERVICE.dynamo,
+      'TransactWriteItems',
+      {
+        TableName: this.tableName,
+        items: [
+          { Update: itemKey.event(keys.eventId), status, outcome: record.outcome, set: 'every field of the record' },
+          { Update: signalKey(keys), status },
+          ...(keys.actsOnInstance
+            ? [
+                {
+                  Update: itemKey.action(keys.instanceId),
+                  status: actionStatus(record.outcome, acted),
+                  leaseUntil: actionLeaseUntil(record.finishedAt, this.now()).toISOString(),
+                },
+              ]
+            : []),
+          ...(acted && record.instanceId ? [pointer(record.instanceId, 'interrupted')] : []),
+          ...(record.replacement ? [pointer(record.replacement.instanceId, 'replacement')] : []),
+        ],
+      },
+      'record the response and release the claims',
+    );
+  }
+
+  async noteDuplicate(originalEventId: string, duplicateEventId: string, at: string): Promise<void> {
+    this.journal.write(
+      SERVICE.dynamo,
+      'UpdateItem',
+      {
+        TableName: this.tableName,
+        Update: itemKey.event(originalEventId),
+        add: { deliveries: 1, duplicateEventIds: [duplicateEventId] },
+        set: { lastDuplicateAt: at },
+        condition: 'attribute_exists(pk)',
+      },
+      'note the repeated delivery on the original record',
+    );
+  }
+
+  async recordUnclaimed(record: ResponseRecord): Promise<void> {
+    this.journal.write(
+      SERVICE.dynamo,
+      'PutItem',
+      {
+        TableName: this.tableName,
+        Put: itemKey.event(record.eventId),
+        status: unclaimedStatus(record.outcome),
+        outcome: record.outcome,
+        condition: 'attribute_not_exists(pk)',
+      },
+      'record the event; never overwrites an existing record',
+    );
+  }
+
+  history(query: HistoryQuery): Promise<StoredRecord[]> {
+    return this.records.history(query);
+  }
+
+  instancePointers(instanceIds: readonly string[]): Promise<Map<string, InstancePointer>> {
+    return this.pointers.instancePointers(instanceIds);
+  }
+
+  /** Reads the pointer as the real store does; the timeline update it would make goes into the plan. */
+  async appendTimeline(
+    instanceId: string,
+    build: (pointer: InstancePointer) => TimelineAddition | null,
+  ): Promise<{ eventId: string; entry: TimelineEntry } | null> {
+    const pointerKey = itemKey.instance(instanceId);
+    const found = await this.read(pointerKey, {});
+    const pointer = found ? pointerFrom(found) : undefined;
+    if (!pointer) return null;
+    const eventId = pointer.eventId;
+    const built = build(pointer);
+    if (!built) return null;
+    const { entry, noticeMs, msToHealthy, warningTime, healthyAt } = built;
+    if (warningTime) {
+      this.journal.write(
+        SERVICE.dynamo,
+        'UpdateItem',
+        { TableName: this.tableName, Update: pointerKey, set: { warningTime }, condition: 'unless already set' },
+        'remember on the pointer when the warning came',
+      );
+    }
+    this.journal.write(
+      SERVICE.dynamo,
+      'UpdateItem',
+      {
+        TableName: this.tableName,
+        Update: itemKey.event(eventId),
+        set: {
+          [`timeline.${entry.event}`]: { at: entry.at, ...(entry.detail !== undefined ? { detail: entry.detail } : {}) },
+          ...(noticeMs !== undefined ? { noticeMs } : {}),
+          ...(msToHealthy !== undefined ? { msToHealthy } : {}),
+        },
+        condition: 'attribute_exists(timeline)',
+      },
+      'add the milestone to the timeline unless it is there already',
+    );
+    if (healthyAt) {
+      this.journal.write(
+        SERVICE.dynamo,
+        'UpdateItem',
+        {
+          TableName: this.tableName,
+          Update: pointerKey,
+          set: { healthyAt },
+          condition: 'unless already set; only if the pointer exists',
+        },
+        'remember on the pointer that the replacement was seen healthy',
+      );
+    }
+    return { eventId, entry };
+  }
+
+  /** One item, strongly consistent; a missing table reads as no item (and is remembered). */
+  private async read(pk: string, opts: CallOptions): Promise<Item | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }),
+        opts,
+      );
+      return out.Item;
+    } catch (err) {
+      if (err instanceof Error && err.name === 'ResourceNotFoundException') {
+        this.tableMissing = true;
+        return undefined;
+      }
+      throw err;
+    }
+  }
+}
