@@ -9,7 +9,8 @@ import { LoadBalancingAdapter } from './aws/load-balancing';
 import { DynamoTargetIndex } from './aws/target-index';
 import type { AcceptPolicy } from './events';
 import type { Log } from './log';
-import { DEFAULT_BEHAVIOUR, type ResponderBehaviour, type ResponderDeps } from './responder';
+import { DEFAULT_BEHAVIOUR, type ResponderBehaviour } from './core/behaviour';
+import type { ResponderDeps } from './response/deps';
 
 export interface ResponderSettings {
   tableName: string;

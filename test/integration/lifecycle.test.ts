@@ -35,7 +35,7 @@ import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } fro
 import { createReplayer, type Replayer, type ReplayOptions } from '../../cli/replay';
 import { DynamoEventStore, type StoredRecord } from '../../lambda/aws/event-store';
 import type { ResponseRecord, TimelineEntry } from '../../lambda/core/model';
-import { DEFAULT_BEHAVIOUR, type ResponderBehaviour } from '../../lambda/responder';
+import { DEFAULT_BEHAVIOUR, type ResponderBehaviour } from '../../lambda/core/behaviour';
 import { testEndpoint } from '../support/emulator-env';
 import { secondsAfter } from '../../cli/sample-events';
 import { eventTime, rebalanceEvent, spotWarningEvent, stateChangeEvent } from '../support/lifecycle-events';
