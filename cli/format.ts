@@ -12,6 +12,7 @@ export function recordSummary(record: ResponseRecord & { deliveries?: number }):
     instanceAction: record.instanceAction,
     outcome: record.outcome,
     reason: record.reason ?? null,
+    skipKind: record.skipKind ?? null,
     duplicateOf: record.duplicateOf ?? null,
     autoScalingGroup: record.autoScalingGroup,
     detached: record.detached,
@@ -65,7 +66,7 @@ export function formatRecord(record: ResponseRecord & { deliveries?: number }): 
     record.instanceAction ? ` ${record.instanceAction}` : ''
   }${record.eventTime ? `  at ${record.eventTime}` : ''}`;
   const lines = [head];
-  if (record.reason) lines.push(`  reason: ${record.reason}`);
+  if (record.reason) lines.push(`  reason: ${record.reason}${record.skipKind ? ` [${record.skipKind}]` : ''}`);
   if (record.actions.length > 0 || record.autoScalingGroup || record.targetGroups.length > 0) {
     lines.push(
       `  found: ${record.autoScalingGroup ? `Auto Scaling group ${record.autoScalingGroup} (${record.lifecycleState ?? '?'})` : 'no Auto Scaling group'}; ` +

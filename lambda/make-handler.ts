@@ -2,7 +2,8 @@
 // the real ones built once per container.
 import type { Context } from 'aws-lambda';
 import type { ResponseRecord } from './core/model';
-import { respond, type ResponderDeps } from './responder';
+import { respond } from './responder';
+import type { ResponderDeps } from './response/deps';
 
 export type SpotResponderHandler = (event: unknown, context?: Context) => Promise<ResponseRecord>;
 

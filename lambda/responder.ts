@@ -1,58 +1,20 @@
-// The response to one event: validate -> claim -> look up -> decide -> act -> record.
+// The response to one event: validate -> claim -> look up -> plan -> execute -> verify -> record.
 // The Lambda handler, `spot-responder replay` and the dry run all call `respond`; they differ
-// only in the adapters they pass in.
+// only in the adapters they pass in. Every decision is the plan's (core/response-plan.ts).
 import { errorInfo } from './aws/clients';
-import type { RebalanceAction, TagPolicy } from './config';
-import type { RebalanceRecommendation, ResponseRecord, SpotWarning } from './core/model';
-import { decideOutcome, rebalanceSkipReason, responseWindow } from './core/plan';
-import type {
-  AutoScalingPort,
-  CallOptions,
-  ClaimKeys,
-  Ec2Reader,
-  EcsPort,
-  EventStore,
-  LoadBalancingPort,
-  TargetIndexReader,
-} from './core/ports';
-import { parseEvent, type AcceptPolicy } from './events';
-import { act, quiet, type Reads } from './response/act';
-import { baseRecord, finalize, rejectedRecord } from './response/records';
-import { extendTimeline } from './response/timeline';
+import { DEFAULT_BEHAVIOUR } from './core/behaviour';
+import type { InterruptionNotice, ResponseRecord } from './core/model';
+import { responseWindow, type ResponseWindow } from './core/plan';
+import type { CallOptions, ClaimKeys, ClaimResult } from './core/ports';
+import { planBeforeLookups, planResponse, type SkipPlan } from './core/response-plan';
+import { parseEvent } from './events';
 import type { Log } from './log';
-
-/**
- * How long a claim outlives the deadline. A crashed invocation's claim becomes claimable
- * again after it, so Lambda's retry can finish the job; a live one is never overtaken.
- */
-export const LEASE_MARGIN_MS = 60_000;
-
-export interface ResponderBehaviour {
-  rebalanceAction: RebalanceAction;
-  tagPolicy: TagPolicy;
-}
-
-export const DEFAULT_BEHAVIOUR: ResponderBehaviour = {
-  rebalanceAction: 'record',
-  tagPolicy: { mode: 'opt-out', key: 'spot-responder' },
-};
-
-export interface ResponderDeps {
-  ec2: Ec2Reader;
-  autoScaling: AutoScalingPort;
-  loadBalancing: LoadBalancingPort;
-  targetIndex: TargetIndexReader;
-  store: EventStore;
-  /** Absent when no ECS cluster is configured. */
-  ecs?: EcsPort;
-  policy: AcceptPolicy;
-  behaviour?: ResponderBehaviour;
-  log: Log;
-  /** Milliseconds since the epoch; replay runs on the event's own clock. */
-  now?: () => number;
-  /** How to wait between looks for the replacement; tests pass an instant one. */
-  sleep?: (ms: number) => Promise<void>;
-}
+import { LEASE_MARGIN_MS, type ResponderDeps } from './response/deps';
+import { execute } from './response/execute';
+import { settleLookups, startLookups, type PendingLookups } from './response/lookups';
+import { actedFields, baseRecord, closeRecord, rejectedRecord, signalEntry, skippedFields } from './response/records';
+import { extendTimeline } from './response/timeline';
+import { findReplacement } from './response/verify';
 
 /** Thrown after a failed response has been recorded, so AWS retries it and then dead-letters it. */
 export class ResponseFailedError extends Error {
@@ -62,6 +24,11 @@ export class ResponseFailedError extends Error {
   }
 }
 
+/**
+ * Answers one raw EventBridge event and returns its record. A rejected event is recorded and
+ * returned, never thrown (a throw makes AWS retry). Throws ResponseFailedError after recording
+ * a failed response, so Lambda retries it; errors of the store itself propagate.
+ */
 export async function respond(raw: unknown, deps: ResponderDeps): Promise<ResponseRecord> {
   const now = deps.now ?? Date.now;
   const receivedAt = now();
@@ -83,9 +50,9 @@ export async function respond(raw: unknown, deps: ResponderDeps): Promise<Respon
   }
 }
 
-/** The two-minute warning, or (when configured to act) the earlier rebalance recommendation. */
+/** The two-minute warning, or the earlier rebalance recommendation. */
 async function respondToInterruption(
-  signal: SpotWarning | RebalanceRecommendation,
+  signal: InterruptionNotice,
   deps: ResponderDeps,
   receivedAt: number,
   log: Log,
@@ -94,65 +61,46 @@ async function respondToInterruption(
   const behaviour = deps.behaviour ?? DEFAULT_BEHAVIOUR;
   const window = responseWindow(signal, receivedAt);
   const base = baseRecord(signal, receivedAt, window.deadline);
+  // Every call shares the time left before the deadline; none may run past it.
+  const budget = (): CallOptions => ({ abortSignal: AbortSignal.timeout(Math.max(1, window.deadline - now())) });
 
-  if (window.skipReason) {
-    const record = finalize(base, now, window.deadline, { outcome: 'skipped', reason: window.skipReason });
-    log.warn('signal arrived too late to act on', { reason: window.skipReason });
+  const early = planBeforeLookups(signal, behaviour, window);
+  if (early && !early.underClaim) {
+    const record = closeRecord(base, now, window.deadline, skippedFields(signal, early));
+    log.warn('signal arrived too late to act on', { reason: record.reason, skipKind: record.skipKind });
     await deps.store.recordUnclaimed(record);
     return record;
   }
 
-  // Every call shares the time left before the deadline; none may run past it.
-  const budget = (): CallOptions => ({ abortSignal: AbortSignal.timeout(Math.max(1, window.deadline - now())) });
-  const recordOnly = signal.kind === 'rebalance-recommendation' && behaviour.rebalanceAction === 'record';
   const keys: ClaimKeys = {
     eventId: signal.eventId,
     signal: signal.kind,
     instanceId: signal.instanceId,
     eventTime: signal.eventTime,
-    actsOnInstance: !recordOnly,
+    actsOnInstance: !early,
   };
-
-  if (recordOnly) {
-    const claim = await deps.store.claim(keys, new Date(window.deadline + LEASE_MARGIN_MS), budget());
-    if (!claim.claimed) return duplicate(base, claim, signal, deps, window.deadline, log);
-    const record = finalize(base, now, window.deadline, {
-      outcome: 'skipped',
-      reason: rebalanceSkipReason('record', null, null),
-      timeline: [{ event: 'rebalance-recommended', at: signal.eventTime }],
-    });
-    await deps.store.finish(keys, record);
-    return record;
-  }
-
   // Reads are harmless, so they run beside the claim; nothing mutating starts before it.
-  const reads: Reads = {
-    instance: quiet(deps.ec2.describeInstance(signal.instanceId, budget())),
-    membership: quiet(deps.autoScaling.describeMembership(signal.instanceId, budget())),
-    index: quiet(deps.targetIndex.lookup(signal.instanceId, budget())),
-    container: quiet(deps.ecs ? deps.ecs.findContainerInstance(signal.instanceId, budget()) : Promise.resolve(null)),
-  };
+  const next: { skip: SkipPlan } | { lookups: PendingLookups } = early
+    ? { skip: early }
+    : { lookups: startLookups(signal.instanceId, deps, budget) };
   const claim = await deps.store.claim(keys, new Date(window.deadline + LEASE_MARGIN_MS), budget());
   if (!claim.claimed) return duplicate(base, claim, signal, deps, window.deadline, log);
 
   let record: ResponseRecord;
   try {
-    const { skipReason, ...fleet } = await act(signal, reads, deps, behaviour, budget);
-    const notes = [...(window.note ? [window.note] : []), ...(fleet.notes ?? [])];
-    record = finalize(base, now, window.deadline, {
-      ...fleet,
-      ...(notes.length > 0 ? { notes } : {}),
-      ...(skipReason ? { outcome: 'skipped', reason: skipReason } : decideOutcome(fleet.actions)),
-    });
+    const fields =
+      'skip' in next ? skippedFields(signal, next.skip) : await lookUpPlanAct(signal, next.lookups, deps, budget, window);
+    record = closeRecord(base, now, window.deadline, fields);
   } catch (err) {
     // A bug or an unexpected error: still release the claim as failed so a retry can run.
     const info = errorInfo(err);
-    record = finalize(base, now, window.deadline, { outcome: 'failed', reason: `${info.name}: ${info.message}` });
+    record = closeRecord(base, now, window.deadline, { outcome: 'failed', reason: `${info.name}: ${info.message}` });
   }
   await deps.store.finish(keys, record);
   log.info('response finished', {
     outcome: record.outcome,
     reason: record.reason,
+    skipKind: record.skipKind,
     msLeftAtFinish: record.msLeftAtFinish,
     deregisteredFrom: record.deregisteredFrom,
     detached: record.detached,
@@ -161,10 +109,28 @@ async function respondToInterruption(
   return record;
 }
 
+/** After the claim is won: look up, plan, execute, verify; the record's fields. */
+async function lookUpPlanAct(
+  signal: InterruptionNotice,
+  pending: PendingLookups,
+  deps: ResponderDeps,
+  budget: () => CallOptions,
+  window: ResponseWindow,
+): Promise<Partial<ResponseRecord>> {
+  const now = deps.now ?? Date.now;
+  const facts = await settleLookups(pending, deps, budget);
+  const plan = planResponse(signal, facts, deps.behaviour ?? DEFAULT_BEHAVIOUR, window);
+  if (plan.kind === 'skip') return skippedFields(signal, plan);
+  const executed = await execute(plan, signal.instanceId, deps, budget);
+  const actedAt = now();
+  const replacement = await findReplacement(signal, executed.replaced, plan.group, deps, budget);
+  return actedFields(signal, plan, { ...executed, actedAt, replacement });
+}
+
 async function duplicate(
   base: ResponseRecord,
-  claim: { heldBy: string; status: string },
-  signal: SpotWarning | RebalanceRecommendation,
+  claim: Extract<ClaimResult, { claimed: false }>,
+  signal: InterruptionNotice,
   deps: ResponderDeps,
   deadline: number,
   log: Log,
@@ -176,14 +142,13 @@ async function duplicate(
     // The warning for an instance a rebalance recommendation already handled: its record learns
     // that the warning came, and when.
     await deps.store.appendTimeline(signal.instanceId, () => ({
-      entry: { event: 'warning-received', at: signal.eventTime, detail: `instance-action ${signal.instanceAction}` },
+      entry: signalEntry(signal),
       warningTime: signal.eventTime,
     }));
   }
-  return finalize(base, now, deadline, {
+  return closeRecord(base, now, deadline, {
     outcome: 'duplicate',
     duplicateOf: claim.heldBy,
     reason: `already ${claim.status === 'IN_PROGRESS' ? 'being handled' : 'handled'} as event ${claim.heldBy}`,
   });
 }
-

@@ -12,7 +12,8 @@ import { DEFAULTS } from './contract';
 import type { AcceptPolicy } from './events';
 import type { IndexRefresherDeps } from './index-refresher';
 import type { Log } from './log';
-import { DEFAULT_BEHAVIOUR, type ResponderBehaviour, type ResponderDeps } from './responder';
+import { DEFAULT_BEHAVIOUR, type ResponderBehaviour } from './core/behaviour';
+import type { ResponderDeps } from './response/deps';
 
 export interface ResponderSettings {
   tableName: string;

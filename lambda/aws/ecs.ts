@@ -60,9 +60,11 @@ export class EcsAdapter implements EcsPort {
     return null;
   }
 
-  /** Already DRAINING (the agent or an earlier delivery did it): nothing to send. */
+  /**
+   * UpdateContainerInstancesState to DRAINING, sent as asked: whether an instance already
+   * DRAINING needs the call is the plan's decision (core/response-plan.ts).
+   */
   async drain(ref: ContainerInstanceRef, opts: CallOptions = {}): Promise<'ok' | 'not-found'> {
-    if (ref.status === 'DRAINING') return 'ok';
     let failures;
     try {
       ({ failures } = await this.ecs.send(new UpdateContainerInstancesStateCommand(drainingInput(ref)), opts));

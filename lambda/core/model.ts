@@ -41,10 +41,42 @@ export interface InstanceStateChange {
   state: string;
 }
 
-/** Everything the responder accepts, after validation. */
-export type InterruptionSignal = SpotWarning | RebalanceRecommendation | InstanceStateChange;
+/**
+ * Every EC2 signal the responder accepts, after validation. Not all of them announce an
+ * interruption: a state change only extends the timeline of an earlier response.
+ */
+export type Ec2Signal = SpotWarning | RebalanceRecommendation | InstanceStateChange;
+
+/** The signals that announce an interruption and may be acted on. */
+export type InterruptionNotice = SpotWarning | RebalanceRecommendation;
 
 export type Outcome = 'handled' | 'duplicate' | 'skipped' | 'rejected' | 'failed';
+
+/**
+ * Why a response did nothing, as a closed set beside the free-text reason (as RejectionKind is
+ * for rejected events), so a reader can count and filter skips:
+ * - too-late: a terminate warning that arrived after its deadline;
+ * - record-only: a rebalance recommendation under rebalanceAction 'record';
+ * - unknown-instance: EC2 does not know the instance (DescribeInstances);
+ * - already-terminated: the instance is terminated already;
+ * - excluded-by-tag: opt-out mode, and the instance or its group is tagged off;
+ * - not-opted-in: opt-in mode, and neither the instance nor its group is tagged on;
+ * - no-group: a rebalance recommendation for an instance in no Auto Scaling group;
+ * - capacity-rebalancing: the group's Capacity Rebalancing replaces the instance itself;
+ * - nothing-to-do: the plan ran and every action was skipped;
+ * - not-acted-on: a state change of an instance no response acted on (not recorded).
+ */
+export type SkipKind =
+  | 'too-late'
+  | 'record-only'
+  | 'unknown-instance'
+  | 'already-terminated'
+  | 'excluded-by-tag'
+  | 'not-opted-in'
+  | 'no-group'
+  | 'capacity-rebalancing'
+  | 'nothing-to-do'
+  | 'not-acted-on';
 
 /** The story of one interruption, one entry per milestone (each recorded at most once). */
 export type TimelineEvent =
@@ -172,6 +204,8 @@ export interface ResponseRecord {
   region: string | null;
   outcome: Outcome;
   reason?: string;
+  /** Set with outcome 'skipped': the kind of skip `reason` describes. */
+  skipKind?: SkipKind;
   duplicateOf?: string;
   autoScalingGroup: string | null;
   lifecycleState?: string | null;

@@ -9,9 +9,9 @@ import {
   type Deregistration,
   type DetachDecision,
   type InstanceFacts,
+  type InterruptionNotice,
   type Outcome,
-  type RebalanceRecommendation,
-  type SpotWarning,
+  type SkipKind,
   type TargetIndexLookup,
   type TimelineEvent,
 } from './model';
@@ -82,7 +82,7 @@ export function decideDetach(membership: AsgMembership | null): DetachDecision {
 }
 
 /** A response fails if any action failed; it is skipped if there was nothing to do at all. */
-export function decideOutcome(actions: readonly ActionResult[]): { outcome: Outcome; reason?: string } {
+export function decideOutcome(actions: readonly ActionResult[]): { outcome: Outcome; reason?: string; skipKind?: SkipKind } {
   const failed = actions.filter((a) => a.result === 'failed');
   if (failed.length > 0) {
     return {
@@ -94,6 +94,7 @@ export function decideOutcome(actions: readonly ActionResult[]): { outcome: Outc
     return {
       outcome: 'skipped',
       reason: actions.map((a) => a.reason).filter(Boolean).join('; ') || 'nothing to do',
+      skipKind: 'nothing-to-do',
     };
   }
   return { outcome: 'handled' };
@@ -124,7 +125,7 @@ export interface ResponseWindow {
  * there is never a real window, only the urgency. rebalance: no deadline from EC2; the same
  * two-minute budget bounds our own work.
  */
-export function responseWindow(signal: SpotWarning | RebalanceRecommendation, receivedAt: number): ResponseWindow {
+export function responseWindow(signal: InterruptionNotice, receivedAt: number): ResponseWindow {
   if (signal.kind === 'rebalance-recommendation') return { deadline: receivedAt + NOTICE_MS };
   const deadline = deadlineOf(signal.eventTime);
   if (receivedAt < deadline) {
@@ -177,7 +178,8 @@ export function decideByTags(
 }
 
 export type ReplacementPath =
-  | { path: 'detach' | 'terminate-in-group'; groupName: string }
+  | { path: 'detach'; groupName: string }
+  | { path: 'terminate-in-group'; groupName: string }
   | { path: 'none'; groupName: string | null; reason: string };
 
 /**
@@ -192,16 +194,32 @@ export function decideReplacement(membership: AsgMembership | null, group: AsgFa
   return { path: 'detach', groupName: detach.groupName };
 }
 
+/** A skip as the plan decides it: its kind and the reason a reader sees. */
+export interface Skip {
+  skipKind: SkipKind;
+  reason: string;
+}
+
 /** A rebalance recommendation acts only when asked to, and never where AWS already replaces. */
-export function rebalanceSkipReason(
+export function rebalanceSkip(
   rebalanceAction: 'record' | 'replace',
   membership: AsgMembership | null,
   group: AsgFacts | null,
-): string | undefined {
-  if (rebalanceAction === 'record') return 'rebalance recommendations are recorded only (rebalanceAction: record)';
-  if (!membership) return 'instance is in no Auto Scaling group: there is nothing to launch a replacement early';
+): Skip | undefined {
+  if (rebalanceAction === 'record') {
+    return { skipKind: 'record-only', reason: 'rebalance recommendations are recorded only (rebalanceAction: record)' };
+  }
+  if (!membership) {
+    return {
+      skipKind: 'no-group',
+      reason: 'instance is in no Auto Scaling group: there is nothing to launch a replacement early',
+    };
+  }
   if (group?.capacityRebalance) {
-    return `Capacity Rebalancing is on for ${group.groupName}: Auto Scaling replaces the instance itself`;
+    return {
+      skipKind: 'capacity-rebalancing',
+      reason: `Capacity Rebalancing is on for ${group.groupName}: Auto Scaling replaces the instance itself`,
+    };
   }
   return undefined;
 }

@@ -17,7 +17,7 @@ import type {
   LoadBalancingPort,
 } from '../core/ports';
 import type { Log } from '../log';
-import type { ResponderDeps } from '../responder';
+import type { ResponderDeps } from '../response/deps';
 import { createResponderDeps, type ResponderSettings } from '../wiring';
 import { PlanJournal, SERVICE, guardClients, type PlanStep } from './guard';
 import { ReadOnlyEventStore } from './read-only-store';
@@ -115,9 +115,7 @@ class PlannedEcs implements EcsPort {
     return this.reads.findContainerInstance(instanceId, opts);
   }
 
-  async drain(ref: ContainerInstanceRef): Promise<'ok' | 'planned'> {
-    // As the real adapter: an instance already DRAINING needs no call.
-    if (ref.status === 'DRAINING') return 'ok';
+  async drain(ref: ContainerInstanceRef): Promise<'planned'> {
     this.journal.write(SERVICE.ecs, 'UpdateContainerInstancesState', drainingInput(ref));
     return 'planned';
   }

@@ -3,7 +3,7 @@
 // a rejection reads "account "12345" is not a 12-digit AWS account id", not "Invalid input".
 // Unknown fields pass: AWS adds fields to its events without notice.
 import { z } from 'zod';
-import { INSTANCE_ACTIONS, type InterruptionSignal } from '../core/model';
+import { INSTANCE_ACTIONS, type Ec2Signal } from '../core/model';
 
 /** Printable ASCII without spaces: the id becomes part of a DynamoDB key and of log lines. */
 const EVENT_ID = /^[\x21-\x7e]{1,256}$/;
@@ -47,7 +47,7 @@ export interface EventKind {
   readonly source: string;
   readonly detailType: string;
   /** The whole envelope with this kind's detail, parsed into the responder's own type. */
-  readonly schema: z.ZodType<InterruptionSignal>;
+  readonly schema: z.ZodType<Ec2Signal>;
 }
 
 /** The fields every signal copies from its envelope. */
@@ -55,7 +55,7 @@ export function envelopeSignalFields(event: Envelope<unknown>) {
   return { eventId: event.id, eventTime: event.time, account: event.account, region: event.region };
 }
 
-export function defineEventKind<Detail extends z.ZodObject, Signal extends InterruptionSignal>(spec: {
+export function defineEventKind<Detail extends z.ZodObject, Signal extends Ec2Signal>(spec: {
   source: string;
   detailType: string;
   detail: Detail;

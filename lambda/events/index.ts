@@ -3,7 +3,7 @@
 // deliver it again, and again.
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
-import type { EventIdentity, InterruptionSignal } from '../core/model';
+import type { EventIdentity, Ec2Signal } from '../core/model';
 import { ec2Fields, envelopeFields, envelopeSchema } from './envelope';
 import { describeIssue, joinProblems, typeName } from './problems';
 import { findKind } from './registry';
@@ -37,7 +37,7 @@ export interface Rejection extends EventIdentity {
   reason: string;
 }
 
-export type ParsedEvent = { ok: true; signal: InterruptionSignal } | { ok: false; rejection: Rejection };
+export type ParsedEvent = { ok: true; signal: Ec2Signal } | { ok: false; rejection: Rejection };
 
 type Salvage = Omit<Rejection, 'kind' | 'reason' | 'eventId'>;
 
@@ -72,7 +72,7 @@ function parse(raw: unknown, policy: AcceptPolicy): ParsedEvent {
   const unsupported = kind && 'unsupported' in kind ? [kind.unsupported] : [];
 
   const invalid: string[] = [];
-  let signal: InterruptionSignal | null = null;
+  let signal: Ec2Signal | null = null;
   if (kind && 'schema' in kind) {
     const result = kind.schema.safeParse(raw, { reportInput: true });
     if (result.success) signal = result.data;

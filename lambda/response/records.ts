@@ -1,16 +1,11 @@
-// Building the record of a response: what every record carries, and the fleet-facing part.
-import type {
-  ActionKind,
-  ActionResult,
-  EventIdentity,
-  InstanceStateChange,
-  Outcome,
-  RebalanceRecommendation,
-  ResponseRecord,
-  SpotWarning,
-} from '../core/model';
-import type { Rejection } from '../events';
+// Building the record of a response: what every record carries, the fields a plan and its
+// execution add, and the closing stamp (finishedAt, msLeftAtFinish).
+import type { Ec2Signal, EventIdentity, InterruptionNotice, Outcome, ResponseRecord, TimelineEntry } from '../core/model';
 import { withoutUndefined } from '../core/objects';
+import { decideOutcome } from '../core/plan';
+import type { ActPlan, SkipPlan } from '../core/response-plan';
+import type { Rejection } from '../events';
+import { actionsOf, type Executed } from './execute';
 import { INSTANCE_STATE_CHANGE, REBALANCE_RECOMMENDATION, SPOT_INTERRUPTION_WARNING } from '../events/detail-types';
 
 export const DETAIL_TYPES = {
@@ -19,7 +14,7 @@ export const DETAIL_TYPES = {
   'instance-state-change': INSTANCE_STATE_CHANGE,
 } as const;
 
-/** The fleet-facing fields of a record, plus why nothing was done when that is the answer. */
+/** The fleet-facing fields of a record. */
 export type FleetFields = Pick<
   ResponseRecord,
   | 'autoScalingGroup'
@@ -32,18 +27,70 @@ export type FleetFields = Pick<
   | 'notes'
   | 'replacement'
   | 'timeline'
-> & { skipReason?: string };
-
-export function skip(action: ActionKind, target: string, reason: string): ActionResult {
-  return { action, target, result: 'skipped', latencyMs: 0, reason };
-}
+>;
 
 export function fleetFields(fields: Partial<FleetFields>): FleetFields {
   return { autoScalingGroup: null, targetGroups: [], deregisteredFrom: [], detached: false, actions: [], ...fields };
 }
 
+/** The first milestone of a response: the signal that started it. */
+export function signalEntry(signal: InterruptionNotice): TimelineEntry {
+  return signal.kind === 'spot-interruption-warning'
+    ? { event: 'warning-received', at: signal.eventTime, detail: `instance-action ${signal.instanceAction}` }
+    : { event: 'rebalance-recommended', at: signal.eventTime };
+}
+
+/**
+ * A skip's fields: outcome 'skipped' with its kind and reason, what was found, the notes. A skip
+ * recorded under a claim starts the instance's timeline; one recorded without a claim does not.
+ */
+export function skippedFields(signal: InterruptionNotice, plan: SkipPlan): Partial<ResponseRecord> {
+  return {
+    ...(plan.underClaim ? fleetFields({ ...plan.found, timeline: [signalEntry(signal)] }) : {}),
+    ...(plan.notes.length > 0 ? { notes: plan.notes } : {}),
+    outcome: 'skipped',
+    skipKind: plan.skipKind,
+    reason: plan.reason,
+  };
+}
+
+/** How an act plan went: its calls, when they returned (epoch ms), the replacement seen. */
+export interface Acted extends Executed {
+  actedAt: number;
+  replacement: NonNullable<ResponseRecord['replacement']> | null;
+}
+
+/** An act plan's fields: what was found and done, the milestones reached, and the outcome. */
+export function actedFields(signal: InterruptionNotice, plan: ActPlan, acted: Acted): Partial<ResponseRecord> {
+  const { deregistered, replaced, drained, replacement } = acted;
+  const at = iso(acted.actedAt);
+  const timeline: TimelineEntry[] = [signalEntry(signal)];
+  if (deregistered.some((a) => a.result === 'ok') && deregistered.every((a) => a.result !== 'failed')) {
+    timeline.push({ event: 'traffic-stopped', at, detail: `${deregistered.length} registration(s)` });
+  }
+  if (drained?.result === 'ok') timeline.push({ event: 'ecs-draining', at, detail: plan.ecsDrain?.containerInstance.cluster });
+  const replacedOk = replaced?.result === 'ok';
+  if (replacedOk) timeline.push({ event: replaced.action === 'detach' ? 'detached' : 'terminated-in-group', at });
+  if (replacement) timeline.push({ event: 'replacement-launched', at: replacement.seenAt, detail: replacement.instanceId });
+  const actions = [...plan.failedLookups, ...actionsOf(acted)];
+  return {
+    ...fleetFields({
+      ...plan.found,
+      targetGroups: unique([...deregistered.map((a) => a.target), ...(plan.group?.targetGroupArns ?? [])]),
+      deregisteredFrom: unique(deregistered.filter((a) => a.result === 'ok').map((a) => a.target)),
+      detached: replacedOk && replaced.action === 'detach',
+      actions,
+      timeline,
+      ...(replacement ? { replacement } : {}),
+      ...(plan.notes.length > 0 ? { notes: plan.notes } : {}),
+    }),
+    ...decideOutcome(actions),
+  };
+}
+
+/** What every record of a signal starts with; deadline in epoch ms, null for state changes. */
 export function baseRecord(
-  signal: SpotWarning | RebalanceRecommendation | InstanceStateChange,
+  signal: Ec2Signal,
   receivedAt: number,
   deadline: number | null,
 ): ResponseRecord {
@@ -68,7 +115,12 @@ export function baseRecord(
   };
 }
 
-export function finalize(
+/**
+ * Closes a record: the fields of its outcome over the base, stamped finishedAt (ISO) and
+ * msLeftAtFinish (ms before the deadline, negative when late; null without a deadline).
+ * Not the store's `finish`, which writes the closed record.
+ */
+export function closeRecord(
   base: ResponseRecord,
   now: () => number,
   deadline: number | null,

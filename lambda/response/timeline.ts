@@ -2,8 +2,8 @@
 import type { InstanceStateChange, ResponseRecord } from '../core/model';
 import { stateMilestone } from '../core/plan';
 import type { Log } from '../log';
-import type { ResponderDeps } from '../responder';
-import { baseRecord, finalize } from './records';
+import type { ResponderDeps } from './deps';
+import { baseRecord, closeRecord } from './records';
 
 /**
  * A state change never acts. It extends the timeline of the response that touched the
@@ -29,10 +29,14 @@ export async function extendTimeline(
   const base = baseRecord(signal, receivedAt, null);
   if (!appended) {
     log.debug('state change of an instance we did not act on; not recorded', { state: signal.state });
-    return finalize(base, now, null, { outcome: 'skipped', reason: `state ${signal.state}: not an instance we acted on; not recorded` });
+    return closeRecord(base, now, null, {
+      outcome: 'skipped',
+      skipKind: 'not-acted-on',
+      reason: `state ${signal.state}: not an instance we acted on; not recorded`,
+    });
   }
   log.info('timeline extended', { record: appended.eventId, milestone: appended.entry.event });
-  return finalize(base, now, null, {
+  return closeRecord(base, now, null, {
     outcome: 'handled',
     reason: `added ${appended.entry.event} to the timeline of event ${appended.eventId}`,
     timeline: [appended.entry],

@@ -36,7 +36,7 @@ import { createReplayer, type Replayer, type ReplayOptions } from '../../cli/rep
 import { DynamoHistoryReader } from '../../lambda/aws/store/history-reader';
 import type { StoredRecord } from '../../lambda/aws/store/items';
 import type { ResponseRecord, TimelineEntry } from '../../lambda/core/model';
-import { DEFAULT_BEHAVIOUR, type ResponderBehaviour } from '../../lambda/responder';
+import { DEFAULT_BEHAVIOUR, type ResponderBehaviour } from '../../lambda/core/behaviour';
 import { testEndpoint } from '../support/emulator-env';
 import { secondsAfter } from '../../cli/sample-events';
 import { eventTime, rebalanceEvent, spotWarningEvent, stateChangeEvent } from '../support/lifecycle-events';

@@ -49,7 +49,8 @@ import type { CallOptions } from '../../lambda/core/ports';
 import type { AcceptPolicy } from '../../lambda/events';
 import { silentLog } from '../../lambda/log';
 import { makeHandler, type SpotResponderHandler } from '../../lambda/make-handler';
-import { ResponseFailedError, type ResponderDeps } from '../../lambda/responder';
+import { ResponseFailedError } from '../../lambda/responder';
+import type { ResponderDeps } from '../../lambda/response/deps';
 import { createResponderDeps } from '../../lambda/wiring';
 import { fixturePolicy, loadEvent, type RawEvent } from './fixtures';
 

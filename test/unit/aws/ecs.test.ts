@@ -252,18 +252,6 @@ describe('EcsAdapter', () => {
       });
     });
 
-    it('sends nothing for an instance already DRAINING', async () => {
-      // Prepare
-      const adapter = new EcsAdapter(new ECSClient({}), CLUSTERS);
-
-      // Act
-      const result = await adapter.drain({ ...ref, status: 'DRAINING' });
-
-      // Assess
-      expect(result).toBe('ok');
-      expect(ecsMock.calls()).toHaveLength(0);
-    });
-
     it('reports not-found when ECS no longer knows the container instance (MISSING)', async () => {
       // Prepare
       ecsMock

@@ -7,7 +7,7 @@ import {
   decideReplacement,
   planGroupDeregistrations,
   planIndexedDeregistrations,
-  rebalanceSkipReason,
+  rebalanceSkip,
   responseWindow,
   stateMilestone,
 } from '../../../lambda/core/plan';
@@ -143,8 +143,8 @@ describe('decideOutcome', () => {
   });
 
   it('is skipped when every action was skipped, with their reasons', () => {
-    expect(decideOutcome([action('skipped', 'a'), action('skipped', 'b')])).toEqual({ outcome: 'skipped', reason: 'a; b' });
-    expect(decideOutcome([])).toEqual({ outcome: 'skipped', reason: 'nothing to do' });
+    expect(decideOutcome([action('skipped', 'a'), action('skipped', 'b')])).toEqual({ outcome: 'skipped', reason: 'a; b', skipKind: 'nothing-to-do' });
+    expect(decideOutcome([])).toEqual({ outcome: 'skipped', reason: 'nothing to do', skipKind: 'nothing-to-do' });
   });
 });
 
@@ -246,23 +246,26 @@ describe('decideReplacement', () => {
   });
 });
 
-describe('rebalanceSkipReason', () => {
+describe('rebalanceSkip', () => {
   const member = { groupName: 'web-asg', lifecycleState: 'InService' };
 
   it('records only by default', () => {
-    expect(rebalanceSkipReason('record', member, group)).toMatch(/recorded only/);
+    expect(rebalanceSkip('record', member, group)).toEqual({ skipKind: 'record-only', reason: expect.stringMatching(/recorded only/) });
   });
 
   it('acts in replace mode on a group without Capacity Rebalancing', () => {
-    expect(rebalanceSkipReason('replace', member, group)).toBeUndefined();
+    expect(rebalanceSkip('replace', member, group)).toBeUndefined();
   });
 
   it('leaves the replacement to AWS when Capacity Rebalancing is on', () => {
-    expect(rebalanceSkipReason('replace', member, { ...group, capacityRebalance: true })).toMatch(/Capacity Rebalancing is on for web-asg/);
+    expect(rebalanceSkip('replace', member, { ...group, capacityRebalance: true })).toEqual({
+      skipKind: 'capacity-rebalancing',
+      reason: expect.stringMatching(/Capacity Rebalancing is on for web-asg/),
+    });
   });
 
   it('does not drain an instance with no group to replace it', () => {
-    expect(rebalanceSkipReason('replace', null, null)).toMatch(/no Auto Scaling group/);
+    expect(rebalanceSkip('replace', null, null)).toEqual({ skipKind: 'no-group', reason: expect.stringMatching(/no Auto Scaling group/) });
   });
 });
 

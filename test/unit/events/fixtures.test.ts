@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { InterruptionSignal } from '../../../lambda/core/model';
+import type { Ec2Signal } from '../../../lambda/core/model';
 import { parseEvent, type ParsedEvent, type Rejection } from '../../../lambda/events';
 import {
   EVENT_FIXTURES_DIR,
@@ -33,7 +33,7 @@ function rejected(rejection: Rejection): ParsedEvent {
   return { ok: false, rejection };
 }
 
-function signalOf(relPath: string): InterruptionSignal {
+function signalOf(relPath: string): Ec2Signal {
   const parsed = parseEvent(loadEvent(relPath), fixturePolicy());
   if (!parsed.ok) throw new Error(`${relPath} was rejected: ${parsed.rejection.reason}`);
   return parsed.signal;

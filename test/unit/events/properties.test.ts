@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { INSTANCE_ACTIONS, type InterruptionSignal } from '../../../lambda/core/model';
+import { INSTANCE_ACTIONS, type Ec2Signal } from '../../../lambda/core/model';
 import { INSTANCE_STATES, parseEvent, SUPPORTED_DETAIL_TYPES, type AcceptPolicy, type ParsedEvent } from '../../../lambda/events';
 import { fixturePolicy, loadEvent, validFixturePaths, type RawEvent } from '../../support/fixtures';
 
@@ -55,7 +55,7 @@ const wellFormed = fc
   .map(({ instanceId: id, detail: { 'detail-type': detailType, ...detail }, ...envelope }) => {
     const event = { ...envelope, 'detail-type': detailType, detail: { 'instance-id': id, ...detail } };
     const common = { eventId: envelope.id, eventTime: envelope.time, account: envelope.account, region: envelope.region, instanceId: id };
-    const signal: InterruptionSignal =
+    const signal: Ec2Signal =
       'instance-action' in detail
         ? { kind: 'spot-interruption-warning', ...common, instanceAction: detail['instance-action'] }
         : 'state' in detail

@@ -18,7 +18,7 @@ import {
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AutoScalingPort, LoadBalancingPort } from '../../../lambda/core/ports';
-import type { ResponderBehaviour } from '../../../lambda/responder';
+import type { ResponderBehaviour } from '../../../lambda/core/behaviour';
 import { loadEvent } from '../../support/fixtures';
 import { stateChangeEvent } from '../../support/lifecycle-events';
 import {

@@ -1,0 +1,243 @@
+// One switch decides every outcome of a response to an interruption notice: from the signal, the
+// facts the lookups returned, the user's behaviour and the response window to a ResponsePlan.
+// Either a skip (its SkipKind and the reason a reader sees) or what to act on: deregistrations,
+// the replacement path, the ECS drain. Pure: the Lambda, the replay and the dry run all run it,
+// and the adapters that execute it decide nothing.
+import type { ResponderBehaviour } from './behaviour';
+import type {
+  ActionResult,
+  AsgFacts,
+  AsgMembership,
+  ContainerInstanceRef,
+  Deregistration,
+  InstanceFacts,
+  InterruptionNotice,
+  SkipKind,
+  TargetIndexLookup,
+} from './model';
+import {
+  decideByTags,
+  decideReplacement,
+  planGroupDeregistrations,
+  planIndexedDeregistrations,
+  rebalanceSkip,
+  type ResponseWindow,
+} from './plan';
+
+/** One lookup, settled: its value, or the failed-lookup action the record will carry. */
+export type Lookup<T> = { ok: true; value: T } | { ok: false; failure: ActionResult };
+
+/** What the reads beside the claim returned, before the group is read. */
+export interface SettledLookups {
+  /** DescribeInstances; null when EC2 does not know the instance. */
+  instance: Lookup<InstanceFacts | null>;
+  /** DescribeAutoScalingInstances; null when the instance is in no group. */
+  membership: Lookup<AsgMembership | null>;
+  /** The target index (BatchGetItem). */
+  index: Lookup<TargetIndexLookup>;
+  /** ListContainerInstances / DescribeContainerInstances; null without ECS or no match. */
+  container: Lookup<ContainerInstanceRef | null>;
+}
+
+/** Every fact a plan is made from. */
+export interface ResponseFacts extends SettledLookups {
+  /** DescribeAutoScalingGroups; null when the group was not read (see groupToRead) or is gone. */
+  group: Lookup<AsgFacts | null>;
+}
+
+/** What the record reports as found, whatever was then done. */
+export interface FoundFields {
+  autoScalingGroup: string | null;
+  lifecycleState: string | null;
+  indexRefreshedAt: string | null;
+}
+
+export interface SkipPlan {
+  kind: 'skip';
+  skipKind: SkipKind;
+  reason: string;
+  /**
+   * false: recorded once without a claim (put-if-absent), before any read; true: recorded under
+   * the event's claim, so a repeated delivery is a duplicate.
+   */
+  underClaim: boolean;
+  /** Set when the lookups got far enough to report it. */
+  found?: FoundFields;
+  notes: string[];
+}
+
+/** The replacement path, with the reason the record gives for it. */
+export type PlannedReplacement =
+  | { path: 'detach'; groupName: string }
+  | { path: 'terminate-in-group'; groupName: string; reason: string }
+  | { path: 'none'; groupName: string | null; reason: string };
+
+/** The ECS container instance to set DRAINING; one already DRAINING needs no call. */
+export type PlannedDrain =
+  | { send: true; containerInstance: ContainerInstanceRef }
+  | { send: false; containerInstance: ContainerInstanceRef; reason: string };
+
+export interface ActPlan {
+  kind: 'act';
+  found: FoundFields;
+  /** The group as read: the target groups it reports, and where to look for the replacement. */
+  group: AsgFacts | null;
+  /** Lookups that failed; each one fails the response, so Lambda retries it. */
+  failedLookups: ActionResult[];
+  /** DeregisterTargets, one target each. */
+  deregistrations: Deregistration[];
+  /**
+   * null when nothing may be done at all: the group's tags could not be read and the instance's
+   * own tag does not decide (acting could override the user's opt-out).
+   */
+  replacement: PlannedReplacement | null;
+  ecsDrain: PlannedDrain | null;
+  notes: string[];
+}
+
+/** What a response to an interruption notice does; a skip changes nothing in the fleet. */
+export type ResponsePlan = SkipPlan | ActPlan;
+
+/**
+ * The skips decided before any read: a terminate warning too late to act on (recorded without a
+ * claim), and a rebalance recommendation that is only recorded (under a claim, acting on
+ * nothing). null: look the instance up.
+ */
+export function planBeforeLookups(
+  signal: InterruptionNotice,
+  behaviour: ResponderBehaviour,
+  window: ResponseWindow,
+): SkipPlan | null {
+  if (window.skipReason) {
+    return { kind: 'skip', skipKind: 'too-late', reason: window.skipReason, underClaim: false, notes: [] };
+  }
+  if (signal.kind === 'rebalance-recommendation' && behaviour.rebalanceAction === 'record') {
+    const skip = rebalanceSkip('record', null, null);
+    if (skip) return { kind: 'skip', ...skip, underClaim: true, notes: windowNotes(window) };
+  }
+  return null;
+}
+
+/**
+ * The group to read (DescribeAutoScalingGroups) once the first lookups settled: the instance's
+ * group, unless the instance is unknown or terminated and so skipped whatever the group says.
+ */
+export function groupToRead(lookups: SettledLookups): string | null {
+  if (instanceSkip(lookups.instance)) return null;
+  return lookups.membership.ok ? (lookups.membership.value?.groupName ?? null) : null;
+}
+
+/**
+ * The response to an interruption notice. Rules, in order: the window and record-only rebalance
+ * (planBeforeLookups); an unknown or terminated instance; the failed-lookup fallbacks (an
+ * unreadable instance keeps only its instance-id registrations, an unreadable index only the
+ * group's target groups, an unreadable group with no instance tag stops everything); the tag
+ * policy; the rebalance modes; then what to act on.
+ */
+export function planResponse(
+  signal: InterruptionNotice,
+  facts: ResponseFacts,
+  behaviour: ResponderBehaviour,
+  window: ResponseWindow,
+): ResponsePlan {
+  const early = planBeforeLookups(signal, behaviour, window);
+  if (early) return early;
+  const notes = windowNotes(window);
+  const skip = (s: { skipKind: SkipKind; reason: string }, found?: FoundFields): SkipPlan => ({
+    kind: 'skip',
+    ...s,
+    underClaim: true,
+    ...(found ? { found } : {}),
+    notes,
+  });
+
+  const unusable = instanceSkip(facts.instance);
+  if (unusable) return skip(unusable);
+  let instance: InstanceFacts;
+  if (facts.instance.ok && facts.instance.value) {
+    instance = facts.instance.value;
+  } else {
+    // Degrade rather than stall: instance-id registrations can still be removed; IP
+    // registrations cannot be verified without the instance's current IPs.
+    notes.push('DescribeInstances failed; IP targets were not verified and were left alone');
+    instance = { instanceId: signal.instanceId, state: 'unknown', privateIpAddresses: [], tags: {} };
+  }
+
+  const index = facts.index.ok ? facts.index.value : { targets: [] };
+  if (!facts.index.ok) {
+    notes.push("target index lookup failed; only the Auto Scaling group's own target groups were covered");
+  } else if (!index.refreshedAt) {
+    notes.push('target index has not completed a refresh yet; registrations outside the Auto Scaling group it has not seen may have been missed');
+  }
+  const membership = facts.membership.ok ? facts.membership.value : null;
+  const container = facts.container.ok ? facts.container.value : null;
+  const group = facts.group.ok ? facts.group.value : null;
+  const failedLookups = [facts.instance, facts.index, facts.membership, facts.container, facts.group].flatMap((l) =>
+    l.ok ? [] : [l.failure],
+  );
+  const found: FoundFields = {
+    autoScalingGroup: membership?.groupName ?? null,
+    lifecycleState: membership?.lifecycleState ?? null,
+    indexRefreshedAt: index.refreshedAt ?? null,
+  };
+  const act = (fields: Pick<ActPlan, 'deregistrations' | 'replacement' | 'ecsDrain'>): ActPlan => ({
+    kind: 'act',
+    found,
+    group,
+    failedLookups,
+    ...fields,
+    notes,
+  });
+
+  if (!facts.group.ok && !(behaviour.tagPolicy.key in instance.tags)) {
+    // The group's tag may exclude the instance: acting without knowing could override the
+    // user's opt-out. The failed lookup fails the response, and Lambda's retry decides.
+    notes.push(`the group's ${behaviour.tagPolicy.key} tag could not be read; nothing was done`);
+    return act({ deregistrations: [], replacement: null, ecsDrain: null });
+  }
+
+  const tags = decideByTags(behaviour.tagPolicy, instance.tags, group?.tags);
+  if (!tags.included) {
+    const skipKind = behaviour.tagPolicy.mode === 'opt-in' ? 'not-opted-in' : 'excluded-by-tag';
+    return skip({ skipKind, reason: tags.reason ?? 'excluded by tag' }, found);
+  }
+  if (signal.kind === 'rebalance-recommendation') {
+    const rebalance = rebalanceSkip(behaviour.rebalanceAction, membership, group);
+    if (rebalance) return skip(rebalance, found);
+  }
+
+  const indexed = planIndexedDeregistrations(instance, index);
+  return act({
+    deregistrations: [...indexed, ...(group ? planGroupDeregistrations(signal.instanceId, group, indexed) : [])],
+    replacement: planReplacement(facts.membership.ok, membership, group),
+    ecsDrain: container ? planDrain(container) : null,
+  });
+}
+
+function planReplacement(membershipKnown: boolean, membership: AsgMembership | null, group: AsgFacts | null): PlannedReplacement {
+  if (!membershipKnown) return { path: 'none', groupName: null, reason: 'Auto Scaling membership unknown (lookup failed)' };
+  const path = decideReplacement(membership, group);
+  if (path.path !== 'terminate-in-group') return path;
+  return {
+    ...path,
+    reason: `terminating lifecycle hook ${group?.terminatingHooks.join(', ')} runs before the instance goes`,
+  };
+}
+
+/** Already DRAINING (the ECS agent or an earlier delivery did it): nothing to send, and done. */
+function planDrain(containerInstance: ContainerInstanceRef): PlannedDrain {
+  return containerInstance.status === 'DRAINING'
+    ? { send: false, containerInstance, reason: 'already DRAINING' }
+    : { send: true, containerInstance };
+}
+
+function instanceSkip(instance: Lookup<InstanceFacts | null>): { skipKind: SkipKind; reason: string } | null {
+  if (!instance.ok) return null;
+  if (!instance.value) return { skipKind: 'unknown-instance', reason: 'EC2 does not know this instance' };
+  if (instance.value.state === 'terminated') return { skipKind: 'already-terminated', reason: 'instance is already terminated' };
+  return null;
+}
+
+function windowNotes(window: ResponseWindow): string[] {
+  return window.note ? [window.note] : [];
+}
