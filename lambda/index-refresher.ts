@@ -7,7 +7,7 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { IndexedTarget } from './core/model';
-import type { EventStore, InstancePointer, TargetIndexWriter, TimelineAddition } from './core/ports';
+import type { EventStorePort, InstancePointer, TargetSnapshotPort, TimelineAddition } from './core/ports';
 import { errorInfo } from './aws/clients';
 import { scanTargetRegistrations, type ScanStats } from './aws/target-scan';
 import type { Log } from './log';
@@ -15,9 +15,9 @@ import type { Log } from './log';
 export interface IndexRefresherDeps {
   elbv2: ElasticLoadBalancingV2Client;
   ec2: EC2Client;
-  index: TargetIndexWriter;
+  index: TargetSnapshotPort;
   /** Where replacements found healthy are recorded: their pointers and their records' timelines. */
-  store: Pick<EventStore, 'instancePointers' | 'appendTimeline'>;
+  store: Pick<EventStorePort, 'instancePointers' | 'appendTimeline'>;
   callsPerSecond: number;
   log: Log;
   now?: () => number;

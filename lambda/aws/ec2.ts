@@ -2,7 +2,7 @@
 // targets are matched against them: an IP the index remembers may belong to another instance.
 import { DescribeInstancesCommand, type EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import type { InstanceFacts } from '../core/model';
-import type { CallOptions, Ec2Reader } from '../core/ports';
+import type { CallOptions, Ec2Port } from '../core/ports';
 
 /**
  * NotFound: EC2 has never heard of the id, or the instance is long gone (terminated instances
@@ -11,7 +11,7 @@ import type { CallOptions, Ec2Reader } from '../core/ports';
  */
 const UNKNOWN_INSTANCE_ERRORS = new Set(['InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
 
-export class Ec2Adapter implements Ec2Reader {
+export class Ec2Adapter implements Ec2Port {
   constructor(private readonly ec2: EC2Client) {}
 
   async describeInstance(instanceId: string, opts: CallOptions = {}): Promise<InstanceFacts | null> {

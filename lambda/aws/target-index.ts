@@ -9,7 +9,7 @@
 // reader compares stamps: older than the meta = stale, newer = a refresh in progress = valid.
 import { BatchGetCommand, BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { IndexedTarget, TargetIndexLookup } from '../core/model';
-import type { CallOptions, TargetIndexReader, TargetIndexWriter } from '../core/ports';
+import type { CallOptions, TargetIndexPort, TargetSnapshotPort } from '../core/ports';
 import { fullJitterDelay, sleep as realSleep, type Sleep } from './clients';
 import { itemKey } from './table-schema';
 
@@ -58,7 +58,7 @@ interface MetaItem {
 type Key = Record<string, unknown>;
 type WriteRequest = { PutRequest: { Item: Record<string, unknown> } };
 
-export class DynamoTargetIndex implements TargetIndexReader, TargetIndexWriter {
+export class DynamoTargetIndex implements TargetIndexPort, TargetSnapshotPort {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly ttlSeconds: number;

@@ -17,7 +17,7 @@ export interface CallOptions {
   abortSignal?: AbortSignal;
 }
 
-export interface Ec2Reader {
+export interface Ec2Port {
   /** null when EC2 does not know the instance. */
   describeInstance(instanceId: string, opts?: CallOptions): Promise<InstanceFacts | null>;
 }
@@ -58,11 +58,11 @@ export interface LoadBalancingPort {
 }
 
 /** Where the instance is registered, kept fresh off the hot path (see index-refresher). */
-export interface TargetIndexReader {
+export interface TargetIndexPort {
   lookup(instanceId: string, opts?: CallOptions): Promise<TargetIndexLookup>;
 }
 
-export interface TargetIndexWriter {
+export interface TargetSnapshotPort {
   /** Replace the index with a complete snapshot whose scan started at `snapshotAt`. */
   writeSnapshot(byInstance: Map<string, IndexedTarget[]>, snapshotAt: string): Promise<void>;
 }
@@ -125,7 +125,7 @@ export interface HistoryQuery {
  * The claim protocol and the records it guards (rules in core/claims.ts). The DynamoDB adapter
  * is lambda/aws/store/claim-store.ts; the dry run answers from the items as they are.
  */
-export interface ClaimStore {
+export interface ClaimPort {
   /**
    * Atomically claim the event under every key (claims.ts: claimTargets). Resolves claimed:
    * false with the holder (claims.ts: the holder order) when any key is already held by a
@@ -145,7 +145,7 @@ export interface ClaimStore {
 }
 
 /** The INSTANCE# pointers and the timelines later events extend through them. */
-export interface TimelineStore {
+export interface TimelinePort {
   /**
    * Add a milestone to the record of the last response that acted on this instance (as the
    * instance it protected or as its replacement). `build` sees who the instance was to that
@@ -165,10 +165,10 @@ export interface TimelineStore {
 }
 
 /** Recorded events, read back; needs no retention or any other write setting. */
-export interface HistoryReader {
+export interface HistoryPort {
   /** Records whose event time is at or after `query.since`, newest first, at most `query.limit`. */
   history(query: HistoryQuery): Promise<ResponseRecord[]>;
 }
 
 /** Everything the responder asks of its records table. */
-export type EventStore = ClaimStore & TimelineStore & HistoryReader;
+export type EventStorePort = ClaimPort & TimelinePort & HistoryPort;

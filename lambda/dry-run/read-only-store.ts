@@ -24,7 +24,7 @@ import type {
   CallOptions,
   ClaimKeys,
   ClaimResult,
-  EventStore,
+  EventStorePort,
   HistoryQuery,
   InstancePointer,
   TimelineAddition,
@@ -39,7 +39,7 @@ export interface ReadOnlyEventStoreOptions {
   now?: () => Date;
 }
 
-export class ReadOnlyEventStore implements EventStore {
+export class ReadOnlyEventStore implements EventStorePort {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly journal: PlanJournal;

@@ -3,11 +3,11 @@
 import type { ResponderBehaviour } from '../core/behaviour';
 import type {
   AutoScalingPort,
-  Ec2Reader,
+  Ec2Port,
   EcsPort,
-  EventStore,
+  EventStorePort,
   LoadBalancingPort,
-  TargetIndexReader,
+  TargetIndexPort,
 } from '../core/ports';
 import type { AcceptPolicy } from '../events';
 import type { Log } from '../log';
@@ -19,11 +19,11 @@ import type { Log } from '../log';
 export const LEASE_MARGIN_MS = 60_000;
 
 export interface ResponderDeps {
-  ec2: Ec2Reader;
+  ec2: Ec2Port;
   autoScaling: AutoScalingPort;
   loadBalancing: LoadBalancingPort;
-  targetIndex: TargetIndexReader;
-  store: EventStore;
+  targetIndex: TargetIndexPort;
+  store: EventStorePort;
   /** Absent when no ECS cluster is configured. */
   ecs?: EcsPort;
   policy: AcceptPolicy;

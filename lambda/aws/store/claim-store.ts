@@ -28,7 +28,7 @@ import {
 } from '../../core/claims';
 import type { ResponseRecord } from '../../core/model';
 import { withoutUndefined } from '../../core/objects';
-import type { CallOptions, ClaimKeys, ClaimResult, ClaimStore } from '../../core/ports';
+import type { CallOptions, ClaimKeys, ClaimResult, ClaimPort } from '../../core/ports';
 import { TRANSIENT_CANCELLATION_CODES, fullJitterDelay, sleep as realSleep, type Sleep } from '../clients';
 import { TABLE_SCHEMA } from '../table-schema';
 import {
@@ -54,7 +54,7 @@ export interface DynamoClaimStoreOptions {
   claimAttempts?: number;
 }
 
-export class DynamoClaimStore implements ClaimStore {
+export class DynamoClaimStore implements ClaimPort {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly retentionSeconds: number;

@@ -1,12 +1,12 @@
 // The records table as the responder and the index refresher use it: the claim store, the
-// timeline store and the history reader over one table, behind the EventStore port.
+// timeline store and the history reader over one table, behind the EventStorePort port.
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ResponseRecord, TimelineEntry } from '../../core/model';
 import type {
   CallOptions,
   ClaimKeys,
   ClaimResult,
-  EventStore,
+  EventStorePort,
   HistoryQuery,
   InstancePointer,
   TimelineAddition,
@@ -31,7 +31,7 @@ export interface DynamoEventStoreOptions {
   pointerReadAttempts?: number;
 }
 
-export class DynamoEventStore implements EventStore {
+export class DynamoEventStore implements EventStorePort {
   private readonly claims: DynamoClaimStore;
   private readonly timelines: DynamoTimelineStore;
   private readonly records: DynamoHistoryReader;

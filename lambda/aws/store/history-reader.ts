@@ -1,7 +1,7 @@
 // Recorded events, read back through the history index (one partition per UTC day). Needs
 // nothing but the table: the CLI's `history` reads with it and writes nothing.
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { HistoryQuery, HistoryReader } from '../../core/ports';
+import type { HistoryQuery, HistoryPort } from '../../core/ports';
 import { TABLE_SCHEMA, historyDay, utcTime } from '../table-schema';
 import { toStoredRecord, type Item, type StoredRecord } from './items';
 
@@ -11,7 +11,7 @@ export interface DynamoHistoryReaderOptions {
   now?: () => Date;
 }
 
-export class DynamoHistoryReader implements HistoryReader {
+export class DynamoHistoryReader implements HistoryPort {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly now: () => Date;

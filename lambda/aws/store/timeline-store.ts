@@ -4,7 +4,7 @@
 // replacement-healthy.
 import { BatchGetCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TimelineEntry } from '../../core/model';
-import type { InstancePointer, TimelineAddition, TimelineStore } from '../../core/ports';
+import type { InstancePointer, TimelineAddition, TimelinePort } from '../../core/ports';
 import { fullJitterDelay, sleep as realSleep, type Sleep } from '../clients';
 import { itemKey } from '../table-schema';
 import { isConditionalCheckFailed, pointerFrom, timelineEntryValue, type Item } from './items';
@@ -27,7 +27,7 @@ export interface DynamoTimelineStoreOptions {
   pointerReadAttempts?: number;
 }
 
-export class DynamoTimelineStore implements TimelineStore {
+export class DynamoTimelineStore implements TimelinePort {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly sleep: Sleep;

@@ -12,7 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoEventStore } from '../../../lambda/aws/store/event-store';
 import { ConfigError } from '../../../lambda/config';
 import type { IndexedTarget } from '../../../lambda/core/model';
-import type { TargetIndexWriter } from '../../../lambda/core/ports';
+import type { TargetSnapshotPort } from '../../../lambda/core/ports';
 import { makeIndexRefresher, type IndexRefresherDeps } from '../../../lambda/index-refresher';
 import { handler } from '../../../lambda/index-refresher-handler';
 import { silentLog, type Log } from '../../../lambda/log';
@@ -38,7 +38,7 @@ const noPointers: IndexRefresherDeps['store'] = {
   appendTimeline: async () => null,
 };
 
-function refresherWith(index: TargetIndexWriter, log: Log, store: IndexRefresherDeps['store'] = noPointers) {
+function refresherWith(index: TargetSnapshotPort, log: Log, store: IndexRefresherDeps['store'] = noPointers) {
   let t = START;
   return makeIndexRefresher({
     elbv2: new ElasticLoadBalancingV2Client({}),
