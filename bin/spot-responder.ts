@@ -6,6 +6,7 @@ import { INSTANCE_ID } from '../lambda/events/envelope';
 import { runDemo } from '../cli/demo';
 import { listHistory, parseDuration, printHistory } from '../cli/history';
 import { dryRunFiles } from '../cli/dry-run';
+import { runDoctor } from '../cli/doctor';
 import { createReplayer, replayFiles } from '../cli/replay';
 import { CLI_ENV, DEFAULTS } from '../lambda/contract';
 
@@ -120,6 +121,32 @@ withAwsOptions(index.command('refresh').description('rebuild the target index no
     });
     const summary = await replayer.refreshIndex();
     print(opts.json ? JSON.stringify(summary) : `index refreshed: ${JSON.stringify(summary)}`);
+  });
+
+withAwsOptions(
+  program
+    .command('doctor')
+    .description(
+      'read-only preflight: target groups, Auto Scaling groups and hooks that do not fit the two-minute notice, ' +
+        'each with its fix (exit 1 when a finding would lose traffic)',
+    ),
+)
+  .option('--json', 'print the report as one JSON object')
+  .option('--auto-scaling-group-names <pattern...>', "the responder's autoScalingGroupNames, to check the scope against what exists")
+  .option('--target-group-names <pattern...>', "the responder's targetGroupNames, to check the scope against what exists")
+  .option('--calls-per-second <n>', 'describe calls per second per service', positiveInt, 4)
+  .action(async (opts) => {
+    const report = await runDoctor(
+      {
+        ...awsTargetOf(opts),
+        json: Boolean(opts.json),
+        autoScalingGroupNames: opts.autoScalingGroupNames,
+        targetGroupNames: opts.targetGroupNames,
+        callsPerSecond: opts.callsPerSecond,
+      },
+      print,
+    );
+    process.exitCode = report.exitCode;
   });
 
 program
