@@ -210,6 +210,18 @@ describe('decideByTags', () => {
     });
   });
 
+  it.each(['on', 'true', 'enabled', 'yes', ' Yes ', 'TRUE'])(
+    'issue 9.12: opts in on %p, on the instance or on its group',
+    (value) => {
+      expect(decideByTags(optIn, { 'spot-responder': value }, undefined)).toEqual({ included: true });
+      expect(decideByTags(optIn, {}, { 'spot-responder': value })).toEqual({ included: true });
+    },
+  );
+
+  it.each(['true', 'yes'])('issue 9.12: does not exclude on %p in opt-out mode (an "on" value)', (value) => {
+    expect(decideByTags(optOut, { 'spot-responder': value }, { 'spot-responder': 'off' })).toEqual({ included: true });
+  });
+
   it('lets the instance tag win over its group tag', () => {
     expect(decideByTags(optOut, { 'spot-responder': 'on' }, { 'spot-responder': 'off' })).toEqual({ included: true });
     expect(decideByTags(optIn, { 'spot-responder': 'off' }, { 'spot-responder': 'on' }).included).toBe(false);
