@@ -2,6 +2,7 @@
 // variable throws there, so a misconfigured function fails on its first invocation, loudly,
 // instead of half-handling an interruption. The names and defaults are the contract's
 // (contract.ts), which the construct sets from.
+import type { ResourceScope } from './core/scope';
 import {
   DEFAULTS,
   INDEX_REFRESHER_ENV,
@@ -59,6 +60,22 @@ function list(env: Env, name: string): string[] {
   return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/** A JSON array of non-empty strings; unset means `["*"]` (everything). */
+function patternList(env: Env, name: string): string[] {
+  const raw = env[name]?.trim();
+  if (!raw) return ['*'];
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`environment variable ${name} must be a JSON array of name patterns, got "${raw}"`);
+  }
+  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string' && v.length > 0)) {
+    throw new ConfigError(`environment variable ${name} must be a non-empty JSON array of name patterns, got ${raw}`);
+  }
+  return value as string[];
+}
+
 /** Which instances the responder may touch, decided by one tag on the instance or its group. */
 export interface TagPolicy {
   mode: TagMode;
@@ -77,6 +94,8 @@ export interface ResponderConfig {
   tagPolicy: TagPolicy;
   /** ECS clusters to look for the instance in; empty turns ECS draining off. */
   ecsClusters: string[];
+  /** The groups and target groups its IAM policy covers; the plan skips the rest. */
+  scope: ResourceScope;
 }
 
 /**
@@ -95,6 +114,10 @@ export function loadResponderConfig(env: Env = process.env): ResponderConfig {
       key: env[RESPONDER_ENV.tagKey]?.trim() || DEFAULTS.tagKey,
     },
     ecsClusters: list(env, RESPONDER_ENV.ecsClusters),
+    scope: {
+      autoScalingGroupNames: patternList(env, RESPONDER_ENV.autoScalingGroupNames),
+      targetGroupNames: patternList(env, RESPONDER_ENV.targetGroupNames),
+    },
   };
 }
 

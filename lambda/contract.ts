@@ -34,6 +34,13 @@ export const RESPONDER_ENV = {
   tagKey: 'TAG_KEY',
   /** ECS cluster names or ARNs, comma-separated; empty turns ECS draining off. */
   ecsClusters: 'ECS_CLUSTERS',
+  /**
+   * The Auto Scaling group name patterns IAM lets the function act on (IAM wildcards `*`, `?`),
+   * as a JSON array of strings (a group name may hold a comma). Unset: `["*"]`.
+   */
+  autoScalingGroupNames: 'AUTO_SCALING_GROUP_NAMES',
+  /** The target group name patterns IAM lets it deregister from, as a JSON array. Unset: `["*"]`. */
+  targetGroupNames: 'TARGET_GROUP_NAMES',
 } as const;
 
 /** The environment variables of the index refresher function (run on a schedule). */

@@ -15,7 +15,7 @@ export const handler = makeHandler(
       tableName: config.tableName,
       recordRetentionDays: config.recordRetentionDays,
       policy: { accounts: config.acceptedAccounts, regions: config.acceptedRegions },
-      behaviour: { rebalanceAction: config.rebalanceAction, tagPolicy: config.tagPolicy },
+      behaviour: { rebalanceAction: config.rebalanceAction, tagPolicy: config.tagPolicy, scope: config.scope },
       ecsClusters: config.ecsClusters,
     },
     powertoolsLog(),

@@ -26,6 +26,10 @@ export function responderEnvironment(config: ResolvedSpotResponderProps, tableNa
     [RESPONDER_ENV.tagMode]: config.tagMode,
     [RESPONDER_ENV.tagKey]: config.tagKey,
     [RESPONDER_ENV.ecsClusters]: config.ecsClusters.join(','),
+    // The same patterns the IAM statements are built from (permissions.ts), so the plan skips
+    // exactly what IAM would refuse.
+    [RESPONDER_ENV.autoScalingGroupNames]: JSON.stringify(config.autoScalingGroupNames),
+    [RESPONDER_ENV.targetGroupNames]: JSON.stringify(config.targetGroupNames),
   };
 }
 

@@ -5,6 +5,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { autoScalingGroupResourceName, targetGroupResourceName } from '../lambda/core/scope';
 import { acknowledge, wildcardResourceFinding } from './nag';
 import { grantRecordsReadWrite } from './table';
 import { ecsClusterName, isClusterArn } from './validation';
@@ -44,7 +45,7 @@ export function grantResponderPermissions(scope: Construct, role: iam.IRole, pro
     stack.formatArn({
       service: 'autoscaling',
       resource: 'autoScalingGroup',
-      resourceName: `*:autoScalingGroupName/${name}`,
+      resourceName: autoScalingGroupResourceName(name),
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     }),
   );
@@ -64,7 +65,7 @@ export function grantResponderPermissions(scope: Construct, role: iam.IRole, pro
     stack.formatArn({
       service: 'elasticloadbalancing',
       resource: 'targetgroup',
-      resourceName: `${name}/*`,
+      resourceName: targetGroupResourceName(name),
       arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
     }),
   );

@@ -74,6 +74,7 @@ export class AutoScalingAdapter implements AutoScalingPort {
         .map((h) => h.LifecycleHookName as string),
       desiredCapacity: group.DesiredCapacity ?? 0,
       capacityRebalance: group.CapacityRebalance ?? false,
+      suspendedProcesses: (group.SuspendedProcesses ?? []).flatMap((p) => (p.ProcessName ? [p.ProcessName] : [])),
       tags: Object.fromEntries(
         (group.Tags ?? []).filter((t) => t.Key !== undefined).map((t) => [t.Key as string, t.Value ?? '']),
       ),

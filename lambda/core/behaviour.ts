@@ -1,6 +1,7 @@
 // What the user chose about acting: which rebalance recommendations act and which instances
 // the responder may touch. The plan reads it; wiring and the CLI fill it from configuration.
 import type { RebalanceAction, TagPolicy } from '../config';
+import type { ResourceScope } from './scope';
 
 /**
  * rebalanceAction: 'record' only records a rebalance recommendation, 'replace' acts on it as on
@@ -10,6 +11,11 @@ import type { RebalanceAction, TagPolicy } from '../config';
 export interface ResponderBehaviour {
   rebalanceAction: RebalanceAction;
   tagPolicy: TagPolicy;
+  /**
+   * The groups and target groups the deployment's IAM policy lets it mutate; what lies outside
+   * is planned as skipped (no call). Absent: everything (UNSCOPED).
+   */
+  scope?: ResourceScope;
 }
 
 export const DEFAULT_BEHAVIOUR: ResponderBehaviour = {

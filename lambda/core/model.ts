@@ -63,6 +63,10 @@ export type Outcome = 'handled' | 'duplicate' | 'skipped' | 'rejected' | 'failed
  * - not-opted-in: opt-in mode, and neither the instance nor its group is tagged on;
  * - no-group: a rebalance recommendation for an instance in no Auto Scaling group;
  * - capacity-rebalancing: the group's Capacity Rebalancing replaces the instance itself;
+ * - out-of-scope: the instance's group and every target group holding it are outside the
+ *   deployment's autoScalingGroupNames / targetGroupNames (IAM would refuse every call);
+ * - launch-suspended: a rebalance recommendation for a group whose Launch process is suspended
+ *   (nothing can be launched early);
  * - nothing-to-do: the plan ran and every action was skipped;
  * - not-acted-on: a state change of an instance no response acted on (not recorded).
  */
@@ -75,6 +79,8 @@ export type SkipKind =
   | 'not-opted-in'
   | 'no-group'
   | 'capacity-rebalancing'
+  | 'out-of-scope'
+  | 'launch-suspended'
   | 'nothing-to-do'
   | 'not-acted-on';
 
@@ -133,6 +139,11 @@ export interface AsgFacts {
   terminatingHooks: string[];
   desiredCapacity: number;
   capacityRebalance: boolean;
+  /**
+   * Names of the group's suspended processes (DescribeAutoScalingGroups SuspendedProcesses:
+   * Launch, Terminate, AddToLoadBalancer, HealthCheck, ReplaceUnhealthy ...); empty when none.
+   */
+  suspendedProcesses: string[];
   tags: Record<string, string>;
 }
 

@@ -215,6 +215,12 @@ export function rebalanceSkip(
       reason: 'instance is in no Auto Scaling group: there is nothing to launch a replacement early',
     };
   }
+  if (group?.suspendedProcesses.includes('Launch')) {
+    return {
+      skipKind: 'launch-suspended',
+      reason: `Launch is suspended on ${group.groupName}: no replacement can be launched early`,
+    };
+  }
   if (group?.capacityRebalance) {
     return {
       skipKind: 'capacity-rebalancing',

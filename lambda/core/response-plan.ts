@@ -23,6 +23,7 @@ import {
   rebalanceSkip,
   type ResponseWindow,
 } from './plan';
+import { UNSCOPED, groupOutOfScope, targetGroupOutOfScope, type ResourceScope } from './scope';
 
 /** One lookup, settled: its value, or the failed-lookup action the record will carry. */
 export type Lookup<T> = { ok: true; value: T } | { ok: false; failure: ActionResult };
@@ -86,6 +87,11 @@ export interface ActPlan {
   failedLookups: ActionResult[];
   /** DeregisterTargets, one target each. */
   deregistrations: Deregistration[];
+  /**
+   * Registrations found but not to be touched (a target group outside targetGroupNames), as the
+   * 'skipped' deregister actions the record lists: no call is made for them.
+   */
+  skippedDeregistrations: ActionResult[];
   /**
    * null when nothing may be done at all: the group's tags could not be read and the instance's
    * own tag does not decide (acting could override the user's opt-out).
@@ -180,11 +186,14 @@ export function planResponse(
     lifecycleState: membership?.lifecycleState ?? null,
     indexRefreshedAt: index.refreshedAt ?? null,
   };
-  const act = (fields: Pick<ActPlan, 'deregistrations' | 'replacement' | 'ecsDrain'>): ActPlan => ({
+  const act = (
+    fields: Pick<ActPlan, 'deregistrations' | 'replacement' | 'ecsDrain'> & Partial<Pick<ActPlan, 'skippedDeregistrations'>>,
+  ): ActPlan => ({
     kind: 'act',
     found,
     group,
     failedLookups,
+    skippedDeregistrations: [],
     ...fields,
     notes,
   });
@@ -207,21 +216,97 @@ export function planResponse(
   }
 
   const indexed = planIndexedDeregistrations(instance, index);
+  const scope = behaviour.scope ?? UNSCOPED;
+  const registrations = [...indexed, ...(group ? planGroupDeregistrations(signal.instanceId, group, indexed) : [])];
+  const deregistrations = registrations.filter((d) => !targetGroupOutOfScope(scope, d.targetGroupArn));
+  const skippedDeregistrations = registrations.flatMap((d) => {
+    const reason = targetGroupOutOfScope(scope, d.targetGroupArn);
+    return reason ? [outOfScopeDeregistration(d, reason)] : [];
+  });
+  const groupOut = membership ? groupOutOfScope(scope, membership.groupName) : null;
+  if ((groupOut || skippedDeregistrations.length > 0) && deregistrations.length === 0 && (!membership || groupOut) && !container) {
+    // IAM would refuse every call: nothing to do, and nothing to retry or alarm on.
+    const reasons = [...(groupOut ? [groupOut] : []), ...new Set(skippedDeregistrations.map((a) => a.reason ?? ''))];
+    return skip({ skipKind: 'out-of-scope', reason: reasons.join('; ') }, found);
+  }
   return act({
-    deregistrations: [...indexed, ...(group ? planGroupDeregistrations(signal.instanceId, group, indexed) : [])],
-    replacement: planReplacement(facts.membership.ok, membership, group),
+    deregistrations,
+    skippedDeregistrations,
+    replacement: planReplacement(signal, facts.membership.ok, membership, group, scope, notes),
     ecsDrain: container ? planDrain(container) : null,
   });
 }
 
-function planReplacement(membershipKnown: boolean, membership: AsgMembership | null, group: AsgFacts | null): PlannedReplacement {
+function outOfScopeDeregistration(d: Deregistration, reason: string): ActionResult {
+  return {
+    action: 'deregister',
+    target: d.targetGroupArn,
+    targetId: d.targetId,
+    ...(d.port !== undefined ? { port: d.port } : {}),
+    result: 'skipped',
+    latencyMs: 0,
+    reason,
+  };
+}
+
+/**
+ * The replacement path, after the group's scope and suspended processes (AWS Auto Scaling User
+ * Guide, "How suspended processes affect other processes"). Pushes onto `notes` what a reader of
+ * the record must know about a path still taken.
+ * - Launch suspended: no replacement launches. A stop/hibernate warning then only stops traffic
+ *   and keeps the instance in its group: detached, the persistent Spot instance would come back
+ *   outside the group with nothing launched in its place. A terminate warning still detaches
+ *   (the desired capacity is kept, so the group replaces it once Launch resumes), noted.
+ * - Terminate suspended with a terminating hook: TerminateInstanceInAutoScalingGroup may be
+ *   refused or left pending, and EC2 reclaims the instance within two minutes anyway; detaching
+ *   starts the replacement now, at the price of the hook not running (noted).
+ * - AddToLoadBalancer suspended: the replacement is not registered in the group's target groups,
+ *   and resuming the process does not register it later (noted).
+ */
+function planReplacement(
+  signal: InterruptionNotice,
+  membershipKnown: boolean,
+  membership: AsgMembership | null,
+  group: AsgFacts | null,
+  scope: ResourceScope,
+  notes: string[],
+): PlannedReplacement {
   if (!membershipKnown) return { path: 'none', groupName: null, reason: 'Auto Scaling membership unknown (lookup failed)' };
   const path = decideReplacement(membership, group);
-  if (path.path !== 'terminate-in-group') return path;
-  return {
-    ...path,
-    reason: `terminating lifecycle hook ${group?.terminatingHooks.join(', ')} runs before the instance goes`,
-  };
+  if (path.path === 'none') return path;
+  const outOfScope = groupOutOfScope(scope, path.groupName);
+  if (outOfScope) return { path: 'none', groupName: path.groupName, reason: outOfScope };
+  const suspended = new Set(group?.suspendedProcesses ?? []);
+  const name = path.groupName;
+  if (suspended.has('Launch')) {
+    if (signal.kind === 'spot-interruption-warning' && signal.instanceAction !== 'terminate') {
+      const state = signal.instanceAction === 'stop' ? 'stopped' : 'hibernated';
+      return {
+        path: 'none',
+        groupName: name,
+        reason:
+          `Launch is suspended on ${name}: a detach would launch no replacement, and the ${state} instance would come ` +
+          'back outside its group; it was kept in the group and only its traffic was stopped',
+      };
+    }
+    notes.push(`Launch is suspended on ${name}: no replacement will launch until Launch resumes`);
+  }
+  if (suspended.has('AddToLoadBalancer') && (group?.targetGroupArns.length ?? 0) > 0) {
+    notes.push(
+      `AddToLoadBalancer is suspended on ${name}: the replacement will not be registered in the group's target groups, ` +
+        'and resuming the process does not register instances launched meanwhile',
+    );
+  }
+  if (path.path === 'detach') return path;
+  const hooks = group?.terminatingHooks.join(', ');
+  if (suspended.has('Terminate')) {
+    notes.push(
+      `Terminate is suspended on ${name}: TerminateInstanceInAutoScalingGroup may be refused or left pending, so the ` +
+        `instance was detached instead; its terminating lifecycle hook ${hooks} did not run`,
+    );
+    return { path: 'detach', groupName: name };
+  }
+  return { ...path, reason: `terminating lifecycle hook ${hooks} runs before the instance goes` };
 }
 
 /** Already DRAINING (the ECS agent or an earlier delivery did it): nothing to send, and done. */

@@ -72,11 +72,15 @@ export function actedFields(signal: InterruptionNotice, plan: ActPlan, acted: Ac
   const replacedOk = replaced?.result === 'ok';
   if (replacedOk) timeline.push({ event: replaced.action === 'detach' ? 'detached' : 'terminated-in-group', at });
   if (replacement) timeline.push({ event: 'replacement-launched', at: replacement.seenAt, detail: replacement.instanceId });
-  const actions = [...plan.failedLookups, ...actionsOf(acted)];
+  const actions = [...plan.failedLookups, ...plan.skippedDeregistrations, ...actionsOf(acted)];
   return {
     ...fleetFields({
       ...plan.found,
-      targetGroups: unique([...deregistered.map((a) => a.target), ...(plan.group?.targetGroupArns ?? [])]),
+      targetGroups: unique([
+        ...deregistered.map((a) => a.target),
+        ...plan.skippedDeregistrations.map((a) => a.target),
+        ...(plan.group?.targetGroupArns ?? []),
+      ]),
       deregisteredFrom: unique(deregistered.filter((a) => a.result === 'ok').map((a) => a.target)),
       detached: replacedOk && replaced.action === 'detach',
       actions,

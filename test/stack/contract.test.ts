@@ -20,6 +20,8 @@ beforeAll(() => {
       tagMode: 'opt-in',
       tagKey: 'team/spot',
       ecsClusters: ['web'],
+      autoScalingGroupNames: ['web-*', 'batch'],
+      targetGroupNames: ['web-?'],
       recordRetentionDays: 30,
       indexRefreshInterval: Duration.minutes(10),
       indexDescribeCallsPerSecond: 2,
@@ -52,6 +54,7 @@ test("the responder's environment holds exactly the contract's variables, and it
     rebalanceAction: 'replace',
     tagPolicy: { mode: 'opt-in', key: 'team/spot' },
     ecsClusters: ['web'],
+    scope: { autoScalingGroupNames: ['web-*', 'batch'], targetGroupNames: ['web-?'] },
   });
 });
 

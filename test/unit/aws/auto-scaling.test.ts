@@ -83,6 +83,10 @@ describe('AutoScalingAdapter', () => {
               { Identifier: 'my-classic-lb', Type: 'elb' },
             ],
             CapacityRebalance: true,
+            SuspendedProcesses: [
+              { ProcessName: 'Launch', SuspensionReason: 'User suspended at 2026-11-21T04:00:00Z' },
+              { ProcessName: 'AddToLoadBalancer' },
+            ],
             Tags: [{ Key: 'env', Value: 'prod', ResourceId: GROUP, ResourceType: 'auto-scaling-group', PropagateAtLaunch: true }],
           },
         ],
@@ -101,6 +105,7 @@ describe('AutoScalingAdapter', () => {
         terminatingHooks: [],
         desiredCapacity: 4,
         capacityRebalance: true,
+        suspendedProcesses: ['Launch', 'AddToLoadBalancer'],
         tags: { env: 'prod' },
       });
     });
@@ -134,6 +139,7 @@ describe('AutoScalingAdapter', () => {
         terminatingHooks: [],
         desiredCapacity: 1,
         capacityRebalance: false,
+        suspendedProcesses: [],
         tags: {},
       });
     });

@@ -34,6 +34,7 @@ const group: AsgFacts = {
   terminatingHooks: [],
   desiredCapacity: 3,
   capacityRebalance: false,
+  suspendedProcesses: [],
   tags: {},
 };
 

@@ -41,6 +41,7 @@ const group: AsgFacts = {
   terminatingHooks: [],
   desiredCapacity: 2,
   capacityRebalance: false,
+  suspendedProcesses: [],
   tags: {},
 };
 const container: ContainerInstanceRef = { cluster: 'batch', containerInstanceArn: 'arn:aws:ecs:ci/1', status: 'ACTIVE' };
@@ -156,6 +157,7 @@ describe('planResponse: the act plan', () => {
       group,
       failedLookups: [],
       deregistrations: [{ targetGroupArn: TG('web'), targetId: ID, source: 'auto-scaling-group' }],
+      skippedDeregistrations: [],
       replacement: { path: 'detach', groupName: 'web-asg' },
       ecsDrain: null,
       notes: [],

@@ -13,7 +13,13 @@ describe('loadResponderConfig', () => {
       rebalanceAction: 'record',
       tagPolicy: { mode: 'opt-out', key: 'spot-responder' },
       ecsClusters: [],
+      scope: { autoScalingGroupNames: ['*'], targetGroupNames: ['*'] },
     });
+  });
+
+  it('issue 9.4: reads the scope the IAM policy was built from, as JSON arrays of name patterns', () => {
+    const config = loadResponderConfig({ ...minimal, AUTO_SCALING_GROUP_NAMES: '["web-*","a,b"]', TARGET_GROUP_NAMES: '["web-?"]' });
+    expect(config.scope).toEqual({ autoScalingGroupNames: ['web-*', 'a,b'], targetGroupNames: ['web-?'] });
   });
 
   it('reads every setting', () => {
@@ -48,6 +54,9 @@ describe('loadResponderConfig', () => {
     [{ REBALANCE_ACTION: 'act' }, 'REBALANCE_ACTION must be one of record, replace, got "act"'],
     [{ TAG_MODE: 'optout' }, 'TAG_MODE must be one of opt-out, opt-in, got "optout"'],
     [{ ACCEPTED_ACCOUNTS: ' , ' }, 'ACCEPTED_ACCOUNTS lists nothing'],
+    [{ AUTO_SCALING_GROUP_NAMES: 'web-*' }, 'AUTO_SCALING_GROUP_NAMES must be a JSON array of name patterns, got "web-*"'],
+    [{ TARGET_GROUP_NAMES: '[]' }, 'TARGET_GROUP_NAMES must be a non-empty JSON array of name patterns, got []'],
+    [{ TARGET_GROUP_NAMES: '["web", 3]' }, 'TARGET_GROUP_NAMES must be a non-empty JSON array'],
   ])('rejects %p with a clear message', (bad, message) => {
     expect(() => loadResponderConfig({ ...minimal, ...bad })).toThrow(message);
   });
