@@ -4,7 +4,7 @@
 import { errorInfo } from './aws/clients';
 import { DEFAULT_BEHAVIOUR } from './core/behaviour';
 import type { InterruptionNotice, ResponseRecord } from './core/model';
-import { responseWindow, type ResponseWindow } from './core/plan';
+import { responseWindow, timerMs, type ResponseWindow } from './core/plan';
 import type { CallOptions, ClaimKeys, ClaimResult } from './core/ports';
 import { planBeforeLookups, planResponse, type SkipPlan } from './core/response-plan';
 import { parseEvent } from './events';
@@ -62,7 +62,7 @@ async function respondToInterruption(
   const window = responseWindow(signal, receivedAt);
   const base = baseRecord(signal, receivedAt, window.deadline);
   // Every call shares the time left before the deadline; none may run past it.
-  const budget = (): CallOptions => ({ abortSignal: AbortSignal.timeout(Math.max(1, window.deadline - now())) });
+  const budget = (): CallOptions => ({ abortSignal: AbortSignal.timeout(timerMs(window.deadline, now())) });
 
   const early = planBeforeLookups(signal, behaviour, window);
   if (early && !early.underClaim) {

@@ -24,6 +24,21 @@ export function deadlineOf(eventTime: string): number {
 }
 
 /**
+ * The longest delay Node's timers take (setTimeout, AbortSignal.timeout): 2^31 - 1 ms, about
+ * 24.8 days. A longer one is not honoured: Node warns (TimeoutOverflowWarning) and fires after
+ * 1 ms, which aborts every call of the response at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The delay (ms) of a timer that must fire at `deadline` (epoch ms), seen at `now`: at least
+ * 1 ms (a deadline already passed aborts at once), at most MAX_TIMER_MS.
+ */
+export function timerMs(deadline: number, now: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(deadline - now)));
+}
+
+/**
  * Registrations the target index knows about. Instance targets match on the id; IP targets
  * only when the IP is still one of the instance's private IPs *now*: the index may be
  * minutes old, and an IP freed by a terminated instance can belong to another one since.
@@ -123,11 +138,20 @@ export interface ResponseWindow {
  * stop / hibernate: a stopped instance stays registered and keeps its group slot, so a late
  * warning is still acted on, within a fresh two-minute budget. Hibernation starts at once, so
  * there is never a real window, only the urgency. rebalance: no deadline from EC2; the same
- * two-minute budget bounds our own work.
+ * two-minute budget bounds our own work. An event dated in the future gets the same budget: no
+ * deadline lies more than two minutes past its receipt.
  */
 export function responseWindow(signal: InterruptionNotice, receivedAt: number): ResponseWindow {
   if (signal.kind === 'rebalance-recommendation') return { deadline: receivedAt + NOTICE_MS };
   const deadline = deadlineOf(signal.eventTime);
+  if (deadline > receivedAt + NOTICE_MS) {
+    // An event time in the future (a skewed clock, a hand-written or forged event): the real
+    // deadline is still at most two minutes away, and the claim's lease counts from it.
+    return {
+      deadline: receivedAt + NOTICE_MS,
+      note: `event time is ${deadline - NOTICE_MS - receivedAt} ms in the future; the response was bounded by its own two-minute budget`,
+    };
+  }
   if (receivedAt < deadline) {
     return signal.instanceAction === 'hibernate'
       ? { deadline, note: 'hibernate: hibernation began with the warning; there was no two-minute window' }

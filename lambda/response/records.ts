@@ -6,6 +6,7 @@ import { decideOutcome } from '../core/plan';
 import type { ActPlan, SkipPlan } from '../core/response-plan';
 import type { Rejection } from '../events';
 import { actionsOf, type Executed } from './execute';
+import { boundRecord } from '../events/bounds';
 import { INSTANCE_STATE_CHANGE, REBALANCE_RECOMMENDATION, SPOT_INTERRUPTION_WARNING } from '../events/detail-types';
 
 export const DETAIL_TYPES = {
@@ -131,12 +132,14 @@ export function closeRecord(
   fields: Partial<ResponseRecord>,
 ): ResponseRecord {
   const finished = now();
-  return withoutUndefined({
-    ...base,
-    ...fields,
-    finishedAt: iso(finished),
-    msLeftAtFinish: deadline === null ? null : deadline - finished,
-  }) as ResponseRecord;
+  return boundRecord(
+    withoutUndefined({
+      ...base,
+      ...fields,
+      finishedAt: iso(finished),
+      msLeftAtFinish: deadline === null ? null : deadline - finished,
+    }) as ResponseRecord,
+  );
 }
 
 /** The record of an event that got no response at all: rejected, or failed before a claim. */
@@ -147,7 +150,7 @@ export function unansweredRecord(
   receivedAt: number,
   finished: number,
 ): ResponseRecord {
-  return {
+  return boundRecord({
     ...identity,
     outcome,
     reason,
@@ -156,7 +159,7 @@ export function unansweredRecord(
     msLeftAtFinish: null,
     receivedAt: iso(receivedAt),
     finishedAt: iso(finished),
-  };
+  });
 }
 
 export function rejectedRecord(rejection: Rejection, receivedAt: number, finished: number): ResponseRecord {
