@@ -283,5 +283,9 @@ export function unclaimedStatus(outcome: Outcome): ClaimStatus {
       return CLAIM_STATUS.failed;
     case 'handled':
       return CLAIM_STATUS.completed;
+    case 'in-progress':
+    case 'abandoned':
+      // Read off an open claim, never recorded as such (model.ts: Outcome).
+      return CLAIM_STATUS.inProgress;
   }
 }

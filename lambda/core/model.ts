@@ -50,7 +50,12 @@ export type Ec2Signal = SpotWarning | RebalanceRecommendation | InstanceStateCha
 /** The signals that announce an interruption and may be acted on. */
 export type InterruptionNotice = SpotWarning | RebalanceRecommendation;
 
-export type Outcome = 'handled' | 'duplicate' | 'skipped' | 'rejected' | 'failed';
+/**
+ * What became of an event. 'in-progress' and 'abandoned' are never written as an outcome: history
+ * reads them off an open claim (core/claims.ts: claimState), one whose holder still works and one
+ * whose holder died before recording (the next delivery takes over).
+ */
+export type Outcome = 'handled' | 'duplicate' | 'skipped' | 'rejected' | 'failed' | 'in-progress' | 'abandoned';
 
 /**
  * Why a response did nothing, as a closed set beside the free-text reason (as RejectionKind is

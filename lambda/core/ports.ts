@@ -30,8 +30,10 @@ export interface AutoScalingPort {
   groupInstanceIds(groupName: string, opts?: CallOptions): Promise<string[] | null>;
   /**
    * DetachInstances with ShouldDecrementDesiredCapacity=false: the group launches a replacement.
-   * 'not-detachable' when Auto Scaling refuses because the instance left InService/Standby
-   * (or the group) between our describe and the detach.
+   * 'not-detachable' when Auto Scaling refuses because the instance left InService/Standby,
+   * 'not-in-group' when it is no longer part of the group, both between our describe and the
+   * detach; 'ok-on-retry' when that refusal answered the SDK's retry of our own call (the
+   * first attempt took effect, its response was lost).
    */
   detachWithReplacement(groupName: string, instanceId: string, opts?: CallOptions): Promise<DetachResult>;
   /**
@@ -49,7 +51,7 @@ export interface EcsPort {
 }
 
 /** planned: a dry run's adapter stood in for the call and made none. */
-export type DetachResult = 'ok' | 'not-detachable' | 'planned';
+export type DetachResult = 'ok' | 'ok-on-retry' | 'not-detachable' | 'not-in-group' | 'planned';
 
 export type DeregisterResult = 'ok' | 'not-registered' | 'planned';
 
