@@ -79,6 +79,13 @@ export class RecordWriteFailedError extends Error {
   }
 }
 
+/**
+ * The most record writes `finish` makes, however much time is left: with backoff from 200 ms
+ * capped at 2 s, eight writes span at most ~8 s of waiting (each write has the SDK's own five
+ * attempts under it), well inside the response's 120 s.
+ */
+const FINISH_MAX_WRITES = 8;
+
 /** The ATTEMPTS#<eventId> item: every recorded attempt, and those whose own record write failed. */
 interface AttemptsItem {
   attempts: AttemptRecord[];
@@ -262,7 +269,8 @@ export class DynamoClaimStore implements ClaimPort {
         lastError = err;
         const raced = cancellationReasons(err)?.some((r) => r.Code === 'ConditionalCheckFailed') ?? false;
         const again = raced || errorInfo(err).retryable;
-        if (!again || (writes >= this.finishAttempts && this.now().getTime() >= until)) break;
+        const timeLeft = this.now().getTime() < until && writes < FINISH_MAX_WRITES;
+        if (!again || (writes >= this.finishAttempts && !timeLeft)) break;
       }
     }
     await this.parkUnrecorded(record, opts.token);
