@@ -261,6 +261,9 @@ export class DynamoClaimStore implements ClaimPort {
       let all: AttemptRecord[] = [];
       try {
         const stored = await this.readAttempts(record.eventId);
+        // An earlier write of ours went through though its answer was lost (5xx after the
+        // commit, a reset): the record and the release are in, atomically. Done.
+        if (opts.token && stored.attempts.some((a) => a.claimToken === opts.token)) return mergeAttempts(stored.attempts);
         all = attemptsWith(stored, record, opts.token);
         const merged = mergeAttempts(all);
         await this.client.send(new TransactWriteCommand({ TransactItems: items(merged, { all, prior: stored.count }) }));
