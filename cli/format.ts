@@ -25,6 +25,7 @@ export function recordSummary(record: ResponseRecord & { deliveries?: number }):
     noticeMs: record.noticeMs ?? null,
     msToHealthy: record.msToHealthy ?? null,
     notes: record.notes ?? [],
+    ...(record.attempts && record.attempts.length > 1 ? { attempts: record.attempts } : {}),
     ...(record.dryRun ? { dryRun: true } : {}),
     ...(record.deliveries ? { deliveries: record.deliveries } : {}),
   };
@@ -86,6 +87,9 @@ export function formatRecord(record: ResponseRecord & { deliveries?: number }): 
   }
   if (record.noticeMs !== undefined && record.noticeMs !== null) {
     lines.push(`  real notice: ${(record.noticeMs / 1000).toFixed(1)} s from warning to stop/shutdown`);
+  }
+  if (record.attempts && record.attempts.length > 1) {
+    lines.push(`  attempts: ${record.attempts.map((a) => `${a.attempt} ${a.outcome} at ${a.at.slice(11, 23)}`).join(', ')}`);
   }
   for (const note of record.notes ?? []) lines.push(`  note: ${note}`);
   if (record.msLeftAtFinish !== null && record.outcome !== 'rejected') {

@@ -9,8 +9,9 @@ import type { CallOptions, ClaimKeys, ClaimResult } from './core/ports';
 import { planBeforeLookups, planResponse, type SkipPlan } from './core/response-plan';
 import { parseEvent } from './events';
 import type { Log } from './log';
-import { LEASE_MARGIN_MS, type ResponderDeps } from './response/deps';
+import { LEASE_MS, type ResponderDeps } from './response/deps';
 import { execute } from './response/execute';
+import { startHeartbeat } from './response/heartbeat';
 import { settleLookups, startLookups, type PendingLookups } from './response/lookups';
 import { actedFields, baseRecord, closeRecord, rejectedRecord, signalEntry, skippedFields } from './response/records';
 import { extendTimeline } from './response/timeline';
@@ -83,9 +84,11 @@ async function respondToInterruption(
   const next: { skip: SkipPlan } | { lookups: PendingLookups } = early
     ? { skip: early }
     : { lookups: startLookups(signal.instanceId, deps, budget) };
-  const claim = await deps.store.claim(keys, new Date(window.deadline + LEASE_MARGIN_MS), budget());
+  const claim = await deps.store.claim(keys, new Date(now() + LEASE_MS), budget());
   if (!claim.claimed) return duplicate(base, claim, signal, deps, window.deadline, log);
 
+  // The lease is short; renewed while this invocation lives, it runs out soon after it dies.
+  const heartbeat = startHeartbeat(deps.store, keys, claim.token, now, log);
   let record: ResponseRecord;
   try {
     const fields =
@@ -96,7 +99,12 @@ async function respondToInterruption(
     const info = errorInfo(err);
     record = closeRecord(base, now, window.deadline, { outcome: 'failed', reason: `${info.name}: ${info.message}` });
   }
-  await deps.store.finish(keys, record);
+  try {
+    // Merged with any earlier attempt at this event; retried until the deadline, then thrown.
+    record = await deps.store.finish(keys, record, { token: claim.token, until: new Date(window.deadline) });
+  } finally {
+    heartbeat.stop();
+  }
   log.info('response finished', {
     outcome: record.outcome,
     reason: record.reason,
@@ -104,6 +112,7 @@ async function respondToInterruption(
     msLeftAtFinish: record.msLeftAtFinish,
     deregisteredFrom: record.deregisteredFrom,
     detached: record.detached,
+    attempts: record.attempts?.length,
   });
   if (record.outcome === 'failed') throw new ResponseFailedError(record);
   return record;

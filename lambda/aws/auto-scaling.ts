@@ -15,17 +15,15 @@ import type { AutoScalingPort, CallOptions, DetachResult } from '../core/ports';
 
 /**
  * DetachInstances answers ValidationError (HTTP 400) when the instance can no longer be
- * detached; the two messages seen in the wild (AWS does not document them, so match loosely):
+ * detached; the messages seen in the wild (AWS does not document them, so match loosely) mean
+ * different things:
  *   "The instance i-0123 is not in InService or Standby."   (Terminating, Detaching, Pending ...)
  *   "The instance i-0123 is not part of Auto Scaling group my-asg."   (already detached/terminated)
- * Both mean the instance left the group's care between our describe and the detach.
+ * TerminateInstanceInAutoScalingGroup's word for an instance no group manages any more is
+ * "No managed instance found".
  */
-const NOT_DETACHABLE_MESSAGES = [
-  /\bnot in InService\b/i,
-  /\bnot part of (the )?Auto ?Scaling group\b/i,
-  // TerminateInstanceInAutoScalingGroup's word for an instance no group manages any more.
-  /\bNo managed instance found\b/i,
-];
+const NOT_IN_SERVICE_MESSAGES = [/\bnot in InService\b/i];
+const NOT_IN_GROUP_MESSAGES = [/\bnot part of (the )?Auto ?Scaling group\b/i, /\bNo managed instance found\b/i];
 
 const TERMINATING_TRANSITION = 'autoscaling:EC2_INSTANCE_TERMINATING';
 
@@ -103,13 +101,24 @@ export class AutoScalingAdapter implements AutoScalingPort {
   }
 }
 
+/**
+ * The refusals as results. "Not part of the group" after the SDK retried our own call
+ * (`$metadata.attempts` > 1 on the error: an earlier attempt timed out, was reset or answered
+ * 5xx) means that earlier attempt most likely took effect and only its response was lost: the
+ * instance left the group because we detached it. We read the SDK's own attempt count rather
+ * than describing the membership again: a describe cannot tell our detach from anyone else's,
+ * and it would spend a call and a round trip inside the deadline.
+ */
 async function notDetachableOnRefusal(call: () => Promise<unknown>): Promise<DetachResult> {
   try {
     await call();
     return 'ok';
   } catch (err) {
-    if (err instanceof Error && err.name === 'ValidationError' && NOT_DETACHABLE_MESSAGES.some((re) => re.test(err.message))) {
-      return 'not-detachable';
+    if (!(err instanceof Error) || err.name !== 'ValidationError') throw err;
+    if (NOT_IN_SERVICE_MESSAGES.some((re) => re.test(err.message))) return 'not-detachable';
+    if (NOT_IN_GROUP_MESSAGES.some((re) => re.test(err.message))) {
+      const attempts = (err as Error & { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+      return attempts > 1 ? 'ok-on-retry' : 'not-in-group';
     }
     throw err;
   }

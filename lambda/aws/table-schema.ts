@@ -18,6 +18,8 @@ export const itemKey = {
   /** Where the target index last saw the instance registered. */
   targets: (instanceId: string) => `TARGETS#${instanceId}`,
   indexMeta: 'INDEX#META',
+  /** Every attempt at one event's response (core/attempts.ts); the EVENT item holds their merge. */
+  attempts: (eventId: string) => `ATTEMPTS#${eventId}`,
 } as const;
 
 /** Event times may carry any offset; history keys are always UTC so they sort as text. */

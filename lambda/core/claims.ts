@@ -11,12 +11,16 @@
 // (A fourth kind of item, INSTANCE#<instanceId>, is no claim: it points later state changes at
 // the record of the response that acted; see lambda/aws/store.)
 //
-// The lease of an EVENT or signal key, as its status moves:
+// The lease of an EVENT or signal key, as its status moves. The lease is short (LEASE_MS in
+// lambda/response/deps.ts) and the holder renews it while it works (a heartbeat, conditional on
+// its own claimToken), so it runs out soon after the holder dies, whatever killed it:
 //
-//   claim                      finish         leaseUntil
+//   claim   renew   renew     finish
 //     |--- IN_PROGRESS: held ----|-> COMPLETED: held until it expires (TTL); later deliveries are duplicates
 //     |--- IN_PROGRESS: held ----|-> FAILED: free at once (AWS's retry of the invocation runs)
-//     |--- IN_PROGRESS: held -------------------|--- free (the invocation crashed or timed out)
+//     |--- IN_PROGRESS: held --x (holder died: no more renewals)
+//                                 |-- leaseUntil --|--- free: "abandoned"; the next delivery, even of
+//                                                      the same event id, takes over
 //
 // An ACTION key's lease covers its whole window, in progress or done: finish moves leaseUntil
 // to ACTION_WINDOW_MS after the response, because a persistent Spot instance that was stopped
@@ -130,6 +134,31 @@ export const leaseRanOut: ClaimablePart = {
   values: {},
   holds: (item, nowIso) => item !== undefined && leaseBefore(item, nowIso),
 };
+
+/**
+ * The heartbeat's condition: the key is still in progress under the holder's own token. A
+ * renewal that fails it means another delivery took over (this holder was presumed dead).
+ */
+export function renewCondition(token: string) {
+  return {
+    ConditionExpression: '#status = :inProgress AND #claimToken = :token',
+    ExpressionAttributeNames: { '#status': 'status', '#claimToken': CLAIM_TOKEN_ATTRIBUTE },
+    ExpressionAttributeValues: { ':inProgress': CLAIM_STATUS.inProgress, ':token': token },
+  };
+}
+
+/** The attribute naming the one claim (a random token per claiming invocation) that holds a key. */
+export const CLAIM_TOKEN_ATTRIBUTE = 'claimToken';
+
+/**
+ * What an EVENT item says about its claim, for history: 'in-progress' while its holder's lease
+ * runs, 'abandoned' once it has run out without a record (the next delivery takes over), and
+ * undefined when the item is no open claim.
+ */
+export function claimState(item: ClaimItem, nowIso: string): 'in-progress' | 'abandoned' | undefined {
+  if (item.status !== CLAIM_STATUS.inProgress) return undefined;
+  return leaseBefore(item, nowIso) ? 'abandoned' : 'in-progress';
+}
 
 /** When an EVENT or signal key is free: any part holds. */
 export const SIGNAL_CLAIMABLE: readonly ClaimablePart[] = [keyAbsent, responseFailed, inProgressLeaseRanOut];
@@ -254,5 +283,9 @@ export function unclaimedStatus(outcome: Outcome): ClaimStatus {
       return CLAIM_STATUS.failed;
     case 'handled':
       return CLAIM_STATUS.completed;
+    case 'in-progress':
+    case 'abandoned':
+      // Read off an open claim, never recorded as such (model.ts: Outcome).
+      return CLAIM_STATUS.inProgress;
   }
 }

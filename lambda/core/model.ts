@@ -50,7 +50,12 @@ export type Ec2Signal = SpotWarning | RebalanceRecommendation | InstanceStateCha
 /** The signals that announce an interruption and may be acted on. */
 export type InterruptionNotice = SpotWarning | RebalanceRecommendation;
 
-export type Outcome = 'handled' | 'duplicate' | 'skipped' | 'rejected' | 'failed';
+/**
+ * What became of an event. 'in-progress' and 'abandoned' are never written as an outcome: history
+ * reads them off an open claim (core/claims.ts: claimState), one whose holder still works and one
+ * whose holder died before recording (the next delivery takes over).
+ */
+export type Outcome = 'handled' | 'duplicate' | 'skipped' | 'rejected' | 'failed' | 'in-progress' | 'abandoned';
 
 /**
  * Why a response did nothing, as a closed set beside the free-text reason (as RejectionKind is
@@ -251,6 +256,26 @@ export interface ResponseRecord {
    * healthy in all its target groups. Late by up to one refresh interval.
    */
   msToHealthy?: number | null;
+  /**
+   * Every attempt at this response (one per claiming invocation: Lambda's retries, takeovers of
+   * an abandoned claim), oldest first. The record's other fields are their merge
+   * (core/attempts.ts). Absent from records of one attempt written before attempts existed.
+   */
+  attempts?: AttemptSummary[];
+}
+
+/** One attempt as the merged record lists it. */
+export interface AttemptSummary {
+  /** 1-based, in the order the attempts were recorded. */
+  attempt: number;
+  /** When the attempt received the event (ISO). */
+  at: string;
+  finishedAt: string;
+  /** The claim token of the invocation that made it: tells attempts apart in the logs. */
+  claimToken?: string;
+  outcome: Outcome;
+  reason?: string;
+  actions: ActionResult[];
 }
 
 /** Who an event is about, as far as it could be read: what every record starts with. */

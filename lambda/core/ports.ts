@@ -30,8 +30,10 @@ export interface AutoScalingPort {
   groupInstanceIds(groupName: string, opts?: CallOptions): Promise<string[] | null>;
   /**
    * DetachInstances with ShouldDecrementDesiredCapacity=false: the group launches a replacement.
-   * 'not-detachable' when Auto Scaling refuses because the instance left InService/Standby
-   * (or the group) between our describe and the detach.
+   * 'not-detachable' when Auto Scaling refuses because the instance left InService/Standby,
+   * 'not-in-group' when it is no longer part of the group, both between our describe and the
+   * detach; 'ok-on-retry' when that refusal answered the SDK's retry of our own call (the
+   * first attempt took effect, its response was lost).
    */
   detachWithReplacement(groupName: string, instanceId: string, opts?: CallOptions): Promise<DetachResult>;
   /**
@@ -49,7 +51,7 @@ export interface EcsPort {
 }
 
 /** planned: a dry run's adapter stood in for the call and made none. */
-export type DetachResult = 'ok' | 'not-detachable' | 'planned';
+export type DetachResult = 'ok' | 'ok-on-retry' | 'not-detachable' | 'not-in-group' | 'planned';
 
 export type DeregisterResult = 'ok' | 'not-registered' | 'planned';
 
@@ -81,9 +83,21 @@ export interface ClaimKeys {
   actsOnInstance?: boolean;
 }
 
+/**
+ * claimed: the token names this claim (renew and finish pass it back); absent from stores that
+ * write nothing (the dry run).
+ */
 export type ClaimResult =
-  | { claimed: true }
+  | { claimed: true; token?: string }
   | { claimed: false; heldBy: string; status: string };
+
+/** How `finish` writes: under which claim, and until when it may keep retrying. */
+export interface FinishOptions {
+  /** The claim's token (ClaimResult); names the attempt. */
+  token?: string;
+  /** Stop retrying the record write after this time (the response's deadline). */
+  until?: Date;
+}
 
 /** INSTANCE#<id>: which response touched the instance, and as what. */
 export interface InstancePointer {
@@ -133,8 +147,19 @@ export interface ClaimPort {
    * service's error when DynamoDB keeps refusing for any other reason.
    */
   claim(keys: ClaimKeys, leaseUntil: Date, opts?: CallOptions): Promise<ClaimResult>;
-  /** Write the final record and mark the claim completed (or failed, for outcome failed). */
-  finish(keys: ClaimKeys, record: ResponseRecord): Promise<void>;
+  /**
+   * The heartbeat: move the lease of every key still held under `token` to `leaseUntil`.
+   * Resolves false when the claim is no longer ours (another delivery took over an expired
+   * lease); rejects with the service's error when the write fails.
+   */
+  renew(keys: ClaimKeys, token: string, leaseUntil: Date, opts?: CallOptions): Promise<boolean>;
+  /**
+   * Write the final record and mark the claim completed (or failed, for outcome failed). The
+   * record is merged with every earlier attempt at the same event (core/attempts.ts), so a
+   * retry never erases what an earlier attempt did. Retries transient failures until
+   * `opts.until` (at least a few times), then rejects: the invocation must fail loudly.
+   */
+  finish(keys: ClaimKeys, record: ResponseRecord, opts?: FinishOptions): Promise<ResponseRecord>;
   /** Note a repeated delivery on the original record; never touches the fleet. */
   noteDuplicate(originalEventId: string, duplicateEventId: string, at: string): Promise<void>;
   /**

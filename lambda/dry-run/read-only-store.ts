@@ -78,8 +78,19 @@ export class ReadOnlyEventStore implements EventStorePort {
     return holder ? { claimed: false, ...holder } : { claimed: true };
   }
 
-  /** As DynamoClaimStore.finish; the planned actions count as done (claims.ts: actedOnInstance). */
-  async finish(keys: ClaimKeys, record: ResponseRecord): Promise<void> {
+  /**
+   * The heartbeat renews a lease the dry run never took: nothing to write (and a dry run is
+   * over long before its first renewal would be due).
+   */
+  async renew(): Promise<boolean> {
+    return true;
+  }
+
+  /**
+   * As DynamoClaimStore.finish (less the merge with earlier attempts, which a dry run cannot
+   * have made); the planned actions count as done (claims.ts: actedOnInstance).
+   */
+  async finish(keys: ClaimKeys, record: ResponseRecord): Promise<ResponseRecord> {
     const status = finishedStatus(record.outcome);
     const acted = actedOnInstance(record.actions);
     const pointer = (instanceId: string, role: InstancePointer['role']) => ({
@@ -106,10 +117,12 @@ export class ReadOnlyEventStore implements EventStorePort {
             : []),
           ...(acted && record.instanceId ? [pointer(record.instanceId, 'interrupted')] : []),
           ...(record.replacement ? [pointer(record.replacement.instanceId, 'replacement')] : []),
+          { Update: itemKey.attempts(keys.eventId), set: 'the attempts list, this one appended' },
         ],
       },
       'record the response and release the claims',
     );
+    return record;
   }
 
   async noteDuplicate(originalEventId: string, duplicateEventId: string, at: string): Promise<void> {

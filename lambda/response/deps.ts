@@ -13,10 +13,16 @@ import type { AcceptPolicy } from '../events';
 import type { Log } from '../log';
 
 /**
- * How long a claim outlives the deadline (ms). A crashed invocation's claim becomes claimable
- * again after it, so Lambda's retry can finish the job; a live one is never overtaken.
+ * How long an in-progress claim holds without a heartbeat (ms). The holder renews it every
+ * LEASE_HEARTBEAT_MS while it works (lambda/response/heartbeat.ts), as Powertools' in-progress
+ * expiry does, so a live response is never overtaken, while a claim whose invocation died
+ * (crash, timeout, or a throw after its record write failed) is free 20 s later: well before
+ * Lambda's first retry of an async invocation (about a minute), which then takes over.
  */
-export const LEASE_MARGIN_MS = 60_000;
+export const LEASE_MS = 20_000;
+
+/** How often the holder renews its lease (ms): three renewals fit in one lease. */
+export const LEASE_HEARTBEAT_MS = 5_000;
 
 export interface ResponderDeps {
   ec2: Ec2Port;

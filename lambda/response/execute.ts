@@ -48,6 +48,12 @@ export async function execute(
       if (result === 'not-detachable') {
         return { result: 'skipped', reason: 'Auto Scaling refused: the instance left InService/Standby in the meantime' };
       }
+      if (result === 'not-in-group') {
+        return { result: 'skipped', reason: 'Auto Scaling refused: the instance is no longer part of the group (detached or terminated in the meantime)' };
+      }
+      if (result === 'ok-on-retry') {
+        return { result: 'ok', reason: "the SDK's retry found the instance gone from the group: the first call took effect, its response was lost" };
+      }
       return { result, ...(replacement.path === 'terminate-in-group' ? { reason: replacement.reason } : {}) };
     });
   };

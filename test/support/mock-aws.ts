@@ -382,9 +382,17 @@ export function callOptionsOf(stub: { send: { getCalls(): Array<{ args: unknown[
  * AttributeValues, which is what DynamoEventStore reads the holder from. Other transactions
  * (finish) apply their plain Puts and SET/REMOVE updates; GetItem reads the items. Returns them.
  */
-export function emulateClaimTable(aws: MockAws): Map<string, Item> {
+export function emulateClaimTable(
+  aws: MockAws,
+  opts: {
+    /** An error to throw instead of applying this transaction (a fault injected by the test), or undefined. */
+    fault?: (input: TransactWriteCommandInput) => Error | undefined;
+  } = {},
+): Map<string, Item> {
   const table = new Map<string, Item>();
   aws.dynamo.on(TransactWriteCommand).callsFake((input: TransactWriteCommandInput) => {
+    const injected = opts.fault?.(input);
+    if (injected) throw injected;
     const items = input.TransactItems ?? [];
     if (isClaim(input)) {
       const reasons = items.map((t) => {

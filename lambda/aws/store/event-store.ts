@@ -7,6 +7,7 @@ import type {
   ClaimKeys,
   ClaimResult,
   EventStorePort,
+  FinishOptions,
   HistoryQuery,
   InstancePointer,
   TimelineAddition,
@@ -46,8 +47,12 @@ export class DynamoEventStore implements EventStorePort {
     return this.claims.claim(keys, leaseUntil, opts);
   }
 
-  finish(keys: ClaimKeys, record: ResponseRecord): Promise<void> {
-    return this.claims.finish(keys, record);
+  renew(keys: ClaimKeys, token: string, leaseUntil: Date, opts?: CallOptions): Promise<boolean> {
+    return this.claims.renew(keys, token, leaseUntil, opts);
+  }
+
+  finish(keys: ClaimKeys, record: ResponseRecord, opts?: FinishOptions): Promise<ResponseRecord> {
+    return this.claims.finish(keys, record, opts);
   }
 
   noteDuplicate(originalEventId: string, duplicateEventId: string, at: string): Promise<void> {

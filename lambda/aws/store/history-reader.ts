@@ -49,7 +49,8 @@ export class DynamoHistoryReader implements HistoryPort {
             ...(startKey ? { ExclusiveStartKey: startKey } : {}),
           }),
         );
-        records.push(...(out.Items ?? []).map(toStoredRecord));
+        const nowIso = this.now().toISOString();
+        records.push(...(out.Items ?? []).map((item) => toStoredRecord(item, nowIso)));
         startKey = out.LastEvaluatedKey;
       } while (startKey && records.length < limit);
       if (records.length >= limit) break;

@@ -7,6 +7,7 @@
 //   WARNING#/REBALANCE#/ACTION#   status, owner (the claiming event id), leaseUntil, expiresAt
 //   INSTANCE#<instanceId>    eventId, role, signalDetailType, signalTime, warningTime, healthyAt
 import type { ResponseRecord, TimelineEntry } from '../../core/model';
+import { claimState } from '../../core/claims';
 import { withoutUndefined } from '../../core/objects';
 import type { InstancePointer } from '../../core/ports';
 import { SPOT_INTERRUPTION_WARNING } from '../../events/detail-types';
@@ -24,7 +25,7 @@ export type StoredRecord = ResponseRecord & {
 };
 
 /** Bookkeeping attributes of an EVENT# item that are not part of its record. */
-const INTERNAL_ATTRIBUTES = ['pk', 'status', 'day', 'eventTimeAndId', 'expiresAt', 'leaseUntil', 'claimedAt'];
+const INTERNAL_ATTRIBUTES = ['pk', 'status', 'day', 'eventTimeAndId', 'expiresAt', 'leaseUntil', 'claimedAt', 'claimToken'];
 
 /** Pointers outlive any plausible follow-up event of the interruption (s). */
 export const POINTER_TTL_SECONDS = 7 * 86_400;
@@ -79,9 +80,36 @@ function timelineList(value: unknown): TimelineEntry[] {
     .sort((a, b) => instant(a.at) - instant(b.at) || (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 }
 
-/** An EVENT# item as history returns it: bookkeeping removed, the timeline a list, duplicate ids sorted. */
-export function toStoredRecord(item: Item): StoredRecord {
-  const record: Item = { ...item };
+/**
+ * An EVENT# item as history returns it: bookkeeping removed, the timeline a list, duplicate ids
+ * sorted. An open claim (claims.ts: claimState at `nowIso`) reads as outcome 'in-progress' or
+ * 'abandoned', with what its item holds (a claim carries no fleet fields of its own).
+ */
+export function toStoredRecord(item: Item, nowIso: string = new Date().toISOString()): StoredRecord {
+  const open = claimState(item, nowIso);
+  const record: Item = open
+    ? {
+        autoScalingGroup: null,
+        targetGroups: [],
+        deregisteredFrom: [],
+        detached: false,
+        actions: [],
+        deadline: null,
+        msLeftAtFinish: null,
+        detailType: null,
+        instanceAction: null,
+        account: null,
+        region: null,
+        receivedAt: item.claimedAt,
+        finishedAt: item.claimedAt,
+        ...item,
+        outcome: open,
+        reason:
+          open === 'abandoned'
+            ? `claimed at ${String(item.claimedAt)}; its lease ran out at ${String(item.leaseUntil)} with no record: the next delivery takes over`
+            : `claimed at ${String(item.claimedAt)}; held until ${String(item.leaseUntil)} (renewed while it works)`,
+      }
+    : { ...item };
   for (const name of INTERNAL_ATTRIBUTES) delete record[name];
   if ('timeline' in record) record.timeline = timelineList(record.timeline);
   const ids = record.duplicateEventIds;

@@ -173,11 +173,11 @@ describe('AutoScalingAdapter', () => {
     });
 
     it.each([
-      `The instance ${INSTANCE_ID} is not in InService or Standby.`,
-      `The instance ${INSTANCE_ID} is not in InService.`,
-      `The instance ${INSTANCE_ID} is not part of Auto Scaling group ${GROUP}.`,
-      `the instance ${INSTANCE_ID} is not part of the AutoScaling group ${GROUP}`,
-    ])('reports not-detachable on ValidationError "%s"', async (message) => {
+      [`The instance ${INSTANCE_ID} is not in InService or Standby.`, 'not-detachable'],
+      [`The instance ${INSTANCE_ID} is not in InService.`, 'not-detachable'],
+      [`The instance ${INSTANCE_ID} is not part of Auto Scaling group ${GROUP}.`, 'not-in-group'],
+      [`the instance ${INSTANCE_ID} is not part of the AutoScaling group ${GROUP}`, 'not-in-group'],
+    ])('reports ValidationError "%s" on the first attempt as %s', async (message, expected) => {
       // Prepare
       asgMock.on(DetachInstancesCommand).rejects(asgError('ValidationError', message));
       const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
@@ -186,6 +186,28 @@ describe('AutoScalingAdapter', () => {
       const result = await adapter.detachWithReplacement(GROUP, INSTANCE_ID);
 
       // Assess
+      expect(result).toBe(expected);
+    });
+
+    it('issue 9.5: a detach whose lost response the SDK retried, and that finds the instance gone from the group, was done', async () => {
+      // Prepare: the SDK's retry (attempt 2) of our DetachInstances is refused with "not part of".
+      const refusal = asgError('ValidationError', `The instance ${INSTANCE_ID} is not part of Auto Scaling group ${GROUP}.`);
+      refusal.$metadata.attempts = 2;
+      asgMock.on(DetachInstancesCommand).rejects(refusal);
+      const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
+
+      // Act
+      const result = await adapter.detachWithReplacement(GROUP, INSTANCE_ID);
+
+      // Assess
+      expect(result).toBe('ok-on-retry');
+    });
+
+    it('issue 9.5: "not in InService" stays a refusal even on a retry (the instance is still in the group)', async () => {
+      const refusal = asgError('ValidationError', `The instance ${INSTANCE_ID} is not in InService or Standby.`);
+      refusal.$metadata.attempts = 3;
+      asgMock.on(DetachInstancesCommand).rejects(refusal);
+      const result = await new AutoScalingAdapter(new AutoScalingClient({})).detachWithReplacement(GROUP, INSTANCE_ID);
       expect(result).toBe('not-detachable');
     });
 
@@ -283,12 +305,12 @@ describe('AutoScalingAdapter', () => {
       });
     });
 
-    it('reports not-detachable when no group manages the instance any more', async () => {
+    it('reports not-in-group when no group manages the instance any more', async () => {
       asgMock
         .on(TerminateInstanceInAutoScalingGroupCommand)
         .rejects(asgError('ValidationError', `Instance Id not found - No managed instance found for instance ID: ${INSTANCE_ID}`));
       const result = await new AutoScalingAdapter(new AutoScalingClient({})).terminateWithReplacement(INSTANCE_ID);
-      expect(result).toBe('not-detachable');
+      expect(result).toBe('not-in-group');
     });
 
     it('rethrows any other refusal', async () => {

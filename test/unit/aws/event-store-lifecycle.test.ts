@@ -57,7 +57,11 @@ function onlyTransaction() {
 }
 
 describe('DynamoEventStore.claim, for a response that acts on the instance', () => {
-  beforeEach(() => ddbMock.reset());
+  beforeEach(() => {
+    ddbMock.reset();
+    // No earlier attempt at the event: finish reads ATTEMPTS# first.
+    ddbMock.on(GetCommand).resolves({});
+  });
 
   it('claims ACTION# beside EVENT# and WARNING#, free when absent, FAILED, RELEASED or past its lease', async () => {
     // Prepare
@@ -68,7 +72,7 @@ describe('DynamoEventStore.claim, for a response that acts on the instance', () 
     const result = await store.claim(ACTING, LEASE);
 
     // Assess
-    expect(result).toEqual({ claimed: true });
+    expect(result).toEqual({ claimed: true, token: expect.any(String) });
     const items = onlyTransaction();
     expect(items.map((t) => t.Put?.Item?.pk)).toEqual([EVENT_PK, WARNING_PK, ACTION_PK]);
     expect(items[2]).toEqual({
@@ -79,6 +83,7 @@ describe('DynamoEventStore.claim, for a response that acts on the instance', () 
           status: 'IN_PROGRESS',
           owner: 'evt-1',
           leaseUntil: LEASE.toISOString(),
+          claimToken: expect.any(String),
           expiresAt: NOW.getTime() / 1000 + 90 * DAY_S,
         },
         ConditionExpression: 'attribute_not_exists(pk) OR #status IN (:failed, :released) OR #leaseUntil < :now',
@@ -157,7 +162,7 @@ describe('DynamoEventStore.claim, for a response that acts on the instance', () 
       const result = await store.claim(ACTING, LEASE);
 
       // Assess
-      expect(result).toEqual({ claimed: true });
+      expect(result).toEqual({ claimed: true, token: expect.any(String) });
       expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
     });
 
@@ -197,7 +202,11 @@ describe('DynamoEventStore.claim, for a response that acts on the instance', () 
 });
 
 describe('DynamoEventStore.finish, for a response that acts on the instance', () => {
-  beforeEach(() => ddbMock.reset());
+  beforeEach(() => {
+    ddbMock.reset();
+    // No earlier attempt at the event: finish reads ATTEMPTS# first.
+    ddbMock.on(GetCommand).resolves({});
+  });
 
   function actionUpdate(status: string, finishedAt: string) {
     return {
@@ -240,7 +249,8 @@ describe('DynamoEventStore.finish, for a response that acts on the instance', ()
 
     // Assess
     const items = onlyTransaction();
-    expect(items).toHaveLength(4);
+    expect(items).toHaveLength(5);
+    expect(items[4]?.Update?.Key).toEqual({ pk: 'ATTEMPTS#evt-1' });
     expect(items[2]).toEqual(actionUpdate('COMPLETED', finished.finishedAt));
     expect(items[3]).toEqual(pointer(INSTANCE, 'interrupted'));
   });
@@ -265,7 +275,7 @@ describe('DynamoEventStore.finish, for a response that acts on the instance', ()
 
     // Assess
     const items = onlyTransaction();
-    expect(items.map((t) => t.Update?.Key?.pk ?? t.Put?.Item?.pk)).toEqual([EVENT_PK, WARNING_PK, ACTION_PK]);
+    expect(items.map((t) => t.Update?.Key?.pk ?? t.Put?.Item?.pk)).toEqual([EVENT_PK, WARNING_PK, ACTION_PK, 'ATTEMPTS#evt-1']);
     expect(items[2]).toEqual(actionUpdate('RELEASED', finished.finishedAt));
   });
 
@@ -352,7 +362,11 @@ describe('DynamoEventStore.finish, for a response that acts on the instance', ()
 });
 
 describe('DynamoEventStore.appendTimeline', () => {
-  beforeEach(() => ddbMock.reset());
+  beforeEach(() => {
+    ddbMock.reset();
+    // No earlier attempt at the event: finish reads ATTEMPTS# first.
+    ddbMock.on(GetCommand).resolves({});
+  });
 
   const shuttingDown = { event: 'instance-shutting-down' as const, at: '2024-05-03T10:01:58Z' };
   const interrupted = {
@@ -494,7 +508,11 @@ describe('DynamoEventStore.appendTimeline', () => {
 });
 
 describe('DynamoEventStore.history, for a record with a timeline', () => {
-  beforeEach(() => ddbMock.reset());
+  beforeEach(() => {
+    ddbMock.reset();
+    // No earlier attempt at the event: finish reads ATTEMPTS# first.
+    ddbMock.on(GetCommand).resolves({});
+  });
 
   it('turns the stored map back into a list in time order', async () => {
     // Prepare

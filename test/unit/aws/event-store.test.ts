@@ -39,7 +39,11 @@ function assigned(update: { UpdateExpression?: string; ExpressionAttributeNames?
 }
 
 describe('DynamoEventStore.claim', () => {
-  beforeEach(() => ddbMock.reset());
+  beforeEach(() => {
+    ddbMock.reset();
+    // No earlier attempt at the event: finish reads ATTEMPTS# first.
+    ddbMock.on(GetCommand).resolves({});
+  });
 
   const guard = {
     ConditionExpression: 'attribute_not_exists(pk) OR #status = :failed OR (#status = :inProgress AND #leaseUntil < :now)',
@@ -71,7 +75,7 @@ describe('DynamoEventStore.claim', () => {
     const result = await store.claim(KEYS, LEASE);
 
     // Assess
-    expect(result).toEqual({ claimed: true });
+    expect(result).toEqual({ claimed: true, token: expect.any(String) });
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     const expiresAt = NOW.getTime() / 1000 + 90 * DAY_S;
     expect(ddbMock).toHaveReceivedCommandWith(TransactWriteCommand, {
@@ -87,7 +91,10 @@ describe('DynamoEventStore.claim', () => {
               eventTime: KEYS.eventTime,
               leaseUntil: LEASE.toISOString(),
               claimedAt: NOW.toISOString(),
+              claimToken: expect.any(String),
               deliveries: 1,
+              day: 'DAY#2024-05-03',
+              eventTimeAndId: '2024-05-03T10:00:00.000Z#evt-1',
               expiresAt,
             },
             ...guard,
@@ -96,7 +103,7 @@ describe('DynamoEventStore.claim', () => {
         {
           Put: {
             TableName: TABLE,
-            Item: { pk: WARNING_PK, status: 'IN_PROGRESS', owner: 'evt-1', leaseUntil: LEASE.toISOString(), expiresAt },
+            Item: { pk: WARNING_PK, status: 'IN_PROGRESS', owner: 'evt-1', leaseUntil: LEASE.toISOString(), claimToken: expect.any(String), expiresAt },
             ...guard,
           },
         },
@@ -184,7 +191,7 @@ describe('DynamoEventStore.claim', () => {
     const result = await store.claim(KEYS, LEASE);
 
     // Assess
-    expect(result).toEqual({ claimed: true });
+    expect(result).toEqual({ claimed: true, token: expect.any(String) });
     expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
   });
 
@@ -200,7 +207,7 @@ describe('DynamoEventStore.claim', () => {
     const result = await store.claim(KEYS, LEASE);
 
     // Assess
-    expect(result).toEqual({ claimed: true });
+    expect(result).toEqual({ claimed: true, token: expect.any(String) });
     expect(sleep).toHaveBeenCalledTimes(1);
   });
 
@@ -239,7 +246,11 @@ describe('DynamoEventStore.claim', () => {
 });
 
 describe('DynamoEventStore.finish', () => {
-  beforeEach(() => ddbMock.reset());
+  beforeEach(() => {
+    ddbMock.reset();
+    // No earlier attempt at the event: finish reads ATTEMPTS# first.
+    ddbMock.on(GetCommand).resolves({});
+  });
 
   it.each([
     ['handled', 'COMPLETED'],
@@ -261,6 +272,16 @@ describe('DynamoEventStore.finish', () => {
     expect(event?.Update?.UpdateExpression).toMatch(/ REMOVE #leaseUntil$/);
     expect(assigned(event?.Update ?? {})).toEqual({
       ...finished,
+      attempts: [
+        {
+          attempt: 1,
+          at: finished.receivedAt,
+          finishedAt: finished.finishedAt,
+          outcome,
+          ...(outcome === 'failed' ? { reason: 'boom' } : {}),
+          actions: finished.actions,
+        },
+      ],
       timeline: {},
       status,
       day: 'DAY#2024-05-03',
@@ -294,7 +315,11 @@ describe('DynamoEventStore.finish', () => {
 });
 
 describe('DynamoEventStore.noteDuplicate', () => {
-  beforeEach(() => ddbMock.reset());
+  beforeEach(() => {
+    ddbMock.reset();
+    // No earlier attempt at the event: finish reads ATTEMPTS# first.
+    ddbMock.on(GetCommand).resolves({});
+  });
 
   it('counts the delivery on the original record', async () => {
     // Prepare
@@ -334,7 +359,11 @@ describe('DynamoEventStore.noteDuplicate', () => {
 });
 
 describe('DynamoEventStore.recordUnclaimed', () => {
-  beforeEach(() => ddbMock.reset());
+  beforeEach(() => {
+    ddbMock.reset();
+    // No earlier attempt at the event: finish reads ATTEMPTS# first.
+    ddbMock.on(GetCommand).resolves({});
+  });
 
   it.each([
     ['rejected', 'REJECTED'],
@@ -386,7 +415,11 @@ describe('DynamoEventStore.recordUnclaimed', () => {
 });
 
 describe('DynamoEventStore.history', () => {
-  beforeEach(() => ddbMock.reset());
+  beforeEach(() => {
+    ddbMock.reset();
+    // No earlier attempt at the event: finish reads ATTEMPTS# first.
+    ddbMock.on(GetCommand).resolves({});
+  });
 
   const stored = (eventId: string, eventTime: string, extra: Record<string, unknown> = {}) => ({
     ...record({ eventId, eventTime }),

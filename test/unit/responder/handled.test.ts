@@ -9,6 +9,7 @@ import {
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { BatchGetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { CallOptions } from '../../../lambda/core/ports';
+import { LEASE_MS } from '../../../lambda/response/deps';
 import { loadEvent, type RawEvent } from '../../support/fixtures';
 import {
   callOptionsOf,
@@ -105,7 +106,6 @@ describe('a warning for an InService instance of an Auto Scaling group', () => {
     // Prepare
     const event = terminateWarning();
     const aws = worldFor(event);
-    const deadline = eventTimeOf(event) + 120_000;
 
     // Act
     await aws.handler()(event);
@@ -113,7 +113,7 @@ describe('a warning for an InService instance of an Auto Scaling group', () => {
     // Assess
     const [claim] = claimsSent(aws);
     expect(claim?.TransactItems?.map((t) => t.Put?.Item)).toEqual([
-      expect.objectContaining({ pk: `EVENT#${String(event.id)}`, status: 'IN_PROGRESS', leaseUntil: new Date(deadline + 60_000).toISOString() }),
+      expect.objectContaining({ pk: `EVENT#${String(event.id)}`, status: 'IN_PROGRESS', leaseUntil: new Date(aws.clock.now() + LEASE_MS).toISOString() }),
       expect.objectContaining({ pk: `WARNING#${ID}#${String(event.time)}`, status: 'IN_PROGRESS', owner: event.id }),
       expect.objectContaining({ pk: `ACTION#${ID}`, status: 'IN_PROGRESS', owner: event.id }),
     ]);
