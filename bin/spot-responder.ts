@@ -1,4 +1,6 @@
 // The spot-responder CLI: replay events through the responder, read its history, run the demo.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { powertoolsLog } from '../lambda/log';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -7,8 +9,12 @@ import { runDemo } from '../cli/demo';
 import { listHistory, parseDuration, printHistory } from '../cli/history';
 import { dryRunFiles } from '../cli/dry-run';
 import { runDoctor } from '../cli/doctor';
-import { createReplayer, replayFiles } from '../cli/replay';
-import { CLI_ENV, DEFAULTS } from '../lambda/contract';
+import { RealAccountError, replayFiles } from '../cli/replay';
+import { DEFAULTS } from '../lambda/contract';
+import { isAwsEndpoint, resolveTarget, type AwsTarget } from '../cli/aws-target';
+import { StackNotDeployedError, chooseTable, readStack, DEFAULT_STACK_NAME } from '../cli/stack-target';
+import { formatRefreshSummary, refreshIndexNow } from '../cli/index-refresh';
+import { dlqClientsFor, dlqEntrySummary, formatDlqEntry, receiveDlq, redrive, release, type RedriveTarget } from '../cli/dlq';
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
 const printError = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -33,18 +39,65 @@ function duration(value: string): string {
   return value;
 }
 
+/** `--account 111122223333 --account 444455556666` or `--account 111122223333,444455556666`. */
+function accountIds(value: string, previous: string[] | undefined): string[] {
+  const ids = value.split(',').map((v) => v.trim());
+  const bad = ids.find((id) => !/^\d{12}$/.test(id));
+  if (bad !== undefined) throw new InvalidArgumentError(`"${bad}" is not a 12-digit AWS account id`);
+  return [...(previous ?? []), ...ids];
+}
+
+function endpointUrl(value: string): string {
+  try {
+    new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not a URL (http://127.0.0.1:5000)`);
+  }
+  return value;
+}
+
 /** Options every command that talks to AWS shares. */
 function withAwsOptions(command: Command): Command {
   return command
-    .option('--endpoint-url <url>', 'a local AWS emulator (moto server), e.g. http://127.0.0.1:5000')
-    .option('--region <region>', 'AWS region (default: AWS_REGION, else us-east-1)')
-    .option('--profile <name>', 'AWS profile for a real account')
-    .option('--table <name>', 'the records table', process.env[CLI_ENV.tableName] ?? DEFAULTS.cliTableName);
+    .option('--endpoint-url <url>', 'a local AWS emulator (moto server), e.g. http://127.0.0.1:5000', endpointUrl)
+    .option('--region <region>', "AWS region (default: AWS_REGION, else the profile's region, else us-east-1)")
+    .option('--profile <name>', 'AWS profile for a real account (its credentials and its region)')
+    .option(
+      '--send-credentials-to-endpoint',
+      'sign requests to a non-AWS --endpoint-url with your real credentials (default: the emulator\'s dummy ones)',
+    )
+    .option(
+      '--stack-name <name>',
+      `the deployed stack whose outputs name the table and queues (default: ${DEFAULT_STACK_NAME}; ` +
+        'with --endpoint-url and no --stack-name, the local table spot-responder)',
+    )
+    .option('--table <name>', 'the records table (overrides the stack; env SPOT_RESPONDER_TABLE)');
 }
 
-/** What withAwsOptions parsed: which AWS, and which records table. */
-function awsTargetOf(opts: { endpointUrl?: string; region?: string; profile?: string; table: string }) {
-  return { endpointUrl: opts.endpointUrl, region: opts.region, profile: opts.profile, table: opts.table };
+interface AwsFlags {
+  endpointUrl?: string;
+  region?: string;
+  profile?: string;
+  sendCredentialsToEndpoint?: boolean;
+  stackName?: string;
+  table?: string;
+}
+
+/** Which AWS, with its region resolved as the SDK does (--region, env, the profile's config). */
+async function targetOf(opts: AwsFlags): Promise<AwsTarget & { region: string }> {
+  return resolveTarget({
+    endpointUrl: opts.endpointUrl,
+    region: opts.region,
+    profile: opts.profile,
+    sendCredentialsToEndpoint: Boolean(opts.sendCredentialsToEndpoint),
+  });
+}
+
+/** The target and the records table (--table, else the stack's TableName output). */
+async function tableTargetOf(opts: AwsFlags) {
+  const target = await targetOf(opts);
+  const { table } = await chooseTable({ ...target, table: opts.table, stackName: opts.stackName });
+  return { ...target, table };
 }
 
 /** Pretty JSON logs of the responder on stderr, for --verbose. */
@@ -52,8 +105,12 @@ function verboseLog(verbose: boolean | undefined) {
   return verbose ? powertoolsLog(new Logger({ serviceName: DEFAULTS.serviceName, logLevel: 'DEBUG' })) : undefined;
 }
 
+/** package.json's version: one place to bump. */
+const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+
 const program = new Command()
   .name('spot-responder')
+  .version(VERSION)
   .description('Drain, replace and record EC2 Spot instances on their interruption warning.')
   .showHelpAfterError();
 
@@ -75,15 +132,32 @@ withAwsOptions(
       'WOULD make) and the record it would write; creates nothing, and uses the target index as it is',
   )
   .option(
-    '--account <id...>',
-    'accounts whose events are accepted (default: the emulator account 123456789012; with --dry-run, the caller\'s account)',
+    '--account <ids>',
+    'accounts whose events are accepted, comma-separated or repeated (default: the emulator account 123456789012; ' +
+      "with --dry-run, the caller's account)",
+    accountIds,
   )
   .option('--instance-id <id>', 'point every event at this instance (replay a sample against your own)', instanceId)
   .option('--no-refresh-index', 'do not rebuild the target index before replaying (see how a stale index behaves)')
   .option('--verbose', 'print the responder\'s structured logs on stderr')
   .action(async (files: string[], opts) => {
+    // An AWS endpoint named with --endpoint-url is a real account all the same.
+    if (!opts.dryRun && opts.endpointUrl && isAwsEndpoint(opts.endpointUrl)) throw new RealAccountError();
+    const target = await targetOf(opts);
+    let table: string;
+    let stackNotDeployed: string | undefined;
+    try {
+      table = (await chooseTable({ ...target, table: opts.table, stackName: opts.stackName })).table;
+    } catch (err) {
+      // A dry run is the natural first use, before the stack exists: plan anyway, and say so.
+      if (!(opts.dryRun && err instanceof StackNotDeployedError)) throw err;
+      stackNotDeployed = err.stackName;
+      // Never created, so never found: the store reads it as "no claim held".
+      table = `${err.stackName}-not-deployed`;
+    }
     const common = {
-      ...awsTargetOf(opts),
+      ...target,
+      table,
       json: Boolean(opts.json),
       clock: opts.clock,
       accounts: opts.account,
@@ -91,18 +165,18 @@ withAwsOptions(
       log: verboseLog(opts.verbose),
     };
     const report = opts.dryRun
-      ? await dryRunFiles(files, common, print, printError)
+      ? await dryRunFiles(files, { ...common, ...(stackNotDeployed ? { stackNotDeployed } : {}) }, print, printError)
       : await replayFiles(files, { ...common, refreshIndex: opts.refreshIndex }, print, printError);
     process.exitCode = report.exitCode;
   });
 
 withAwsOptions(program.command('history').description('list recorded events, newest first'))
-  .option('--since <duration>', 'how far back by event time: 30m, 6h, 7d', duration, '7d')
+  .option('--since <duration>', 'how far back by event time: 30m, 6h, 7d, 2w', duration, '7d')
   .option('--limit <n>', 'at most this many records', positiveInt, 100)
   .option('--json', 'one JSON object per record per line')
   .action(async (opts) => {
     const records = await listHistory({
-      ...awsTargetOf(opts),
+      ...(await tableTargetOf(opts)),
       since: opts.since,
       limit: opts.limit,
       json: Boolean(opts.json),
@@ -111,16 +185,95 @@ withAwsOptions(program.command('history').description('list recorded events, new
   });
 
 const index = program.command('index').description('the target index the responder uses to find target groups');
-withAwsOptions(index.command('refresh').description('rebuild the target index now (what the scheduled refresher does)'))
+withAwsOptions(
+  index
+    .command('refresh')
+    .description(
+      'rebuild the target index now, as the scheduled refresher does (writes only the index in the table, never the fleet)',
+    ),
+)
   .option('--json', 'print the summary as JSON')
+  .option('--calls-per-second <n>', 'ELBv2 describe calls per second (default 4 on AWS, as the refresher; 50 on an emulator)', positiveInt)
+  .option('--quiet', 'no progress on stderr')
   .action(async (opts) => {
-    const replayer = await createReplayer({
-      ...awsTargetOf(opts),
-      clock: 'wall',
-      refreshIndex: false,
+    const target = await tableTargetOf(opts);
+    if (!opts.quiet) printError(`refreshing the target index in ${target.table} (${target.endpointUrl ?? target.region}) ...`);
+    const summary = await refreshIndexNow({
+      ...target,
+      ...(opts.callsPerSecond ? { describeCallsPerSecond: opts.callsPerSecond } : {}),
+      ...(opts.quiet ? {} : { progress: printError }),
     });
-    const summary = await replayer.refreshIndex();
-    print(opts.json ? JSON.stringify(summary) : `index refreshed: ${JSON.stringify(summary)}`);
+    print(opts.json ? JSON.stringify(summary) : formatRefreshSummary(target.table, summary));
+  });
+
+const dlq = program.command('dlq').description("the stack's dead-letter queues: events that could not be handled");
+/** The DLQs to read: --queue-url, else every *DeadLetterQueueUrl output of the stack. */
+async function dlqSources(opts: AwsFlags & { queueUrl?: string[] }) {
+  const target = await targetOf(opts);
+  if (opts.queueUrl && opts.queueUrl.length > 0) return { target, queues: opts.queueUrl, stack: undefined };
+  const stack = await readStack({ ...target, stackName: opts.stackName });
+  if (stack.deadLetterQueues.length === 0) throw new Error(`stack ${stack.stackName} has no dead-letter queue output; pass --queue-url`);
+  return { target, queues: stack.deadLetterQueues.map((q) => q.url), stack };
+}
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+withAwsOptions(dlq.command('list').description('list dead-lettered events (messages are left in place)'))
+  .option('--queue-url <url>', 'a dead-letter queue to read (repeatable; default: every DLQ of the stack)', collect)
+  .option('--max <n>', 'at most this many messages per queue', positiveInt, 100)
+  .option('--json', 'one JSON object per message per line')
+  .action(async (opts) => {
+    const { target, queues } = await dlqSources(opts);
+    const clients = dlqClientsFor(target);
+    let count = 0;
+    for (const queueUrl of queues) {
+      const entries = await receiveDlq(clients.sqs, queueUrl, opts.max);
+      await release(clients.sqs, entries);
+      count += entries.length;
+      if (!opts.json) print(`${queueUrl}: ${entries.length} message${entries.length === 1 ? '' : 's'}`);
+      entries.forEach((e) => print(opts.json ? JSON.stringify(dlqEntrySummary(e)) : `  ${formatDlqEntry(e)}`));
+    }
+    if (!opts.json && count === 0) print('no dead-lettered events');
+  });
+withAwsOptions(
+  dlq
+    .command('redrive')
+    .description('re-send dead-lettered events (deleted from the DLQ only once re-sent); unrecognised messages stay'),
+)
+  .option('--queue-url <url>', 'a dead-letter queue to redrive (repeatable; default: every DLQ of the stack)', collect)
+  .option('--event-id <id>', 'only the message(s) holding this event')
+  .option('--max <n>', 'at most this many messages per queue', positiveInt, 100)
+  .addOption(
+    new Option('--to <where>', "queue: the stack's event queue; function: invoke the responder asynchronously " +
+      '(default: queue when the stack has one, else function)').choices(['queue', 'function']),
+  )
+  .option('--json', 'one JSON object per message per line')
+  .action(async (opts) => {
+    const { target, queues, stack } = await dlqSources(opts);
+    const sink = stack ?? (await readStack({ ...target, stackName: opts.stackName }));
+    const to: 'queue' | 'function' = opts.to ?? (sink.eventQueueUrl ? 'queue' : 'function');
+    let redriveTarget: RedriveTarget;
+    if (to === 'queue') {
+      if (!sink.eventQueueUrl) throw new Error(`stack ${sink.stackName} has no event queue (EventQueueUrl output); use --to function`);
+      redriveTarget = { to, queueUrl: sink.eventQueueUrl };
+    } else {
+      if (!sink.responderFunctionName) throw new Error(`stack ${sink.stackName} has no ResponderFunctionName output`);
+      redriveTarget = { to, functionName: sink.responderFunctionName };
+    }
+    const clients = dlqClientsFor(target);
+    let failed = 0;
+    for (const queueUrl of queues) {
+      const received = await receiveDlq(clients.sqs, queueUrl, opts.max);
+      const chosen = opts.eventId ? received.filter((e) => e.eventId === opts.eventId) : received;
+      await release(clients.sqs, received.filter((e) => !chosen.includes(e)));
+      for (const r of await redrive(clients, chosen, redriveTarget)) {
+        if (r.result === 'failed') failed++;
+        print(
+          opts.json
+            ? JSON.stringify({ ...dlqEntrySummary(r.entry), result: r.result, ...(r.reason ? { reason: r.reason } : {}) })
+            : `${r.result}: ${formatDlqEntry(r.entry)}${r.reason ? `\n    ${r.reason}` : ''}`,
+        );
+      }
+    }
+    process.exitCode = failed > 0 ? 1 : 0;
   });
 
 withAwsOptions(
@@ -138,7 +291,7 @@ withAwsOptions(
   .action(async (opts) => {
     const report = await runDoctor(
       {
-        ...awsTargetOf(opts),
+        ...(await targetOf(opts)),
         json: Boolean(opts.json),
         autoScalingGroupNames: opts.autoScalingGroupNames,
         targetGroupNames: opts.targetGroupNames,
@@ -161,7 +314,7 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   const error = err as Error;
   const message =
     error.name === 'ResourceNotFoundException'
-      ? `the records table was not found (${error.message}); check --table, --region and --endpoint-url`
+      ? `the records table was not found (${error.message}); check --stack-name, --table, --region and --endpoint-url`
       : error.message;
   printError(`error: ${message}`);
   process.exitCode = 2;

@@ -19,7 +19,15 @@ import { loadEventFiles, replayExitCode } from './read-events';
 import { clockFor, unrecordedFailure, type ReplayOptions, type ReplayReport } from './replay';
 
 /** replay's options; the index is used as it is (refreshing it writes). */
-export type DryRunOptions = Omit<ReplayOptions, 'refreshIndex'>;
+export type DryRunOptions = Omit<ReplayOptions, 'refreshIndex'> & {
+  /** The stack (--stack-name) was looked for and is not deployed: there is no table to read. */
+  stackNotDeployed?: string;
+  /**
+   * ELBv2 describe calls per second when there is no index and registrations are read live.
+   * Default DEFAULTS.indexDescribeCallsPerSecond, the refresher's own share of the account's bucket.
+   */
+  describeCallsPerSecond?: number;
+};
 
 export interface DryRunResult {
   /** The record the response would have written, marked dryRun. */
@@ -64,7 +72,7 @@ export async function createDryRunReplayer(opts: DryRunOptions, clients: DryRunC
   installGuard(clients.sts, 'sts');
   const sts = guardedView(clients.sts, 'sts', setup);
 
-  const tableMissing = await isTableMissing(readOnly.dynamoRaw, opts.table);
+  const tableMissing = opts.stackNotDeployed !== undefined || (await isTableMissing(readOnly.dynamoRaw, opts.table));
   const accounts = opts.accounts ?? [await callerAccount(sts)];
   const settings: ResponderSettings = {
     tableName: opts.table,
@@ -79,14 +87,21 @@ export async function createDryRunReplayer(opts: DryRunOptions, clients: DryRunC
     accounts,
     tableMissing,
     async replay(event) {
-      const dryRun = createDryRun(clients.aws, settings, log, clockFor(event, opts.clock));
+      // No table, no index: read the instance's registrations from ELBv2 instead, so the plan
+      // is as complete as the deployed responder's would be.
+      const mode = tableMissing
+        ? { liveTargets: { describeCallsPerSecond: opts.describeCallsPerSecond ?? DEFAULTS.indexDescribeCallsPerSecond } }
+        : {};
+      const dryRun = createDryRun(clients.aws, settings, log, clockFor(event, opts.clock), mode);
       let record: ResponseRecord;
       try {
         record = await respond(event, dryRun.deps);
       } catch (err) {
         record = err instanceof ResponseFailedError ? err.record : unrecordedFailure(event, err);
       }
-      return { record: dryRunRecord(record), plan: dryRun.plan() };
+      const notes = dryRun.notes();
+      const noted = notes.length > 0 ? { ...record, notes: [...(record.notes ?? []), ...notes] } : record;
+      return { record: dryRunRecord(noted), plan: dryRun.plan() };
     },
   };
 }
@@ -125,17 +140,21 @@ function header(opts: DryRunOptions, accounts: string[]): string {
   const where = opts.endpointUrl
     ? `the emulator at ${opts.endpointUrl}`
     : `${regionOf(opts)}${opts.profile ? ` with profile ${opts.profile}` : ''}`;
+  const table = opts.stackNotDeployed ? `stack ${opts.stackNotDeployed} not deployed` : `table ${opts.table}`;
   return (
-    `dry run against ${where}, table ${opts.table}, accepting events of account ${accounts.join(', ')}: ` +
+    `dry run against ${where}, ${table}, accepting events of account ${accounts.join(', ')}: ` +
     'only reads are sent; the target index is used as it is\n'
   );
 }
 
 function missingTableWarning(opts: DryRunOptions): string {
+  const what = opts.stackNotDeployed
+    ? `the stack ${opts.stackNotDeployed} is not deployed in ${regionOf(opts)}`
+    : `table ${opts.table} does not exist in ${regionOf(opts)} (check --table, --stack-name and --region)`;
   return (
-    `warning: table ${opts.table} does not exist in ${regionOf(opts)} (a dry run never creates it; check --table and --region). ` +
-    "The target index lookup fails, so the plan covers only the Auto Scaling group's own target groups; " +
-    'the real response would fail at its claim.\n'
+    `warning: ${what}: this is what the responder would do once deployed. With no target index, the ` +
+    "instance's registrations outside its Auto Scaling group are read from ELBv2 (each plan says how many " +
+    'describe calls that took); no claim is held. Nothing is created.\n'
   );
 }
 

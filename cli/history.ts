@@ -6,18 +6,26 @@ import { formatRecord, recordSummary } from './format';
 
 export interface HistoryOptions extends AwsTarget {
   table: string;
-  /** How far back, as a duration: 30m, 6h, 7d. */
+  /** How far back, as a duration: 30m, 6h, 7d, 2w. */
   since: string;
   limit: number;
   json: boolean;
 }
 
-const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 
+/**
+ * A duration in ms from a whole positive number and a unit: m (minutes), h (hours), d (days),
+ * w (weeks): `30m`, `6h`, `7d`, `1w`. Raises an Error naming the accepted forms otherwise
+ * (including 0, fractions, other units and values beyond the records' reach of ~10 years).
+ */
 export function parseDuration(text: string): number {
-  const match = /^(\d+)([mhd])$/.exec(text.trim());
-  if (!match) throw new Error(`--since "${text}" is not a duration like 30m, 6h or 7d`);
-  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+  const match = /^(\d{1,6})([mhdw])$/.exec(text.trim());
+  const ms = match ? Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS] : NaN;
+  if (!match || !(ms > 0) || ms > 10 * 365 * UNIT_MS.d) {
+    throw new Error(`"${text}" is not a duration like 30m, 6h, 7d or 1w (a whole number > 0, then m, h, d or w)`);
+  }
+  return ms;
 }
 
 export async function listHistory(opts: HistoryOptions, now: number = Date.now()): Promise<StoredRecord[]> {

@@ -1,5 +1,7 @@
-// Event files for `replay`: one EventBridge event, or an array of them, per JSON file.
+// Event files for `replay`: one EventBridge event, or an array of them, per JSON file. A wrapped
+// event (a Lambda on-failure record, an SQS message or batch, an SNS notification) is unwrapped.
 import { readFile } from 'node:fs/promises';
+import { unwrapEvent } from './wrapped-event';
 
 export type EventFile =
   | { file: string; ok: true; events: unknown[] }
@@ -35,7 +37,15 @@ export async function loadEventFiles(
   const loaded = await Promise.all(files.map(readEventFile));
   const fileErrors = loaded.flatMap((f) => (f.ok ? [] : [f.error]));
   fileErrors.forEach((e) => printError(`error: ${e}`));
-  const events = loaded.flatMap((f) => (f.ok ? f.events : []));
+  const events = loaded.flatMap((f) => {
+    if (!f.ok) return [];
+    return f.events.flatMap((value, i) => {
+      const { events: inner, problems } = unwrapEvent(value);
+      const where = f.events.length > 1 ? `${f.file} event ${i + 1}` : f.file;
+      problems.forEach((p) => printError(`warning: ${where}: ${p}`));
+      return inner.map((u) => u.event);
+    });
+  });
   return { events: instanceId ? events.map((e) => retarget(e, instanceId)) : events, fileErrors };
 }
 

@@ -20,6 +20,7 @@ import type { Log } from '../log';
 import type { ResponderDeps } from '../response/deps';
 import { createResponderDeps, type ResponderSettings } from '../wiring';
 import { PlanJournal, SERVICE, guardClients, type PlanStep } from './guard';
+import { LiveTargetLookup, liveLookupNote } from './live-targets';
 import { ReadOnlyEventStore } from './read-only-store';
 
 export interface DryRun {
@@ -29,17 +30,44 @@ export interface DryRun {
   clients: AwsClients;
   /** The calls so far: reads made and writes planned, in order. */
   plan(): PlanStep[];
+  /** Notes for the record: what the dry run did differently from the real response. */
+  notes(): string[];
+}
+
+export interface DryRunMode {
+  /**
+   * There is no target index to read (no table: the stack is not deployed): find the
+   * instance's registrations by reading ELBv2 live (LiveTargetLookup), at this many ELBv2
+   * describe calls per second.
+   */
+  liveTargets?: { describeCallsPerSecond: number };
 }
 
 /** One dry run (one event): a fresh plan over the same clients. */
-export function createDryRun(clients: AwsClients, settings: ResponderSettings, log: Log, now?: () => number): DryRun {
+export function createDryRun(
+  clients: AwsClients,
+  settings: ResponderSettings,
+  log: Log,
+  now?: () => number,
+  mode: DryRunMode = {},
+): DryRun {
   const journal = new PlanJournal();
   const readOnly = guardClients(clients, journal);
   const real = createResponderDeps(readOnly, settings, log, now);
+  const live = mode.liveTargets
+    ? new LiveTargetLookup({
+        elbv2: readOnly.elbv2,
+        ec2: readOnly.ec2,
+        describeCallsPerSecond: mode.liveTargets.describeCallsPerSecond,
+        ...(now ? { now } : {}),
+      })
+    : undefined;
   return {
     clients: readOnly,
+    notes: () => (live && live.stats.describeInstancesCalls > 0 ? [liveLookupNote(live.stats)] : []),
     deps: {
       ...real,
+      ...(live ? { targetIndex: live } : {}),
       autoScaling: new PlannedAutoScaling(real.autoScaling, journal),
       loadBalancing: new PlannedLoadBalancing(journal),
       ...(real.ecs ? { ecs: new PlannedEcs(real.ecs, journal) } : {}),

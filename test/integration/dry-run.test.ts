@@ -153,7 +153,7 @@ describe('spot-responder replay --dry-run (the CLI)', () => {
   );
 
   it(
-    'never creates a missing table: says so, and plans what the group alone tells it',
+    '9.8 before the stack is deployed (no table): a complete plan from ELBv2 read live, exit 0, a warning, nothing created',
     async () => {
       // Prepare
       const missing = uniqueName('no-tbl');
@@ -161,18 +161,48 @@ describe('spot-responder replay --dry-run (the CLI)', () => {
       const file = eventFile('missing-table', spotWarningEvent(victim));
 
       // Act
-      const run = await runCli(['replay', '--dry-run', '--endpoint-url', testEndpoint(), '--table', missing, file]);
+      const run = await runCli(['replay', '--dry-run', '--endpoint-url', testEndpoint(), '--table', missing, '--json', file]);
 
-      // Assess
-      expect(run.stdout).toContain(`warning: table ${missing} does not exist`);
-      expect(run.stdout).toMatch(/note: target index lookup failed/);
-      expect(run.stdout).toMatch(/WOULD autoscaling +DetachInstances/);
-      expect(run.stdout).toMatch(/failed: ResourceNotFoundException/);
+      // Assess: the same four target groups the index finds (two outside the group, one by IP)
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(`warning: table ${missing} does not exist`);
+      const [line] = jsonLines(run.stdout) as Array<Record<string, unknown> & { plan: PlanStep[]; notes: string[] }>;
+      expect(line).toMatchObject({ outcome: 'handled', dryRun: true });
+      const { web, api, admin, adminIp } = fleet.targetGroups;
+      expect(targetGroupsOf(writes(line?.plan ?? [], 'DeregisterTargets'))).toEqual(
+        [web.arn, api.arn, admin.arn, adminIp.arn].sort(),
+      );
+      expect(writes(line?.plan ?? [], 'DetachInstances')).toHaveLength(1);
+      const health = (line?.plan ?? []).filter((s) => s.command === 'DescribeTargetHealth');
+      const listing = (line?.plan ?? []).filter((s) => s.command === 'DescribeTargetGroups');
+      expect(health.length).toBeGreaterThanOrEqual(4);
+      expect(line?.notes).toContainEqual(
+        expect.stringContaining(`${health.length + listing.length} describe calls (${listing.length} DescribeTargetGroups`),
+      );
+      expect(writes(line?.plan ?? [], 'TransactWriteItems')[0]?.note).toMatch(/the table does not exist/);
       const described = await replayer.clients.dynamoRaw
         .send(new DescribeTableCommand({ TableName: missing }))
         .catch((err: Error) => err);
       expect(described).toMatchObject({ name: 'ResourceNotFoundException' });
       expect(await world()).toEqual(before);
+    },
+    SLOW_MS,
+  );
+
+  it(
+    '9.8 --stack-name of a stack not deployed: plans anyway and says the stack is not deployed, exit 0',
+    async () => {
+      // Prepare
+      const file = eventFile('not-deployed', spotWarningEvent(victim));
+
+      // Act
+      const run = await runCli(['replay', '--dry-run', '--endpoint-url', testEndpoint(), '--stack-name', 'NoSuchStack', file]);
+
+      // Assess
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('warning: the stack NoSuchStack is not deployed in us-east-1');
+      expect(run.stdout).toMatch(/WOULD elbv2 +DeregisterTargets/);
+      expect(run.stdout).toMatch(/outcome: *handled|handled/);
     },
     SLOW_MS,
   );

@@ -1,0 +1,133 @@
+// Which deployed spot-responder the CLI works with: the stack's outputs name the records table,
+// the dead-letter queues, the event queue and the responder function, so nobody has to copy a
+// generated name. `--table` still overrides; a local emulator without --stack-name uses the
+// CLI's own table (created on first replay).
+import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
+import { AWS_CALL_POLICY } from '../lambda/aws/clients';
+import { CLI_ENV, DEFAULTS } from '../lambda/contract';
+import { clientOptionsFor, isEmulator, regionOf, type AwsTarget } from './aws-target';
+
+/** The stack id bin/app.ts deploys (`new SpotResponderStack(app, 'SpotResponder')`). */
+export const DEFAULT_STACK_NAME = 'SpotResponder';
+
+/**
+ * Output keys of SpotResponderStack (lib/spot-responder-stack.ts) the CLI reads. Dead-letter
+ * queues are every output whose key ends in `DeadLetterQueueUrl`: the rule / on-failure DLQ
+ * today, the event queue's DLQ once the stack has a queue.
+ */
+export const STACK_OUTPUT = {
+  tableName: 'TableName',
+  responderFunctionName: 'ResponderFunctionName',
+  eventQueueUrl: 'EventQueueUrl',
+  deadLetterQueueSuffix: 'DeadLetterQueueUrl',
+} as const;
+
+export interface StackOutputs {
+  stackName: string;
+  tableName?: string;
+  responderFunctionName?: string;
+  /** The queue between EventBridge and the responder, when the stack has one. */
+  eventQueueUrl?: string;
+  /** Every dead-letter queue, by output key. */
+  deadLetterQueues: { outputKey: string; url: string }[];
+}
+
+/** DescribeStacks found no such stack in this account and region. */
+export class StackNotDeployedError extends Error {
+  override name = 'StackNotDeployedError';
+  constructor(
+    readonly stackName: string,
+    readonly region: string,
+  ) {
+    super(
+      `stack ${stackName} is not deployed in ${region} (CloudFormation DescribeStacks: does not exist); ` +
+        'deploy it (npx cdk deploy), or pass --stack-name, --region / --profile, or --table',
+    );
+  }
+}
+
+/** The stack exists but lacks an output the command needs (an older or foreign stack). */
+export class StackOutputMissingError extends Error {
+  override name = 'StackOutputMissingError';
+}
+
+/** A CloudFormation client for this target, with the CLI's retry settings. */
+export function cloudFormationFor(target: AwsTarget): CloudFormationClient {
+  return new CloudFormationClient({ ...clientOptionsFor(target), maxAttempts: AWS_CALL_POLICY.maxAttempts });
+}
+
+/**
+ * The stack's outputs (CloudFormation DescribeStacks). Raises StackNotDeployedError when the
+ * stack does not exist (CloudFormation answers ValidationError "Stack with id X does not exist"),
+ * any other AWS error as it is.
+ */
+export async function readStackOutputs(cfn: CloudFormationClient, stackName: string, region: string): Promise<StackOutputs> {
+  let outputs: Output[];
+  try {
+    const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
+    outputs = out.Stacks?.[0]?.Outputs ?? [];
+  } catch (err) {
+    if (err instanceof Error && err.name === 'ValidationError' && /does not exist/i.test(err.message)) {
+      throw new StackNotDeployedError(stackName, region);
+    }
+    throw err;
+  }
+  const value = (key: string) => outputs.find((o) => o.OutputKey === key)?.OutputValue;
+  return {
+    stackName,
+    tableName: value(STACK_OUTPUT.tableName),
+    responderFunctionName: value(STACK_OUTPUT.responderFunctionName),
+    eventQueueUrl: value(STACK_OUTPUT.eventQueueUrl),
+    deadLetterQueues: outputs.flatMap((o) =>
+      o.OutputKey?.endsWith(STACK_OUTPUT.deadLetterQueueSuffix) && o.OutputValue
+        ? [{ outputKey: o.OutputKey, url: o.OutputValue }]
+        : [],
+    ),
+  };
+}
+
+export interface TableChoice {
+  table: string;
+  /** Where the name came from, for messages. */
+  from: '--table' | typeof CLI_ENV.tableName | 'stack' | 'emulator default';
+  /** Set when read from the stack. */
+  stack?: StackOutputs;
+}
+
+export interface StackSelection extends AwsTarget {
+  /** --table, when given. */
+  table?: string;
+  /** --stack-name, when given explicitly. */
+  stackName?: string;
+}
+
+/**
+ * The records table: --table, else SPOT_RESPONDER_TABLE, else (an emulator without --stack-name)
+ * the CLI's local table, else the `TableName` output of --stack-name (default SpotResponder).
+ * Raises StackNotDeployedError or StackOutputMissingError.
+ */
+export async function chooseTable(
+  sel: StackSelection,
+  cfn: () => CloudFormationClient = () => cloudFormationFor(sel),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<TableChoice> {
+  if (sel.table) return { table: sel.table, from: '--table' };
+  const fromEnv = env[CLI_ENV.tableName];
+  if (fromEnv) return { table: fromEnv, from: CLI_ENV.tableName };
+  if (isEmulator(sel) && !sel.stackName) return { table: DEFAULTS.cliTableName, from: 'emulator default' };
+  const stack = await readStack(sel, cfn);
+  if (!stack.tableName) {
+    throw new StackOutputMissingError(`stack ${stack.stackName} has no ${STACK_OUTPUT.tableName} output; pass --table`);
+  }
+  return { table: stack.tableName, from: 'stack', stack };
+}
+
+/** The outputs of --stack-name (default SpotResponder), with a client made for the call. */
+export async function readStack(sel: StackSelection, cfn: () => CloudFormationClient = () => cloudFormationFor(sel)): Promise<StackOutputs> {
+  const client = cfn();
+  try {
+    return await readStackOutputs(client, sel.stackName ?? DEFAULT_STACK_NAME, regionOf(sel));
+  } finally {
+    client.destroy();
+  }
+}

@@ -1,0 +1,133 @@
+// The CLI finding a deployed stack through CloudFormation outputs, and `dlq list | redrive`
+// against moto's SQS, through the real CLI. The stack here is a small template with the outputs
+// SpotResponderStack has (TableName, DeadLetterQueueUrl, EventQueueUrl): moto's CloudFormation
+// answers DescribeStacks as AWS does; the full app's deploy into moto is the deploy test's.
+// moto runs no Lambda without Docker, so redrive to the function is covered by unit tests
+// (test/unit/cli/dlq.test.ts); here it goes to the event queue.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { createReplayer, type Replayer } from '../../cli/replay';
+import { spotWarningEvent } from '../../cli/sample-events';
+import { testEndpoint, useEmulator } from '../support/emulator-env';
+import { destroyClients, jsonLines, runCli, uniqueName } from '../support/integration';
+
+useEmulator();
+
+const SLOW_MS = 90_000;
+const STACK = uniqueName('Stack');
+const TABLE = uniqueName('stk-tbl');
+const creds = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+
+let cfn: CloudFormationClient;
+let sqs: SQSClient;
+let replayer: Replayer;
+let scratch: string;
+let outputs: Record<string, string>;
+
+beforeAll(async () => {
+  const config = { endpoint: testEndpoint(), region: 'us-east-1', credentials: creds };
+  cfn = new CloudFormationClient(config);
+  sqs = new SQSClient(config);
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'spot-responder-stack-'));
+  replayer = await createReplayer({ endpointUrl: testEndpoint(), table: TABLE, clock: 'wall', refreshIndex: false });
+  const template = {
+    Resources: { Dlq: { Type: 'AWS::SQS::Queue' }, Events: { Type: 'AWS::SQS::Queue' } },
+    Outputs: {
+      TableName: { Value: TABLE },
+      DeadLetterQueueUrl: { Value: { Ref: 'Dlq' } },
+      EventQueueUrl: { Value: { Ref: 'Events' } },
+    },
+  };
+  await cfn.send(new CreateStackCommand({ StackName: STACK, TemplateBody: JSON.stringify(template) }));
+  const out = await cfn.send(new DescribeStacksCommand({ StackName: STACK }));
+  outputs = Object.fromEntries((out.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+}, SLOW_MS);
+
+afterAll(() => {
+  cfn?.destroy();
+  sqs?.destroy();
+  if (replayer) destroyClients(replayer.clients);
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('--stack-name', () => {
+  it(
+    'history reads the table named by the stack output; --account no longer swallows the file after it',
+    async () => {
+      // Prepare: one event recorded in the stack's table, through the CLI with --stack-name
+      const warning = spotWarningEvent('i-0aaaaaaaaaaaaaaaa');
+      const file = path.join(scratch, 'warning.json');
+      fs.writeFileSync(file, JSON.stringify(warning));
+
+      // Act
+      const replay = await runCli([
+        'replay', '--json', '--no-refresh-index', '--endpoint-url', testEndpoint(), '--stack-name', STACK,
+        '--account', '123456789012', file,
+      ]);
+      const history = await runCli(['history', '--json', '--since', '1w', '--endpoint-url', testEndpoint(), '--stack-name', STACK]);
+      const missing = await runCli(['history', '--endpoint-url', testEndpoint(), '--stack-name', 'NoSuchStack']);
+
+      // Assess
+      expect(replay.stderr).not.toMatch(/missing required argument/);
+      expect(jsonLines(replay.stdout)).toEqual([expect.objectContaining({ eventId: warning.id })]);
+      expect(jsonLines(history.stdout)).toEqual([expect.objectContaining({ eventId: warning.id })]);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toMatch(/stack NoSuchStack is not deployed in us-east-1/);
+    },
+    SLOW_MS,
+  );
+});
+
+describe('dlq', () => {
+  it(
+    'lists a rule DLQ message and an on-failure record, redrives both to the event queue, deletes them after',
+    async () => {
+      // Prepare
+      const dlq = outputs.DeadLetterQueueUrl as string;
+      const events = outputs.EventQueueUrl as string;
+      const first = spotWarningEvent('i-0bbbbbbbbbbbbbbbb');
+      const second = spotWarningEvent('i-0cccccccccccccccc');
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: dlq,
+          MessageBody: JSON.stringify(first),
+          MessageAttributes: { ERROR_CODE: { DataType: 'String', StringValue: 'SDK_CLIENT_ERROR' } },
+        }),
+      );
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: dlq,
+          MessageBody: JSON.stringify({ requestContext: { functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:f' }, requestPayload: second }),
+        }),
+      );
+      const cli = (...args: string[]) => runCli(['dlq', ...args, '--json', '--endpoint-url', testEndpoint(), '--stack-name', STACK]);
+
+      // Act
+      const listed = await cli('list');
+      const redriven = await cli('redrive');
+
+      // Assess
+      expect(listed.code).toBe(0);
+      expect((jsonLines(listed.stdout) as Array<{ kind: string; eventId: string }>).map((l) => [l.kind, l.eventId]).sort()).toEqual(
+        [
+          ['eventbridge-rule-dlq', first.id],
+          ['lambda-on-failure-record', second.id],
+        ].sort(),
+      );
+      expect(redriven.code).toBe(0);
+      expect((jsonLines(redriven.stdout) as Array<{ result: string }>).map((l) => l.result)).toEqual(['redriven', 'redriven']);
+      const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: events, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      expect((received.Messages ?? []).map((m) => (JSON.parse(m.Body ?? '{}') as { id: string }).id).sort()).toEqual(
+        [first.id, second.id].sort(),
+      );
+      const left = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      );
+      expect(left.Attributes).toMatchObject({ ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
+    },
+    SLOW_MS,
+  );
+});
