@@ -7,6 +7,7 @@ import {
   INDEX_REFRESHER_ENV,
   REBALANCE_ACTIONS,
   RESPONDER_ENV,
+  SIGNALS_ENV,
   TAG_MODES,
   type RebalanceAction,
   type TagMode,
@@ -77,6 +78,8 @@ export interface ResponderConfig {
   tagPolicy: TagPolicy;
   /** ECS clusters to look for the instance in; empty turns ECS draining off. */
   ecsClusters: string[];
+  /** SNS topic for notifications (SIGNALS_ENV.notificationTopicArn); absent: none. */
+  notificationTopicArn?: string;
 }
 
 /**
@@ -95,7 +98,18 @@ export function loadResponderConfig(env: Env = process.env): ResponderConfig {
       key: env[RESPONDER_ENV.tagKey]?.trim() || DEFAULTS.tagKey,
     },
     ecsClusters: list(env, RESPONDER_ENV.ecsClusters),
+    ...topicArn(env, SIGNALS_ENV.notificationTopicArn),
   };
+}
+
+/** An SNS topic ARN, or nothing when the variable is unset or empty; a malformed one throws. */
+function topicArn(env: Env, name: string): { notificationTopicArn?: string } {
+  const raw = env[name]?.trim();
+  if (!raw) return {};
+  if (!/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(raw)) {
+    throw new ConfigError(`environment variable ${name} must be an SNS topic ARN, got "${raw}"`);
+  }
+  return { notificationTopicArn: raw };
 }
 
 export interface IndexRefresherConfig {
