@@ -35,9 +35,10 @@ export function createDashboard(scope: Construct, props: SpotResponderDashboardP
     stats.map((statistic) => spotResponderMetric(name, { statistic, period: PERIOD, label: `${what} ${statistic}` }));
 
   // One line per outcome, interruption signals summed: the counts an operator reads first.
-  const outcomes = OUTCOMES.map((outcome) => {
+  // The ids must be unique across the whole graph, hence the outcome's index in them.
+  const outcomes = OUTCOMES.map((outcome, o) => {
     const bySignal = Object.fromEntries(
-      INTERRUPTION_SIGNALS.map((signal, i) => [`s${i}`, sum(N.responses, signal, { [D.signal]: signal, [D.outcome]: outcome })]),
+      INTERRUPTION_SIGNALS.map((signal, i) => [`o${o}s${i}`, sum(N.responses, signal, { [D.signal]: signal, [D.outcome]: outcome })]),
     );
     return new cloudwatch.MathExpression({
       expression: Object.keys(bySignal).map((id) => `FILL(${id}, 0)`).join(' + '),

@@ -2,11 +2,11 @@
 // the responder publishes itself (lambda/response/notifications.ts says why not a destination
 // or a Pipe). Wiring only: the topic, the grant, the variable that tells the responder.
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { SIGNALS_ENV } from '../lambda/contract';
+import { acknowledge, wildcardActionFinding } from './nag';
 
 /**
  * The topic the responder notifies: `topic` itself, or with `true` a new topic `NotificationTopic`
@@ -20,15 +20,29 @@ export function wireNotificationTopic(
   topic: true | sns.ITopic,
   responder: lambda.Function,
 ): sns.ITopic {
-  const target =
-    topic === true
-      ? new sns.Topic(scope, 'NotificationTopic', {
-          displayName: 'spot-responder notifications',
-          masterKey: kms.Alias.fromAliasName(scope, 'NotificationTopicKey', 'alias/aws/sns'),
-          enforceSSL: true,
-        })
-      : topic;
-  target.grantPublish(responder.role as iam.IRole);
+  const target = topic === true ? awsManagedKeyTopic(scope) : topic;
+  const role = responder.role as iam.IRole;
+  target.grantPublish(role);
+  if (topic !== true && topic.masterKey) {
+    acknowledge(
+      role,
+      "Topic.grantPublish grants kms:GenerateDataKey* on the topic's own key only (GenerateDataKey and " +
+        'GenerateDataKeyWithoutPlaintext, what SNS needs to encrypt a published message); the resource is that one key.',
+      wildcardActionFinding('kms:GenerateDataKey*'),
+    );
+  }
   responder.addEnvironment(SIGNALS_ENV.notificationTopicArn, target.topicArn);
   return target;
+}
+
+/**
+ * Set on the CloudFormation resource, not as `masterKey`: an imported alias would make
+ * grantPublish add kms rights on every key of the account (key/*, narrowed by an alias
+ * condition), and the AWS managed key needs no IAM grant at all: its key policy already lets
+ * the account's principals use it through SNS.
+ */
+function awsManagedKeyTopic(scope: Construct): sns.Topic {
+  const topic = new sns.Topic(scope, 'NotificationTopic', { displayName: 'spot-responder notifications', enforceSSL: true });
+  (topic.node.defaultChild as sns.CfnTopic).kmsMasterKeyId = 'alias/aws/sns';
+  return topic;
 }
