@@ -600,7 +600,7 @@ describe('alarms', () => {
       Dimensions: [{ Name: 'FunctionName', Value: resolve(stack, responder.indexRefresherFunction.functionName) }],
       AlarmActions: Match.absent(),
     });
-    expect(responder.alarms).toHaveLength(3);
+    expect(responder.alarms).toHaveLength(6);
   });
 
   test('alarmEmail adds a topic, subscribed by email, that every alarm notifies', () => {
