@@ -8,6 +8,7 @@ import {
   INDEX_REFRESHER_ENV,
   REBALANCE_ACTIONS,
   RESPONDER_ENV,
+  SIGNALS_ENV,
   TAG_MODES,
   type RebalanceAction,
   type TagMode,
@@ -96,6 +97,8 @@ export interface ResponderConfig {
   ecsClusters: string[];
   /** The groups and target groups its IAM policy covers; the plan skips the rest. */
   scope: ResourceScope;
+  /** SNS topic for notifications (SIGNALS_ENV.notificationTopicArn); absent: none. */
+  notificationTopicArn?: string;
 }
 
 /**
@@ -118,7 +121,18 @@ export function loadResponderConfig(env: Env = process.env): ResponderConfig {
       autoScalingGroupNames: patternList(env, RESPONDER_ENV.autoScalingGroupNames),
       targetGroupNames: patternList(env, RESPONDER_ENV.targetGroupNames),
     },
+    ...topicArn(env, SIGNALS_ENV.notificationTopicArn),
   };
+}
+
+/** An SNS topic ARN, or nothing when the variable is unset or empty; a malformed one throws. */
+function topicArn(env: Env, name: string): { notificationTopicArn?: string } {
+  const raw = env[name]?.trim();
+  if (!raw) return {};
+  if (!/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(raw)) {
+    throw new ConfigError(`environment variable ${name} must be an SNS topic ARN, got "${raw}"`);
+  }
+  return { notificationTopicArn: raw };
 }
 
 export interface IndexRefresherConfig {

@@ -53,8 +53,10 @@ export const INDEX_REFRESHER_ENV = {
   describeCallsPerSecond: 'INDEX_DESCRIBE_CALLS_PER_SECOND',
 } as const;
 
-/** Read by the Powertools logger of both functions. */
+/** Read by Powertools (logger and metrics) in both functions. */
 export const POWERTOOLS_ENV = {
+  /** The namespace of every metric (always METRICS.namespace: the dashboard and alarms read it there). */
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   /** The `service` field of every log line. */
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   /** One of LOG_LEVELS. */
@@ -90,4 +92,69 @@ export const DEFAULTS = {
   serviceName: 'spot-responder',
   /** The CLI's table when neither `--table` nor SPOT_RESPONDER_TABLE is set (the emulator's table). */
   cliTableName: 'spot-responder',
+} as const;
+
+/**
+ * The functions' CloudWatch metrics, emitted as EMF log lines by Powertools Metrics
+ * (lambda/response/metrics.ts) and read by the construct's dashboard and alarms (lib/dashboard.ts,
+ * lib/alarms.ts). Every metric carries the dimension `service` = DEFAULTS.serviceName; units are
+ * in the names' descriptions.
+ */
+export const METRICS = {
+  /** The CloudWatch namespace (POWERTOOLS_METRICS_NAMESPACE of both functions). */
+  namespace: 'SpotResponder',
+  dimensions: {
+    service: 'service',
+    /** spot-interruption-warning, rebalance-recommendation, instance-state-change, or unidentified. */
+    signal: 'signal',
+    /** One of OUTCOMES. */
+    outcome: 'outcome',
+    /** One of SKIP_KINDS. */
+    skipKind: 'skipKind',
+  },
+  names: {
+    /** Count, one per closed record, dimensions service + signal + outcome. */
+    responses: 'Responses',
+    /** Count, one per skipped record, dimensions service + skipKind. */
+    skips: 'Skips',
+    /** Milliseconds from the signal's time to the last deregistration returning (traffic-stopped). */
+    timeToTrafficStopped: 'TimeToTrafficStopped',
+    /** Milliseconds left before the deadline when a response finished; negative when late. */
+    timeLeftAtFinish: 'TimeLeftAtFinish',
+    /** Milliseconds from the warning to the instance stopping or shutting down (real notice). */
+    noticeLength: 'NoticeLength',
+    /** Milliseconds from the signal to the replacement first seen in the group. */
+    replacementLag: 'ReplacementLag',
+    /** Count of AWS call attempts answered with a throttling error (retried or not). */
+    throttles: 'Throttles',
+    /** Seconds: age of the target index a response read (its refreshedAt to the response). */
+    indexAgeAtResponse: 'IndexAgeAtResponse',
+    /** Seconds: age of a new index snapshot when its write completes (scan start to written). */
+    indexAge: 'IndexAge',
+    /** Count, one per completed index refresh; the stale-index alarm watches it. */
+    indexRefreshes: 'IndexRefreshes',
+  },
+} as const;
+
+/** Every response outcome, as the metrics' `outcome` dimension spells it. */
+export const OUTCOMES = ['handled', 'duplicate', 'skipped', 'rejected', 'failed'] as const;
+
+/** Every skip kind, as the metrics' `skipKind` dimension spells it (see core/model.ts SkipKind). */
+export const SKIP_KINDS = [
+  'too-late',
+  'record-only',
+  'unknown-instance',
+  'already-terminated',
+  'excluded-by-tag',
+  'not-opted-in',
+  'no-group',
+  'capacity-rebalancing',
+  'nothing-to-do',
+  'not-acted-on',
+] as const;
+
+/** Optional environment variables of the responder, set by the construct only when the feature is on. */
+export const SIGNALS_ENV = {
+  /** ARN of the SNS topic the responder notifies; unset: no notifications. */
+  notificationTopicArn: 'NOTIFICATION_TOPIC_ARN',
 } as const;

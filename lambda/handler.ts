@@ -1,23 +1,29 @@
 // Lambda entry: configuration, SDK clients and adapters are built once per container, at
 // cold start; a missing setting fails here, before any event is half-handled.
 import { createAwsClients } from './aws/clients';
+import { countClientThrottles } from './aws/throttles';
 import { loadResponderConfig } from './config';
 import { powertoolsLog } from './log';
 import { makeHandler } from './make-handler';
+import { powertoolsMetrics } from './response/metrics';
 import { createResponderDeps } from './wiring';
 
 const config = loadResponderConfig();
+const clients = createAwsClients();
+const metrics = powertoolsMetrics({ throttles: countClientThrottles(clients) });
 
-export const handler = makeHandler(
-  createResponderDeps(
-    createAwsClients(),
+export const handler = makeHandler({
+  metrics,
+  ...createResponderDeps(
+    clients,
     {
       tableName: config.tableName,
       recordRetentionDays: config.recordRetentionDays,
       policy: { accounts: config.acceptedAccounts, regions: config.acceptedRegions },
       behaviour: { rebalanceAction: config.rebalanceAction, tagPolicy: config.tagPolicy, scope: config.scope },
       ecsClusters: config.ecsClusters,
+      notificationTopicArn: config.notificationTopicArn,
     },
     powertoolsLog(),
   ),
-);
+});

@@ -2,9 +2,11 @@
 // container's life. Not at import, so the tests can import it without the Lambda's
 // environment; a missing variable still fails the very first invocation.
 import { createAwsClients } from './aws/clients';
+import { countClientThrottles } from './aws/throttles';
 import { loadIndexRefresherConfig } from './config';
 import { makeIndexRefresher, type RefreshSummary } from './index-refresher';
 import { powertoolsLog } from './log';
+import { powertoolsMetrics } from './response/metrics';
 import { createIndexRefresherDeps } from './wiring';
 
 let refresh: (() => Promise<RefreshSummary>) | undefined;
@@ -12,7 +14,9 @@ let refresh: (() => Promise<RefreshSummary>) | undefined;
 export async function handler(): Promise<RefreshSummary> {
   if (!refresh) {
     const config = loadIndexRefresherConfig();
-    refresh = makeIndexRefresher(createIndexRefresherDeps(createAwsClients(), config, powertoolsLog()));
+    const clients = createAwsClients();
+    const metrics = powertoolsMetrics({ throttles: countClientThrottles(clients) });
+    refresh = makeIndexRefresher({ ...createIndexRefresherDeps(clients, config, powertoolsLog()), metrics });
   }
   return refresh();
 }

@@ -11,6 +11,7 @@ import type { EventStorePort, InstancePointer, TargetSnapshotPort, TimelineAddit
 import { errorInfo } from './aws/clients';
 import { scanTargetRegistrations, type ScanStats } from './aws/target-scan';
 import type { Log } from './log';
+import type { MetricsSink } from './response/metrics';
 
 export interface IndexRefresherDeps {
   elbv2: ElasticLoadBalancingV2Client;
@@ -21,6 +22,8 @@ export interface IndexRefresherDeps {
   callsPerSecond: number;
   log: Log;
   now?: () => number;
+  /** Told of every snapshot written (IndexRefreshes, IndexAge); none: no metrics. */
+  metrics?: MetricsSink;
 }
 
 export interface VerificationStats {
@@ -49,6 +52,7 @@ export function makeIndexRefresher(deps: IndexRefresherDeps): () => Promise<Refr
         log: deps.log,
       });
       await deps.index.writeSnapshot(scanned.byInstance, snapshotAt);
+      deps.metrics?.indexRefreshed({ snapshotAt, completedAt: now() });
     } catch (err) {
       deps.log.error('target index refresh failed', { snapshotAt, durationMs: now() - started, error: errorInfo(err) });
       throw err;

@@ -15,6 +15,7 @@ import { startHeartbeat } from './response/heartbeat';
 import { settleLookups, startLookups, type PendingLookups } from './response/lookups';
 import { actedFields, baseRecord, closeRecord, rejectedRecord, signalEntry, skippedFields } from './response/records';
 import { extendTimeline } from './response/timeline';
+import { reported } from './response/report';
 import { findReplacement } from './response/verify';
 
 /** Thrown after a failed response has been recorded, so AWS retries it and then dead-letters it. */
@@ -31,6 +32,10 @@ export class ResponseFailedError extends Error {
  * a failed response, so Lambda retries it; errors of the store itself propagate.
  */
 export async function respond(raw: unknown, deps: ResponderDeps): Promise<ResponseRecord> {
+  return reported(deps, answer(raw, deps));
+}
+
+async function answer(raw: unknown, deps: ResponderDeps): Promise<ResponseRecord> {
   const now = deps.now ?? Date.now;
   const receivedAt = now();
   const parsed = parseEvent(raw, deps.policy);

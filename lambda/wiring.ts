@@ -7,6 +7,7 @@ import { Ec2Adapter } from './aws/ec2';
 import { EcsAdapter } from './aws/ecs';
 import { DynamoEventStore } from './aws/store/event-store';
 import { LoadBalancingAdapter } from './aws/load-balancing';
+import { SnsNotifier } from './aws/sns-notifier';
 import { DynamoTargetIndex } from './aws/target-index';
 import { DEFAULTS } from './contract';
 import type { AcceptPolicy } from './events';
@@ -27,6 +28,8 @@ export interface ResponderSettings {
   behaviour?: ResponderBehaviour;
   /** ECS clusters to drain container instances in; none turns ECS draining off. */
   ecsClusters?: string[];
+  /** SNS topic for handled interruptions and failures; none: no notifications. */
+  notificationTopicArn?: string;
 }
 
 /** The responder's ports on real AWS: one adapter per service over `clients`, the store and index on `settings.tableName`. */
@@ -55,6 +58,7 @@ export function createResponderDeps(
     ...(settings.ecsClusters && settings.ecsClusters.length > 0
       ? { ecs: new EcsAdapter(clients.ecs, settings.ecsClusters) }
       : {}),
+    ...(settings.notificationTopicArn ? { notifier: SnsNotifier.forTopic(settings.notificationTopicArn) } : {}),
     policy: settings.policy,
     behaviour: settings.behaviour ?? DEFAULT_BEHAVIOUR,
     log,

@@ -1,5 +1,7 @@
-// The three alarms that tell an operator the responder needs attention. Each fires on the
-// first occurrence: one failed interruption is already worth a look.
+// The alarms that tell an operator the responder needs attention. The failure alarms fire on
+// the first occurrence: one failed interruption is already worth a look. The stale-index and
+// throttling alarms watch the functions' own metrics (lambda/response/metrics.ts): a refresher
+// that is throttled or never invoked raises no error, only silence.
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -7,11 +9,15 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DEFAULTS, METRICS } from '../lambda/contract';
+import { OPERATOR_ALARMS } from './defaults';
 
 export interface SpotResponderAlarmsProps {
   readonly responder: lambda.IFunction;
   readonly deadLetterQueue: sqs.IQueue;
   readonly indexRefresher: lambda.IFunction;
+  /** Minutes between scheduled index refreshes: the stale-index alarm allows three. */
+  readonly indexRefreshMinutes: number;
   /** @default - the alarms have no actions */
   readonly alarmTopic?: sns.ITopic;
 }
@@ -20,6 +26,25 @@ export interface SpotResponderAlarms {
   readonly responderErrorsAlarm: cloudwatch.Alarm;
   readonly deadLetterQueueAlarm: cloudwatch.Alarm;
   readonly indexRefresherErrorsAlarm: cloudwatch.Alarm;
+  /** No index refresh completed for OPERATOR_ALARMS.staleIndexRefreshIntervals intervals. */
+  readonly staleIndexAlarm: cloudwatch.Alarm;
+  /** AWS calls of either function throttled (retried or not) at least OPERATOR_ALARMS.throttledAttempts times in 5 minutes. */
+  readonly throttlingAlarm: cloudwatch.Alarm;
+  /** Lambda throttled a responder invocation: warnings wait for concurrency while the notice runs out. */
+  readonly responderThrottledAlarm: cloudwatch.Alarm;
+}
+
+/** A metric the functions emit (METRICS in lambda/contract.ts), dimension service only. */
+export function spotResponderMetric(
+  name: string,
+  props: { statistic: string; period: Duration; label?: string; dimensions?: Record<string, string> },
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS.namespace,
+    metricName: name,
+    ...props,
+    dimensionsMap: { [METRICS.dimensions.service]: DEFAULTS.serviceName, ...props.dimensions },
+  });
 }
 
 /** The alarms in `scope`, each notifying `alarmTopic` when set. */
@@ -43,6 +68,42 @@ export function createAlarms(scope: Construct, props: SpotResponderAlarmsProps):
       alarmDescription:
         'The spot-responder index refresher failed; the target index ages until a refresh succeeds.',
       metric: props.indexRefresher.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+    }),
+    // Each of the last N periods of one interval saw no completed refresh; missing data (the
+    // refresher never ran, or runs and never finishes) is what this alarm exists to catch.
+    staleIndexAlarm: new cloudwatch.Alarm(scope, 'StaleIndexAlarm', {
+      alarmDescription:
+        `No target index refresh completed in ${OPERATOR_ALARMS.staleIndexRefreshIntervals} refresh intervals: ` +
+        'index entries have expired, so warnings miss registrations outside the Auto Scaling groups\' own target groups. ' +
+        'Check the index refresher: its schedule, errors, throttling and duration.',
+      metric: spotResponderMetric(METRICS.names.indexRefreshes, {
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.minutes(props.indexRefreshMinutes),
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: OPERATOR_ALARMS.staleIndexRefreshIntervals,
+      datapointsToAlarm: OPERATOR_ALARMS.staleIndexRefreshIntervals,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    }),
+    throttlingAlarm: new cloudwatch.Alarm(scope, 'ThrottlingAlarm', {
+      alarmDescription:
+        `AWS throttled at least ${OPERATOR_ALARMS.throttledAttempts} calls of the spot-responder in 5 minutes ` +
+        '(retries absorb a few; this many slow responses down). The log lines with throttlesByService name the service.',
+      metric: spotResponderMetric(METRICS.names.throttles, {
+        statistic: cloudwatch.Stats.SUM,
+        period: OPERATOR_ALARMS.throttlePeriod,
+      }),
+      threshold: OPERATOR_ALARMS.throttledAttempts,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+    responderThrottledAlarm: firstOccurrenceAlarm(scope, 'ResponderThrottledAlarm', {
+      alarmDescription:
+        'Lambda throttled the spot-responder (account concurrency exhausted): interruption events wait in the ' +
+        'async queue while their two-minute notice runs out.',
+      metric: props.responder.metricThrottles({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
     }),
   };
   if (props.alarmTopic) {

@@ -27,6 +27,8 @@ export const SPOT_RESPONDER_DEFAULTS = {
   logRetention: logs.RetentionDays.ONE_MONTH,
   /** The records are the history of every interruption: keep them unless told otherwise. */
   removalPolicy: RemovalPolicy.RETAIN,
+  /** Operators look at one page first; a dashboard costs little (the first three per account are free). */
+  dashboard: true,
 } as const;
 
 /**
@@ -68,3 +70,17 @@ export const INDEX_REFRESH_SCHEDULE_RETRY_ATTEMPTS = 2;
 
 /** SQS's longest retention, so a dead-lettered event can still be replayed after a long weekend and more. */
 export const DEAD_LETTER_RETENTION = Duration.days(14);
+
+/**
+ * The operator alarms' thresholds (lib/alarms.ts).
+ * - The index is stale once no refresh completed for three intervals: its entries expire then
+ *   (lambda/aws/target-index.ts), so warnings lose every registration outside the groups' own.
+ * - Throttled AWS call attempts (retried ones included) in five minutes: a few are absorbed by
+ *   the retries; ten in five minutes means the account's buckets are running dry (a mass
+ *   reclaim, or another tool sharing the ELBv2 describe bucket) and responses slow down.
+ */
+export const OPERATOR_ALARMS = {
+  staleIndexRefreshIntervals: 3,
+  throttledAttempts: 10,
+  throttlePeriod: Duration.minutes(5),
+} as const;

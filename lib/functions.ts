@@ -7,7 +7,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULTS, INDEX_REFRESHER_ENV, POWERTOOLS_ENV, RESPONDER_ENV } from '../lambda/contract';
+import { DEFAULTS, INDEX_REFRESHER_ENV, METRICS, POWERTOOLS_ENV, RESPONDER_ENV } from '../lambda/contract';
 import { RESPONDER_ASYNC, RESPONDER_TIMEOUT, indexRefresherTimeout } from './defaults';
 import { ResponderFunction } from './responder-function';
 import type { ResolvedSpotResponderProps } from './spot-responder-props';
@@ -88,7 +88,11 @@ export function createIndexRefresherFunction(
 }
 
 function powertoolsEnvironment(config: ResolvedSpotResponderProps): Record<string, string> {
-  return { [POWERTOOLS_ENV.serviceName]: DEFAULTS.serviceName, [POWERTOOLS_ENV.logLevel]: config.logLevel };
+  return {
+    [POWERTOOLS_ENV.serviceName]: DEFAULTS.serviceName,
+    [POWERTOOLS_ENV.logLevel]: config.logLevel,
+    [POWERTOOLS_ENV.metricsNamespace]: METRICS.namespace,
+  };
 }
 
 function logGroupSettings(config: ResolvedSpotResponderProps) {

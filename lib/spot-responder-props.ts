@@ -148,6 +148,22 @@ export interface SpotResponderProps {
    * @default - the alarms have no actions
    */
   readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * An SNS topic that gets one message per handled interruption and per failed or rejected
+   * event (instance, group, outcome, time to traffic stopped, reason), for e-mail, chat or
+   * HTTPS subscribers. `true` creates one (encrypted with the AWS managed key alias/aws/sns,
+   * TLS-only); a topic of yours is used as is (the responder is granted sns:Publish, and
+   * kms:GenerateDataKey/Decrypt on its key when the topic object carries one).
+   * @default - no notifications
+   */
+  readonly notificationTopic?: true | sns.ITopic;
+
+  /**
+   * A CloudWatch dashboard of the responder's metrics, alarms and functions.
+   * @default true
+   */
+  readonly dashboard?: boolean;
 }
 
 /** SpotResponderProps with every default applied and every value checked. */
@@ -171,6 +187,8 @@ export interface ResolvedSpotResponderProps {
   readonly eventBus?: events.IEventBus;
   readonly tableEncryptionKey?: kms.IKey;
   readonly alarmTopic?: sns.ITopic;
+  readonly notificationTopic?: true | sns.ITopic;
+  readonly dashboard: boolean;
 }
 
 /**
@@ -197,6 +215,8 @@ export function resolveSpotResponderProps(stack: Stack, props: SpotResponderProp
     eventBus: props.eventBus,
     tableEncryptionKey: props.tableEncryptionKey,
     alarmTopic: props.alarmTopic,
+    notificationTopic: props.notificationTopic,
+    dashboard: props.dashboard ?? defaults.dashboard,
   };
   checkAccounts('SpotResponderProps.acceptedAccounts', resolved.acceptedAccounts);
   checkRegions('SpotResponderProps.acceptedRegions', resolved.acceptedRegions);

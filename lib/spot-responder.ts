@@ -4,9 +4,11 @@ import { Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { createAlarms } from './alarms';
+import { createDashboard } from './dashboard';
 import {
   createDeadLetterQueue,
   refreshIndexOnDeploy,
@@ -14,6 +16,7 @@ import {
   scheduleIndexRefresh,
 } from './delivery';
 import { createIndexRefresherFunction, createResponderFunction } from './functions';
+import { wireNotificationTopic } from './notifications';
 import { grantIndexRefresherPermissions, grantResponderPermissions } from './permissions';
 import { ResponderFunction } from './responder-function';
 import { resolveSpotResponderProps, type SpotResponderProps } from './spot-responder-props';
@@ -51,8 +54,18 @@ export class SpotResponder extends Construct {
   public readonly responderErrorsAlarm: cloudwatch.Alarm;
   public readonly deadLetterQueueAlarm: cloudwatch.Alarm;
   public readonly indexRefresherErrorsAlarm: cloudwatch.Alarm;
+  /** No index refresh completed in three intervals. */
+  public readonly staleIndexAlarm: cloudwatch.Alarm;
+  /** The functions' AWS calls are being throttled. */
+  public readonly throttlingAlarm: cloudwatch.Alarm;
+  /** Lambda throttled the responder itself. */
+  public readonly responderThrottledAlarm: cloudwatch.Alarm;
   /** Every alarm above, for dashboards and composite alarms. */
   public readonly alarms: readonly cloudwatch.Alarm[];
+  /** The topic of handled interruptions and failures; present when `notificationTopic` is set. */
+  public readonly notificationTopic?: sns.ITopic;
+  /** The operators' dashboard; present unless `dashboard` is false. */
+  public readonly dashboard?: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: SpotResponderProps = {}) {
     super(scope, id);
@@ -97,11 +110,29 @@ export class SpotResponder extends Construct {
       responder: this.responderFunction,
       deadLetterQueue: this.deadLetterQueue,
       indexRefresher: this.indexRefresherFunction,
+      indexRefreshMinutes: config.indexRefreshMinutes,
       alarmTopic: config.alarmTopic,
     });
     this.responderErrorsAlarm = alarms.responderErrorsAlarm;
     this.deadLetterQueueAlarm = alarms.deadLetterQueueAlarm;
     this.indexRefresherErrorsAlarm = alarms.indexRefresherErrorsAlarm;
-    this.alarms = [this.responderErrorsAlarm, this.deadLetterQueueAlarm, this.indexRefresherErrorsAlarm];
+    this.staleIndexAlarm = alarms.staleIndexAlarm;
+    this.throttlingAlarm = alarms.throttlingAlarm;
+    this.responderThrottledAlarm = alarms.responderThrottledAlarm;
+    this.alarms = Object.values(alarms);
+
+    // Responses -> the notification topic; metrics and alarms -> the dashboard.
+    if (config.notificationTopic) {
+      this.notificationTopic = wireNotificationTopic(this, config.notificationTopic, this.responderFunction);
+    }
+    if (config.dashboard) {
+      this.dashboard = createDashboard(this, {
+        responder: this.responderFunction,
+        indexRefresher: this.indexRefresherFunction,
+        deadLetterQueue: this.deadLetterQueue,
+        alarms: this.alarms,
+        indexRefreshMinutes: config.indexRefreshMinutes,
+      });
+    }
   }
 }

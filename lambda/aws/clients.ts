@@ -71,7 +71,8 @@ export interface AwsClients {
   dynamoRaw: DynamoDBClient;
 }
 
-function commonConfig(opts: AwsClientOptions) {
+/** The retry, timeout and socket settings above, for a client of any service. */
+export function commonConfig(opts: AwsClientOptions) {
   return {
     ...(opts.region ? { region: opts.region } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),

@@ -11,6 +11,8 @@ import type {
 } from '../core/ports';
 import type { AcceptPolicy } from '../events';
 import type { Log } from '../log';
+import type { MetricsSink } from './metrics';
+import type { NotifierPort } from './notifications';
 
 /**
  * How long an in-progress claim holds without a heartbeat (ms). The holder renews it every
@@ -40,4 +42,8 @@ export interface ResponderDeps {
   now?: () => number;
   /** How to wait between looks for the replacement; tests pass an instant one. */
   sleep?: (ms: number) => Promise<void>;
+  /** Told of every closed record (response/report.ts); none: no metrics (CLI, tests). */
+  metrics?: MetricsSink;
+  /** Told of handled interruptions and failures; none: no notifications. */
+  notifier?: NotifierPort;
 }

@@ -16,15 +16,14 @@ export async function extendTimeline(
   log: Log,
 ): Promise<ResponseRecord> {
   const now = deps.now ?? Date.now;
+  let noticeMs: number | undefined;
   const appended = await deps.store.appendTimeline(signal.instanceId, (pointer) => {
     const milestone = stateMilestone(signal.state, pointer.role);
     if (!milestone) return null;
     const warned = pointer.role === 'interrupted' ? pointer.warningTime : null;
     const goingDown = signal.state === 'stopping' || signal.state === 'shutting-down';
-    return {
-      entry: { event: milestone, at: signal.eventTime },
-      ...(warned && goingDown ? { noticeMs: Date.parse(signal.eventTime) - Date.parse(warned) } : {}),
-    };
+    noticeMs = warned && goingDown ? Date.parse(signal.eventTime) - Date.parse(warned) : undefined;
+    return { entry: { event: milestone, at: signal.eventTime }, ...(noticeMs !== undefined ? { noticeMs } : {}) };
   });
   const base = baseRecord(signal, receivedAt, null);
   if (!appended) {
@@ -40,5 +39,6 @@ export async function extendTimeline(
     outcome: 'handled',
     reason: `added ${appended.entry.event} to the timeline of event ${appended.eventId}`,
     timeline: [appended.entry],
+    ...(noticeMs !== undefined ? { noticeMs } : {}),
   });
 }

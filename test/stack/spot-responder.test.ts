@@ -572,9 +572,9 @@ describe('alarms', () => {
     TreatMissingData: 'notBreaching',
   };
 
-  test('on responder errors, refresher errors and dead-lettered events, without actions by default', () => {
+  test('on responder errors, refresher errors, dead-lettered events, a stale index and throttling, without actions by default', () => {
     const { template, stack, responder } = defaults;
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       ...common,
       Namespace: 'AWS/Lambda',
@@ -600,7 +600,7 @@ describe('alarms', () => {
       Dimensions: [{ Name: 'FunctionName', Value: resolve(stack, responder.indexRefresherFunction.functionName) }],
       AlarmActions: Match.absent(),
     });
-    expect(responder.alarms).toHaveLength(3);
+    expect(responder.alarms).toHaveLength(6);
   });
 
   test('alarmEmail adds a topic, subscribed by email, that every alarm notifies', () => {
@@ -612,7 +612,7 @@ describe('alarms', () => {
       TopicArn: topicRef,
     });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(3);
+    expect(alarms).toHaveLength(6);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
     defaults.template.resourceCountIs('AWS::SNS::Topic', 0);
   });

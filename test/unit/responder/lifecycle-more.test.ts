@@ -416,6 +416,8 @@ describe('a state change of an instance the responder acted on', () => {
       outcome: 'handled',
       reason: `added instance-shutting-down to the timeline of event ${RESPONSE}`,
       timeline: [{ event: 'instance-shutting-down', at: event.time }],
+      // On the returned record too, for the NoticeLength metric.
+      noticeMs: eventTimeOf(event) - Date.parse(warnedAt),
     });
     for (const stub of fleetMocks(aws)) expect(stub).not.toHaveReceivedAnyCommand();
   });
