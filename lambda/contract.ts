@@ -137,7 +137,7 @@ export const METRICS = {
 } as const;
 
 /** Every response outcome, as the metrics' `outcome` dimension spells it. */
-export const OUTCOMES = ['handled', 'duplicate', 'skipped', 'rejected', 'failed'] as const;
+export const OUTCOMES = ['handled', 'duplicate', 'skipped', 'rejected', 'failed', 'in-progress', 'abandoned'] as const;
 
 /** Every skip kind, as the metrics' `skipKind` dimension spells it (see core/model.ts SkipKind). */
 export const SKIP_KINDS = [
@@ -147,6 +147,8 @@ export const SKIP_KINDS = [
   'already-terminated',
   'excluded-by-tag',
   'not-opted-in',
+  'out-of-scope',
+  'launch-suspended',
   'no-group',
   'capacity-rebalancing',
   'nothing-to-do',
