@@ -11,6 +11,7 @@ import {
   type RebalanceAction,
   type TagMode,
 } from './contract';
+import { parsePacing, type PacingConfig } from './aws/pacing';
 
 // The responder's behaviour types name these; they are read here, so they are offered here too.
 export type { RebalanceAction, TagMode };
@@ -20,6 +21,14 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+function pacing(env: Env, name: string): PacingConfig {
+  try {
+    return parsePacing(env[name] ?? DEFAULTS.apiPacing);
+  } catch (err) {
+    throw new ConfigError(`environment variable ${name}: ${(err as Error).message}`);
+  }
+}
 
 function required(env: Env, name: string): string {
   const value = env[name]?.trim();
@@ -77,6 +86,8 @@ export interface ResponderConfig {
   tagPolicy: TagPolicy;
   /** ECS clusters to look for the instance in; empty turns ECS draining off. */
   ecsClusters: string[];
+  /** The client-side token buckets of the container's AWS clients. */
+  apiPacing: PacingConfig;
 }
 
 /**
@@ -95,6 +106,7 @@ export function loadResponderConfig(env: Env = process.env): ResponderConfig {
       key: env[RESPONDER_ENV.tagKey]?.trim() || DEFAULTS.tagKey,
     },
     ecsClusters: list(env, RESPONDER_ENV.ecsClusters),
+    apiPacing: pacing(env, RESPONDER_ENV.apiPacing),
   };
 }
 

@@ -10,7 +10,7 @@ const config = loadResponderConfig();
 
 export const handler = makeHandler(
   createResponderDeps(
-    createAwsClients(),
+    createAwsClients({ pacing: config.apiPacing }),
     {
       tableName: config.tableName,
       recordRetentionDays: config.recordRetentionDays,

@@ -26,6 +26,7 @@ export function responderEnvironment(config: ResolvedSpotResponderProps, tableNa
     [RESPONDER_ENV.tagMode]: config.tagMode,
     [RESPONDER_ENV.tagKey]: config.tagKey,
     [RESPONDER_ENV.ecsClusters]: config.ecsClusters.join(','),
+    [RESPONDER_ENV.apiPacing]: DEFAULTS.apiPacing,
   };
 }
 

@@ -1,3 +1,4 @@
+import { DEFAULT_PACING } from '../../../lambda/aws/pacing';
 import { ConfigError, loadIndexRefresherConfig, loadResponderConfig } from '../../../lambda/config';
 import { DEFAULTS, INDEX_REFRESHER_ENV, RESPONDER_ENV } from '../../../lambda/contract';
 
@@ -13,6 +14,7 @@ describe('loadResponderConfig', () => {
       rebalanceAction: 'record',
       tagPolicy: { mode: 'opt-out', key: 'spot-responder' },
       ecsClusters: [],
+      apiPacing: DEFAULT_PACING,
     });
   });
 
@@ -26,6 +28,7 @@ describe('loadResponderConfig', () => {
       TAG_MODE: 'opt-in',
       TAG_KEY: 'team/spot',
       ECS_CLUSTERS: 'web, batch,,',
+      API_PACING: 'auto-scaling=40/10',
     });
     expect(config).toMatchObject({
       acceptedAccounts: ['111111111111', '222222222222'],
@@ -34,6 +37,7 @@ describe('loadResponderConfig', () => {
       rebalanceAction: 'replace',
       tagPolicy: { mode: 'opt-in', key: 'team/spot' },
       ecsClusters: ['web', 'batch'],
+      apiPacing: { ...DEFAULT_PACING, 'auto-scaling': { capacity: 40, refillPerSecond: 10 } },
     });
   });
 
@@ -48,6 +52,7 @@ describe('loadResponderConfig', () => {
     [{ REBALANCE_ACTION: 'act' }, 'REBALANCE_ACTION must be one of record, replace, got "act"'],
     [{ TAG_MODE: 'optout' }, 'TAG_MODE must be one of opt-out, opt-in, got "optout"'],
     [{ ACCEPTED_ACCOUNTS: ' , ' }, 'ACCEPTED_ACCOUNTS lists nothing'],
+    [{ API_PACING: 'elbv2=20/4' }, 'API_PACING: API pacing entry "elbv2=20/4" is not'],
   ])('rejects %p with a clear message', (bad, message) => {
     expect(() => loadResponderConfig({ ...minimal, ...bad })).toThrow(message);
   });
