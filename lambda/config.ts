@@ -13,6 +13,7 @@ import {
   type RebalanceAction,
   type TagMode,
 } from './contract';
+import { parsePacing, type PacingConfig } from './aws/pacing';
 
 // The responder's behaviour types name these; they are read here, so they are offered here too.
 export type { RebalanceAction, TagMode };
@@ -22,6 +23,14 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+function pacing(env: Env, name: string): PacingConfig {
+  try {
+    return parsePacing(env[name] ?? DEFAULTS.apiPacing);
+  } catch (err) {
+    throw new ConfigError(`environment variable ${name}: ${(err as Error).message}`);
+  }
+}
 
 function required(env: Env, name: string): string {
   const value = env[name]?.trim();
@@ -99,6 +108,8 @@ export interface ResponderConfig {
   scope: ResourceScope;
   /** SNS topic for notifications (SIGNALS_ENV.notificationTopicArn); absent: none. */
   notificationTopicArn?: string;
+  /** The client-side token buckets of the container's AWS clients. */
+  apiPacing: PacingConfig;
 }
 
 /**
@@ -122,6 +133,7 @@ export function loadResponderConfig(env: Env = process.env): ResponderConfig {
       targetGroupNames: patternList(env, RESPONDER_ENV.targetGroupNames),
     },
     ...topicArn(env, SIGNALS_ENV.notificationTopicArn),
+    apiPacing: pacing(env, RESPONDER_ENV.apiPacing),
   };
 }
 

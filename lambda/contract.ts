@@ -41,6 +41,10 @@ export const RESPONDER_ENV = {
   autoScalingGroupNames: 'AUTO_SCALING_GROUP_NAMES',
   /** The target group name patterns IAM lets it deregister from, as a JSON array. Unset: `["*"]`. */
   targetGroupNames: 'TARGET_GROUP_NAMES',
+   * Client-side token buckets per API family (lambda/aws/pacing.ts): comma-separated
+   * `family=burst/perSecond` or `family=off`; families left out keep their default.
+   */
+  apiPacing: 'API_PACING',
 } as const;
 
 /** The environment variables of the index refresher function (run on a schedule). */
@@ -90,6 +94,8 @@ export const DEFAULTS = {
   logLevel: 'INFO',
   /** The Powertools service name of both functions and of the CLI's logs. */
   serviceName: 'spot-responder',
+  /** AWS's documented buckets (ELBv2, EC2) and a cautious guess for Auto Scaling, which publishes none. */
+  apiPacing: 'elbv2-targets=20/4,elbv2-describe=40/10,ec2-describe=100/20,auto-scaling=20/5',
   /** The CLI's table when neither `--table` nor SPOT_RESPONDER_TABLE is set (the emulator's table). */
   cliTableName: 'spot-responder',
 } as const;

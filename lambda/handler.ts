@@ -9,7 +9,7 @@ import { powertoolsMetrics } from './response/metrics';
 import { createResponderDeps } from './wiring';
 
 const config = loadResponderConfig();
-const clients = createAwsClients();
+const clients = createAwsClients({ pacing: config.apiPacing });
 const metrics = powertoolsMetrics({ throttles: countClientThrottles(clients) });
 
 export const handler = makeHandler({

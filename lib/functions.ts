@@ -30,6 +30,7 @@ export function responderEnvironment(config: ResolvedSpotResponderProps, tableNa
     // exactly what IAM would refuse.
     [RESPONDER_ENV.autoScalingGroupNames]: JSON.stringify(config.autoScalingGroupNames),
     [RESPONDER_ENV.targetGroupNames]: JSON.stringify(config.targetGroupNames),
+    [RESPONDER_ENV.apiPacing]: DEFAULTS.apiPacing,
   };
 }
 

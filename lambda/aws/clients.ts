@@ -13,6 +13,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/service-error-classification';
 import { ConfiguredRetryStrategy } from '@smithy/util-retry';
+import { DEFAULT_PACING, Pacer, type PacingConfig, pacingPlugin } from './pacing';
 
 /**
  * - 5 attempts (1 call + 4 retries) with full-jitter exponential backoff from 100 ms: the
@@ -58,6 +59,17 @@ export interface AwsClientOptions {
   /** A local emulator (moto); every client talks to it. */
   endpoint?: string;
   credentials?: Credentials;
+  /**
+   * The client-side token buckets (pacing.ts), shared by every client built here: a Pacer to
+   * read its stats or share it across createAwsClients calls, or a config to build one.
+   * @default DEFAULT_PACING, AWS's documented buckets
+   */
+  pacing?: PacingConfig | Pacer;
+  /**
+   * Replaces the HTTP handler of every client: the wave simulator plugs in here.
+   * @default a NodeHttpHandler with AWS_CALL_POLICY's timeouts and keep-alive sockets
+   */
+  requestHandler?: DynamoDBClientConfig['requestHandler'];
 }
 
 export interface AwsClients {
@@ -79,7 +91,7 @@ export function commonConfig(opts: AwsClientOptions) {
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
     // Each client gets its own strategy: the retry quota it keeps is per client.
     retryStrategy: new ConfiguredRetryStrategy(AWS_CALL_POLICY.maxAttempts, (attempt) => fullJitterDelay(attempt)),
-    requestHandler: new NodeHttpHandler({
+    requestHandler: opts.requestHandler ?? new NodeHttpHandler({
       connectionTimeout: AWS_CALL_POLICY.connectionTimeoutMs,
       requestTimeout: AWS_CALL_POLICY.requestTimeoutMs,
       throwOnRequestTimeout: true,
@@ -90,12 +102,23 @@ export function commonConfig(opts: AwsClientOptions) {
   };
 }
 
+/**
+ * The clients of one container, built once (at cold start) and shared by every invocation,
+ * as are their pacing buckets: the account's buckets do not reset per invocation either.
+ */
 export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
+  const pacer = opts.pacing instanceof Pacer ? opts.pacing : new Pacer(opts.pacing ?? DEFAULT_PACING);
   const dynamoRaw = new DynamoDBClient(commonConfig(opts));
+  const ec2 = new EC2Client(commonConfig(opts));
+  ec2.middlewareStack.use(pacingPlugin(pacer, 'ec2'));
+  const autoScaling = new AutoScalingClient(commonConfig(opts));
+  autoScaling.middlewareStack.use(pacingPlugin(pacer, 'auto-scaling'));
+  const elbv2 = new ElasticLoadBalancingV2Client(commonConfig(opts));
+  elbv2.middlewareStack.use(pacingPlugin(pacer, 'elbv2'));
   return {
-    ec2: new EC2Client(commonConfig(opts)),
-    autoScaling: new AutoScalingClient(commonConfig(opts)),
-    elbv2: new ElasticLoadBalancingV2Client(commonConfig(opts)),
+    ec2,
+    autoScaling,
+    elbv2,
     ecs: new ECSClient(commonConfig(opts)),
     dynamo: DynamoDBDocumentClient.from(dynamoRaw, { marshallOptions: { removeUndefinedValues: true } }),
     dynamoRaw,
@@ -148,8 +171,8 @@ export function errorInfo(err: unknown): ErrorInfo {
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
  */
 function isRetryable(name: string, e: SdkErrorShape): boolean {
-  // Our own deadline abort: trying again cannot beat a deadline that has passed.
-  if (name === 'AbortError') return false;
+  // Our own deadline abort, or no token before it: trying again cannot beat a deadline that has passed.
+  if (name === 'AbortError' || name === 'PacingDeadlineError') return false;
   const sdkError = e as SdkError;
   if (isThrottlingError(sdkError) || isTransientError(sdkError) || isServerError(sdkError)) return true;
   if (name === TRANSACTION_CONFLICT) return true;

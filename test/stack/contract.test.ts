@@ -3,6 +3,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { loadIndexRefresherConfig, loadResponderConfig } from '../../lambda/config';
+import { DEFAULT_PACING } from '../../lambda/aws/pacing';
 import { INDEX_REFRESHER_ENV, POWERTOOLS_ENV, RESPONDER_ENV } from '../../lambda/contract';
 import { SpotResponderStack } from '../../lib/spot-responder-stack';
 import { testApp } from './helpers';
@@ -55,6 +56,7 @@ test("the responder's environment holds exactly the contract's variables, and it
     tagPolicy: { mode: 'opt-in', key: 'team/spot' },
     ecsClusters: ['web'],
     scope: { autoScalingGroupNames: ['web-*', 'batch'], targetGroupNames: ['web-?'] },
+    apiPacing: DEFAULT_PACING,
   });
 });
 

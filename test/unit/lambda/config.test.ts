@@ -1,3 +1,4 @@
+import { DEFAULT_PACING } from '../../../lambda/aws/pacing';
 import { ConfigError, loadIndexRefresherConfig, loadResponderConfig } from '../../../lambda/config';
 import { DEFAULTS, INDEX_REFRESHER_ENV, RESPONDER_ENV } from '../../../lambda/contract';
 
@@ -14,6 +15,7 @@ describe('loadResponderConfig', () => {
       tagPolicy: { mode: 'opt-out', key: 'spot-responder' },
       ecsClusters: [],
       scope: { autoScalingGroupNames: ['*'], targetGroupNames: ['*'] },
+      apiPacing: DEFAULT_PACING,
     });
   });
 
@@ -32,6 +34,7 @@ describe('loadResponderConfig', () => {
       TAG_MODE: 'opt-in',
       TAG_KEY: 'team/spot',
       ECS_CLUSTERS: 'web, batch,,',
+      API_PACING: 'auto-scaling=40/10',
     });
     expect(config).toMatchObject({
       acceptedAccounts: ['111111111111', '222222222222'],
@@ -40,6 +43,7 @@ describe('loadResponderConfig', () => {
       rebalanceAction: 'replace',
       tagPolicy: { mode: 'opt-in', key: 'team/spot' },
       ecsClusters: ['web', 'batch'],
+      apiPacing: { ...DEFAULT_PACING, 'auto-scaling': { capacity: 40, refillPerSecond: 10 } },
     });
   });
 
@@ -57,6 +61,7 @@ describe('loadResponderConfig', () => {
     [{ AUTO_SCALING_GROUP_NAMES: 'web-*' }, 'AUTO_SCALING_GROUP_NAMES must be a JSON array of name patterns, got "web-*"'],
     [{ TARGET_GROUP_NAMES: '[]' }, 'TARGET_GROUP_NAMES must be a non-empty JSON array of name patterns, got []'],
     [{ TARGET_GROUP_NAMES: '["web", 3]' }, 'TARGET_GROUP_NAMES must be a non-empty JSON array'],
+    [{ API_PACING: 'elbv2=20/4' }, 'API_PACING: API pacing entry "elbv2=20/4" is not'],
   ])('rejects %p with a clear message', (bad, message) => {
     expect(() => loadResponderConfig({ ...minimal, ...bad })).toThrow(message);
   });
