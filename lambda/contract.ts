@@ -41,6 +41,7 @@ export const RESPONDER_ENV = {
   autoScalingGroupNames: 'AUTO_SCALING_GROUP_NAMES',
   /** The target group name patterns IAM lets it deregister from, as a JSON array. Unset: `["*"]`. */
   targetGroupNames: 'TARGET_GROUP_NAMES',
+  /**
    * Client-side token buckets per API family (lambda/aws/pacing.ts): comma-separated
    * `family=burst/perSecond` or `family=off`; families left out keep their default.
    */
