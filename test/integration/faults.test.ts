@@ -84,12 +84,14 @@ describe('the record write through faults', () => {
     const warning = spotWarningEvent(victim);
 
     // Act
-    const thrown = await proxied.replay(warning).catch((err: unknown) => err);
+    const answer = await proxied.replay(warning);
     proxy.setPlan(() => undefined);
 
-    // Assess: thrown (Lambda retries, then the DLQ); the claim is open with a short lease, and
-    // the attempt is parked for the takeover.
-    expect(thrown).toMatchObject({ name: 'RecordWriteFailedError' });
+    // Assess: the responder threw RecordWriteFailedError (the Lambda path rethrows it, so Lambda
+    // retries and then dead-letters: test/unit/responder/attempts.test.ts); the replayer reports
+    // the throw as a failed answer. The claim is open with a short lease, and the attempt is
+    // parked for the takeover.
+    expect(answer).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/^RecordWriteFailedError: /) });
     const claim = await recordOf(direct.clients.dynamo, TABLE, String(warning.id));
     expect(claim).toMatchObject({ status: 'IN_PROGRESS' });
     expect(Date.parse(String((claim as unknown as { leaseUntil: string }).leaseUntil)) - Date.now()).toBeLessThan(21_000);
