@@ -6,6 +6,7 @@
 // latency, and whatever should notice a dead instance when no warning came (a health check) must
 // do so within it.
 import { NOTICE_MS } from '../../lambda/core/model';
+import { iamPatternMatches, matchesAny, type ResourceScope } from '../../lambda/core/scope';
 
 /** The notice in seconds (120): EC2 reclaims a Spot instance two minutes after its warning. */
 export const NOTICE_SECONDS = NOTICE_MS / 1000;
@@ -89,10 +90,7 @@ export interface AutoScalingGroupFacts {
  * The responder's scope (its `autoScalingGroupNames` / `targetGroupNames`), as IAM name
  * patterns: `*` matches any run of characters, `?` one. Absent: not checked.
  */
-export interface ScopeFacts {
-  autoScalingGroupNames: string[];
-  targetGroupNames: string[];
-}
+export type ScopeFacts = ResourceScope;
 
 export interface FleetFacts {
   targetGroups: TargetGroupFacts[];
@@ -232,8 +230,8 @@ function scopeFindings(
   spotTargetGroupArns: ReadonlySet<string>,
 ): Finding[] {
   const findings: Finding[] = [];
-  const inGroupScope = (name: string) => scope.autoScalingGroupNames.some((p) => matchesNamePattern(p, name));
-  const inTargetGroupScope = (name: string) => scope.targetGroupNames.some((p) => matchesNamePattern(p, name));
+  const inGroupScope = (name: string) => matchesAny(scope.autoScalingGroupNames, name);
+  const inTargetGroupScope = (name: string) => matchesAny(scope.targetGroupNames, name);
   for (const group of spotGroups) {
     if (!inGroupScope(group.name)) {
       findings.push({
@@ -261,7 +259,7 @@ function scopeFindings(
   const names = { autoScalingGroupNames: spotGroups.map((g) => g.name), targetGroupNames: targetGroups.map((t) => t.name) };
   for (const key of ['autoScalingGroupNames', 'targetGroupNames'] as const) {
     for (const pattern of scope[key]) {
-      if (!names[key].some((name) => matchesNamePattern(pattern, name))) {
+      if (!names[key].some((name) => iamPatternMatches(pattern, name))) {
         findings.push({
           kind: 'scope-matches-nothing',
           severity: 'advice',
@@ -274,18 +272,6 @@ function scopeFindings(
     }
   }
   return findings;
-}
-
-/**
- * IAM's wildcard semantics on a resource name: `*` any run of characters (none included), `?`
- * exactly one; everything else literal and case-sensitive.
- */
-export function matchesNamePattern(pattern: string, name: string): boolean {
-  const source = pattern
-    .split('')
-    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${source}$`, 's').test(name);
 }
 
 function modifyAttribute(arn: string, key: string, value: string): string {

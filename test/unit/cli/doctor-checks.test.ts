@@ -2,12 +2,10 @@
 // expects exactly the finding that thing deserves.
 import {
   diagnose,
-  matchesNamePattern,
   type AutoScalingGroupFacts,
   type FleetFacts,
   type TargetGroupFacts,
 } from '../../../cli/doctor/checks';
-import fc from 'fast-check';
 
 const tgArn = (name: string) => `arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/${name}/0123456789abcdef`;
 
@@ -177,29 +175,5 @@ describe('diagnose', () => {
       'loses-traffic deregistration-delay-exceeds-notice b-web',
       'advice capacity-rebalancing-off asg',
     ]);
-  });
-});
-
-describe('matchesNamePattern (IAM wildcard semantics)', () => {
-  it.each([
-    ['web-*', 'web-asg', true],
-    ['web-*', 'web-', true],
-    ['web-*', 'api-web-asg', false],
-    ['w?b', 'web', true],
-    ['w?b', 'weeb', false],
-    ['web.asg', 'webxasg', false],
-    ['Web-*', 'web-asg', false],
-    ['*', '', true],
-  ])('%s against %s: %s', (pattern, name, expected) => {
-    expect(matchesNamePattern(pattern, name)).toBe(expected);
-  });
-
-  it('a pattern without wildcards matches exactly itself', () => {
-    fc.assert(
-      fc.property(fc.string().filter((s) => !/[*?]/.test(s)), fc.string(), (literal, other) => {
-        expect(matchesNamePattern(literal, literal)).toBe(true);
-        if (other !== literal) expect(matchesNamePattern(literal, other)).toBe(false);
-      }),
-    );
   });
 });
