@@ -2,9 +2,11 @@
 // Values from cdk.json arrive as JSON; values from the command line arrive as strings, so
 // every reader accepts both. A bad or unknown key fails synth before any construct exists.
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Node } from 'constructs';
 import { REBALANCE_ACTIONS, TAG_MODES, type LogLevel, type RebalanceAction, type TagMode } from '../lambda/contract';
+import { MIN_NODE_MAJOR } from './defaults';
 import { SpotResponderStackProps } from './spot-responder-stack';
 import {
   SpotResponderConfigError,
@@ -13,8 +15,10 @@ import {
   checkEcsClusters,
   checkEmail,
   checkLogLevel,
+  checkNodeRuntime,
   checkOneOf,
   checkRegions,
+  checkStackId,
   checkTagKey,
   checkTargetGroupNames,
 } from './validation';
@@ -60,12 +64,33 @@ export const CONTEXT_KEYS = {
   alarmEmail: 'spotResponder:alarmEmail',
   /** Run the cdk-nag AwsSolutions checks on synth. Default true. */
   nag: 'spotResponder:nag',
+  /** Lambda runtime of both functions: `nodejs22.x` or a later Node.js. Default nodejs22.x. */
+  runtime: 'spotResponder:runtime',
+  /** Memory of both functions in MB, 128 to 10240. Default 512. */
+  memorySize: 'spotResponder:memorySize',
+  /**
+   * The CloudFormation stack name (and construct id) of the app's stack; with `regions`, the
+   * prefix of each region's `<stackId>-<region>`. Default `SpotResponder`.
+   */
+  stackId: 'spotResponder:stackId',
+  /**
+   * Regions to deploy to, one stack each, in the account of the credentials. Default none: one
+   * environment-agnostic stack, deployed wherever the credentials point.
+   */
+  regions: 'spotResponder:regions',
 } as const;
+
+/** The stack id when `spotResponder:stackId` is not set. */
+export const DEFAULT_STACK_ID = 'SpotResponder';
 
 const PREFIX = 'spotResponder:';
 
 export interface SpotResponderAppConfig {
   readonly stackProps: SpotResponderStackProps;
+  /** The stack id and name, or with `regions` the prefix of each stack's. */
+  readonly stackId: string;
+  /** One stack per region when set (non-empty, no duplicates); else one environment-agnostic stack. */
+  readonly regions?: string[];
   /** Whether bin/app.ts applies the cdk-nag AwsSolutions checks. */
   readonly nag: boolean;
 }
@@ -126,8 +151,22 @@ export function readSpotResponderContext(node: Node): SpotResponderAppConfig {
   const ecsClusters = list(CONTEXT_KEYS.ecsClusters, get(CONTEXT_KEYS.ecsClusters));
   if (ecsClusters) checkEcsClusters(label(CONTEXT_KEYS.ecsClusters), ecsClusters);
 
+  const runtimeName = str(CONTEXT_KEYS.runtime, get(CONTEXT_KEYS.runtime))?.toLowerCase();
+  if (runtimeName !== undefined) checkNodeRuntime(label(CONTEXT_KEYS.runtime), runtimeName, MIN_NODE_MAJOR);
+  const memorySize = integer(CONTEXT_KEYS.memorySize, get(CONTEXT_KEYS.memorySize), 128, 10240);
+  const stackId = str(CONTEXT_KEYS.stackId, get(CONTEXT_KEYS.stackId)) ?? DEFAULT_STACK_ID;
+  checkStackId(label(CONTEXT_KEYS.stackId), stackId);
+  const regions = list(CONTEXT_KEYS.regions, get(CONTEXT_KEYS.regions));
+  if (regions) {
+    if (regions.length === 0) fail(CONTEXT_KEYS.regions, 'a non-empty list of regions (or unset)', regions);
+    checkRegions(label(CONTEXT_KEYS.regions), regions);
+    for (const region of regions) checkStackId(`${label(CONTEXT_KEYS.stackId)} with region ${region}`, `${stackId}-${region}`);
+  }
+
   return {
     nag: bool(CONTEXT_KEYS.nag, get(CONTEXT_KEYS.nag)) ?? true,
+    stackId,
+    ...(regions ? { regions } : {}),
     stackProps: {
       alarmEmail,
       responder: {
@@ -146,9 +185,19 @@ export function readSpotResponderContext(node: Node): SpotResponderAppConfig {
         logRetention,
         logLevel,
         removalPolicy,
+        runtime: runtimeName === undefined ? undefined : nodeRuntime(runtimeName),
+        memorySize,
       },
     },
   };
+}
+
+/** CDK's Runtime object for a checked `nodejs<major>.x`; one CDK does not know yet is made. */
+function nodeRuntime(name: string): lambda.Runtime {
+  return (
+    lambda.Runtime.ALL.find((r) => r.name === name && !r.isVariable) ??
+    new lambda.Runtime(name, lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true })
+  );
 }
 
 function label(key: string): string {

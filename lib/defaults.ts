@@ -2,6 +2,7 @@
 // interval, tag, rebalance action, log level) come from the contract, lambda/contract.ts, so
 // the construct and the functions cannot drift apart; the rest are the construct's own.
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { DEFAULTS } from '../lambda/contract';
 
@@ -29,7 +30,22 @@ export const SPOT_RESPONDER_DEFAULTS = {
   removalPolicy: RemovalPolicy.RETAIN,
   /** Operators look at one page first; a dashboard costs little (the first three per account are free). */
   dashboard: true,
+  /**
+   * Pinned, not NODEJS_LATEST: the runtime moves deliberately, after the tests ran on it, not
+   * whenever a CDK upgrade changes what "latest" means. Lambda announced Node.js 22's
+   * deprecation for 2027: set `runtime` to NODEJS_24_X (or later) to move on before that.
+   */
+  runtime: lambda.Runtime.NODEJS_22_X,
+  /**
+   * 512 MB: Lambda allots CPU in proportion to memory, and the cold start (loading the bundled
+   * SDK clients) is CPU-bound; BENCHMARKS.md has the cold-start figures. The functions need far
+   * less memory than this for their data.
+   */
+  memorySize: 512,
 } as const;
+
+/** The oldest Node.js major version the bundle and the code support (the runtime prop's floor). */
+export const MIN_NODE_MAJOR = 22;
 
 /**
  * How long EventBridge keeps retrying delivery of each kind of event to the responder (it

@@ -56,6 +56,7 @@ export function createResponderFunction(
 ): ResponderFunction {
   return new ResponderFunction(scope, 'Responder', {
     ...logGroupSettings(config),
+    ...sizing(config),
     entry: path.join(LAMBDA_DIR, 'handler.ts'),
     description: 'Drains, replaces and records EC2 Spot instances through their interruption lifecycle',
     timeout: RESPONDER_TIMEOUT,
@@ -73,6 +74,7 @@ export function createIndexRefresherFunction(
 ): ResponderFunction {
   return new ResponderFunction(scope, 'IndexRefresher', {
     ...logGroupSettings(config),
+    ...sizing(config),
     entry: path.join(LAMBDA_DIR, 'index-refresher-handler.ts'),
     description: 'Rebuilds the instance-to-target-group index the spot-responder reads',
     timeout: indexRefresherTimeout(config.indexRefreshMinutes),
@@ -98,6 +100,10 @@ function powertoolsEnvironment(config: ResolvedSpotResponderProps): Record<strin
 
 function logGroupSettings(config: ResolvedSpotResponderProps) {
   return { logGroupRetention: config.logRetention, logGroupRemovalPolicy: config.removalPolicy };
+}
+
+function sizing(config: ResolvedSpotResponderProps) {
+  return { runtime: config.runtime, memorySize: config.memorySize };
 }
 
 function allowListEnv(value: readonly string[] | '*'): string {

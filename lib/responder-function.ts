@@ -10,7 +10,6 @@ export interface ResponderFunctionProps
   extends Omit<
     NodejsFunctionProps,
     | 'entry'
-    | 'runtime'
     | 'architecture'
     | 'role'
     | 'logGroup'
@@ -21,6 +20,11 @@ export interface ResponderFunctionProps
   > {
   /** The TypeScript file that exports the handler. */
   readonly entry: string;
+  /**
+   * A Node.js runtime (`nodejs<major>.x`); the bundle targets the same major version.
+   * @default lambda.Runtime.NODEJS_22_X
+   */
+  readonly runtime?: lambda.Runtime;
   /**
    * How long the function's own log group keeps its logs.
    * @default logs.RetentionDays.ONE_MONTH
@@ -43,7 +47,8 @@ export interface ResponderFunctionProps
  */
 export class ResponderFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: ResponderFunctionProps) {
-    const { logGroupRetention, logGroupRemovalPolicy, bundling, environment, ...rest } = props;
+    const { logGroupRetention, logGroupRemovalPolicy, bundling, environment, runtime = lambda.Runtime.NODEJS_22_X, ...rest } =
+      props;
     // Both must exist before super() runs, so they sit beside the function, named after it.
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
       retention: logGroupRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -59,7 +64,7 @@ export class ResponderFunction extends NodejsFunction {
       timeout: Duration.seconds(30),
       tracing: lambda.Tracing.ACTIVE,
       ...rest,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime,
       architecture: lambda.Architecture.ARM_64,
       role,
       logGroup,
@@ -69,7 +74,7 @@ export class ResponderFunction extends NodejsFunction {
         sourceMap: true,
         // Stack traces need the mappings only; leaving the sources out keeps the zip small.
         sourcesContent: false,
-        target: 'node22',
+        target: esbuildTarget(runtime),
         format: OutputFormat.CJS,
         // Bundle the SDK too: the function then runs the SDK version we tested, not
         // whatever the Lambda runtime happens to ship this month.
@@ -81,9 +86,16 @@ export class ResponderFunction extends NodejsFunction {
     logGroup.grantWrite(role);
     acknowledge(
       this,
-      'Node.js 22 is pinned on purpose, together with the node22 esbuild target of the bundle; ' +
-        'both move deliberately, after testing, not whenever Lambda ships a newer runtime.',
+      'The runtime is pinned on purpose (SpotResponderProps.runtime, default Node.js 22), together with the ' +
+        'matching esbuild target of the bundle; both move deliberately, after testing, not whenever Lambda ships a newer runtime.',
       'AwsSolutions-L1',
     );
   }
+}
+
+/** `nodejs24.x` -> `node24`: esbuild emits code for the runtime the function runs on. */
+function esbuildTarget(runtime: lambda.Runtime): string {
+  const major = /^nodejs(\d+)\.x$/.exec(runtime.name)?.[1];
+  if (!major) throw new Error(`ResponderFunction needs a nodejs<major>.x runtime, got ${runtime.name}`);
+  return `node${major}`;
 }

@@ -4,10 +4,11 @@
 import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { REBALANCE_ACTIONS, TAG_MODES, type LogLevel, type RebalanceAction, type TagMode } from '../lambda/contract';
-import { SPOT_RESPONDER_DEFAULTS } from './defaults';
+import { MIN_NODE_MAJOR, SPOT_RESPONDER_DEFAULTS } from './defaults';
 import {
   SpotResponderConfigError,
   checkAccounts,
@@ -15,6 +16,8 @@ import {
   checkEcsClusters,
   checkIntegerInRange,
   checkLogLevel,
+  checkMemorySize,
+  checkNodeRuntime,
   checkOneOf,
   checkRegions,
   checkTagKey,
@@ -164,6 +167,19 @@ export interface SpotResponderProps {
    * @default true
    */
   readonly dashboard?: boolean;
+   * The Lambda runtime of both functions: a Node.js runtime, 22 or later (`lambda.Runtime.NODEJS_22_X`,
+   * `NODEJS_24_X` ...). The bundle is built for the same Node.js version. Move on after testing,
+   * before Lambda deprecates the current one (Node.js 22: announced for 2027).
+   * @default lambda.Runtime.NODEJS_22_X
+   */
+  readonly runtime?: lambda.Runtime;
+
+  /**
+   * Memory of both functions, in MB (128 to 10240). Lambda gives CPU and network in proportion,
+   * so it also sets how fast the cold start and the hot path are.
+   * @default 512
+   */
+  readonly memorySize?: number;
 }
 
 /** SpotResponderProps with every default applied and every value checked. */
@@ -189,6 +205,9 @@ export interface ResolvedSpotResponderProps {
   readonly alarmTopic?: sns.ITopic;
   readonly notificationTopic?: true | sns.ITopic;
   readonly dashboard: boolean;
+  readonly runtime: lambda.Runtime;
+  /** MB, 128 to 10240. */
+  readonly memorySize: number;
 }
 
 /**
@@ -217,6 +236,8 @@ export function resolveSpotResponderProps(stack: Stack, props: SpotResponderProp
     alarmTopic: props.alarmTopic,
     notificationTopic: props.notificationTopic,
     dashboard: props.dashboard ?? defaults.dashboard,
+    runtime: props.runtime ?? defaults.runtime,
+    memorySize: props.memorySize ?? defaults.memorySize,
   };
   checkAccounts('SpotResponderProps.acceptedAccounts', resolved.acceptedAccounts);
   checkRegions('SpotResponderProps.acceptedRegions', resolved.acceptedRegions);
@@ -230,6 +251,8 @@ export function resolveSpotResponderProps(stack: Stack, props: SpotResponderProp
   checkTagKey('SpotResponderProps.tagKey', resolved.tagKey);
   checkEcsClusters('SpotResponderProps.ecsClusters', resolved.ecsClusters);
   checkClustersInStackEnv('SpotResponderProps.ecsClusters', stack, resolved.ecsClusters);
+  checkNodeRuntime('SpotResponderProps.runtime', resolved.runtime.name, MIN_NODE_MAJOR);
+  checkMemorySize('SpotResponderProps.memorySize', resolved.memorySize);
   const indexRefreshInterval = props.indexRefreshInterval ?? defaults.indexRefreshInterval;
   return {
     ...resolved,

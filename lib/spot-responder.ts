@@ -1,6 +1,6 @@
 // The SpotResponder construct: the architecture of the README, wired from one small piece
 // per concern. Defaults and their reasons live in defaults.ts; each piece in its own file.
-import { Stack } from 'aws-cdk-lib';
+import { CfnOutput, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -21,6 +21,15 @@ import { grantIndexRefresherPermissions, grantResponderPermissions } from './per
 import { ResponderFunction } from './responder-function';
 import { resolveSpotResponderProps, type SpotResponderProps } from './spot-responder-props';
 import { createRecordsTable } from './table';
+import { SpotResponderConfigError } from './validation';
+
+/**
+ * The CloudFormation export every SpotResponder creates (its table's name). Export names are
+ * unique per account and region, so the deployment of a second responder there fails with
+ * "Export with name spot-responder:table is already exported by stack <the first>": two
+ * responders would both act on every warning and each keep half the history.
+ */
+export const SINGLETON_EXPORT_NAME = 'spot-responder:table';
 
 export type { SpotResponderProps } from './spot-responder-props';
 
@@ -70,6 +79,7 @@ export class SpotResponder extends Construct {
   constructor(scope: Construct, id: string, props: SpotResponderProps = {}) {
     super(scope, id);
     const config = resolveSpotResponderProps(Stack.of(this), props);
+    refuseSecondResponder(this);
 
     // EC2 events -> rules -> responder -> AWS calls and a record in the table; what fails -> DLQ.
     this.table = createRecordsTable(this, {
@@ -134,5 +144,36 @@ export class SpotResponder extends Construct {
         indexRefreshMinutes: config.indexRefreshMinutes,
       });
     }
+
+    new CfnOutput(this, 'SingletonGuard', {
+      value: this.table.tableName,
+      exportName: SINGLETON_EXPORT_NAME,
+      description: 'one spot-responder per account and region: a second deployment fails on this export',
+    });
+  }
+}
+
+/**
+ * Fail synth when a second SpotResponder would share an account and region with one already in
+ * the app: in the same stack, or in a stack whose account and region are both known and the
+ * same. (Environment-agnostic stacks land wherever their credentials point, so for them the
+ * export above decides, at deploy.) Only responders whose construction completed count.
+ */
+function refuseSecondResponder(responder: SpotResponder): void {
+  const stack = Stack.of(responder);
+  const env = (s: Stack) =>
+    Token.isUnresolved(s.account) || Token.isUnresolved(s.region) ? undefined : `${s.account}/${s.region}`;
+  const clash = (other: SpotResponder) => {
+    const otherStack = Stack.of(other);
+    return otherStack === stack || (env(stack) !== undefined && env(otherStack) === env(stack));
+  };
+  const other = responder.node.root.node
+    .findAll()
+    .find((c): c is SpotResponder => c !== responder && c instanceof SpotResponder && c.table !== undefined && clash(c));
+  if (other) {
+    throw new SpotResponderConfigError(
+      `${responder.node.path}: ${other.node.path} already responds in ${env(stack) ?? 'the same stack'}; ` +
+        'one spot-responder per account and region (two would both act on every warning)',
+    );
   }
 }

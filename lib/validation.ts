@@ -119,6 +119,38 @@ export function checkLogLevel(label: string, value: string): asserts value is Lo
   }
 }
 
+/**
+ * A Lambda Node.js runtime name (`nodejs22.x`, `nodejs24.x` ...) of major version 22 or later:
+ * the code and its bundle target Node.js 22 features; older runtimes are deprecated or near it.
+ */
+export function checkNodeRuntime(label: string, runtimeName: string, minMajor = 22): void {
+  const match = /^nodejs(\d+)\.x$/.exec(runtimeName);
+  const major = match ? Number(match[1]) : undefined;
+  if (major === undefined || major < minMajor) {
+    throw new SpotResponderConfigError(
+      `${label} must be a Lambda Node.js runtime of version ${minMajor} or later (nodejs${minMajor}.x, ` +
+        `nodejs24.x ...), got ${JSON.stringify(runtimeName)}`,
+    );
+  }
+}
+
+// CloudFormation stack names: a letter, then letters, digits and hyphens, 128 at most.
+const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+
+/** A CloudFormation stack name, which the app also uses as the stack's construct id. */
+export function checkStackId(label: string, value: string): void {
+  if (!STACK_NAME.test(value)) {
+    throw new SpotResponderConfigError(
+      `${label} must be a CloudFormation stack name (a letter, then letters, digits and hyphens, 128 at most), got ${JSON.stringify(value)}`,
+    );
+  }
+}
+
+/** Lambda function memory: whole MB from 128 to 10240. */
+export function checkMemorySize(label: string, value: number): void {
+  checkIntegerInRange(label, value, 128, 10240);
+}
+
 function checkNonEmpty(label: string, value: readonly string[], what: string): void {
   if (value.length === 0) throw new SpotResponderConfigError(`${label} must list at least one ${what}`);
 }
