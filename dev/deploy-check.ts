@@ -247,7 +247,7 @@ async function deployAndCheck(ctx: Context): Promise<Deployed> {
 }
 
 async function replayThroughOutputs(ctx: Context): Promise<void> {
-  step('replay + history against the deployed table (read from the stack outputs)');
+  step(`replay + history --stack-name ${ctx.stackName}: the deployed table, through the stack's outputs`);
   const stack = await describeStack(ctx);
   check(stack, 'the stack vanished');
   const table = outputsOf(stack).TableName;
@@ -259,7 +259,8 @@ async function replayThroughOutputs(ctx: Context): Promise<void> {
   };
   const fleet = await buildDemoFleet(clients, { prefix: 'deploycheck' });
   const instanceId = fleet.shared.instanceId;
-  const target = ['--endpoint-url', ctx.endpoint, '--table', table];
+  // The CLI finds the table through the stack's TableName output, as it does after a real deploy.
+  const target = ['--endpoint-url', ctx.endpoint, '--stack-name', ctx.stackName];
   const replayed = (await cli(ctx, ['replay', ...target, '--instance-id', instanceId, '--json', FIXTURE]))
     .trim()
     .split('\n')

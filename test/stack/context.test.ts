@@ -21,9 +21,12 @@ describe('cdk.json', () => {
 
     const config = read(CDK_JSON.context);
     expect(config.nag).toBe(true);
+    expect(config.stackId).toBe('SpotResponder');
+    expect(config.regions).toBeUndefined();
     expect(config.stackProps.alarmEmail).toBeUndefined();
-    const { indexRefreshInterval, ...responder } = config.stackProps.responder!;
+    const { indexRefreshInterval, runtime, ...responder } = config.stackProps.responder!;
     expect(indexRefreshInterval?.toMinutes()).toBe(5);
+    expect(runtime?.name).toBe('nodejs22.x');
     expect(responder).toEqual({
       acceptedAccounts: undefined,
       acceptedRegions: undefined,
@@ -39,6 +42,7 @@ describe('cdk.json', () => {
       logRetention: logs.RetentionDays.ONE_MONTH,
       logLevel: 'INFO',
       removalPolicy: RemovalPolicy.RETAIN,
+      memorySize: 512,
     });
   });
 });
