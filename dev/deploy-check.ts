@@ -16,6 +16,9 @@
 //   - -c spotResponder:refreshIndexOnDeploy=false: the CDK Trigger's provider makes moto's
 //     CloudFormation fail ("LambdaVersion is not JSON serializable"), and moto runs no Lambda
 //     code anyway;
+//   - -c spotResponder:dashboard=false: the dashboard's alarm widgets take the alarms' ARNs
+//     (Fn::GetAtt), and moto creates no alarms, so the deployment fails ("Fn::GetAtt references
+//     undefined resource");
 //   - --no-previous-parameters on the update: moto keeps no parameter values to reuse.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -111,6 +114,8 @@ function deployArgs(ctx: Context, extra: string[]): string[] {
     ctx.outDir,
     '-c',
     'spotResponder:refreshIndexOnDeploy=false',
+    '-c',
+    'spotResponder:dashboard=false',
     ...extra,
   ];
 }
@@ -308,7 +313,7 @@ async function updateAndCheck(ctx: Context, functions: string[]): Promise<void> 
 
 async function destroyAndCheck(ctx: Context, table: string, logGroups: string[]): Promise<void> {
   step(`cdk destroy ${ctx.stackName}`);
-  await cdk(ctx, ['destroy', ctx.stackName, '--force', '--output', ctx.outDir, '-c', 'spotResponder:refreshIndexOnDeploy=false']);
+  await cdk(ctx, ['destroy', ctx.stackName, '--force', '--output', ctx.outDir]);
   const stack = await describeStack(ctx);
   check(!stack || stack.StackStatus === 'DELETE_COMPLETE', `stack status ${stack?.StackStatus}, expected it gone`);
   check((await tableStatus(ctx, table)) === 'ACTIVE', `the table ${table} was not retained`);

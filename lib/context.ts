@@ -64,6 +64,8 @@ export const CONTEXT_KEYS = {
   alarmEmail: 'spotResponder:alarmEmail',
   /** Run the cdk-nag AwsSolutions checks on synth. Default true. */
   nag: 'spotResponder:nag',
+  /** Create the CloudWatch dashboard (metrics, alarms, functions). Default true. */
+  dashboard: 'spotResponder:dashboard',
   /** Lambda runtime of both functions: `nodejs22.x` or a later Node.js. Default nodejs22.x. */
   runtime: 'spotResponder:runtime',
   /** Memory of both functions in MB, 128 to 10240. Default 512. */
@@ -186,6 +188,7 @@ export function readSpotResponderContext(node: Node): SpotResponderAppConfig {
         logLevel,
         removalPolicy,
         runtime: runtimeName === undefined ? undefined : nodeRuntime(runtimeName),
+        dashboard: bool(CONTEXT_KEYS.dashboard, get(CONTEXT_KEYS.dashboard)),
         memorySize,
       },
     },

@@ -167,6 +167,8 @@ export interface SpotResponderProps {
    * @default true
    */
   readonly dashboard?: boolean;
+
+  /**
    * The Lambda runtime of both functions: a Node.js runtime, 22 or later (`lambda.Runtime.NODEJS_22_X`,
    * `NODEJS_24_X` ...). The bundle is built for the same Node.js version. Move on after testing,
    * before Lambda deprecates the current one (Node.js 22: announced for 2027).

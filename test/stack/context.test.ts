@@ -43,6 +43,7 @@ describe('cdk.json', () => {
       logLevel: 'INFO',
       removalPolicy: RemovalPolicy.RETAIN,
       memorySize: 512,
+      dashboard: true,
     });
   });
 });
