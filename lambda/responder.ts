@@ -1,19 +1,39 @@
-// The response to one event: validate -> claim -> look up -> plan -> execute -> verify -> record.
-// The Lambda handler, `spot-responder replay` and the dry run all call `respond`; they differ
-// only in the adapters they pass in. Every decision is the plan's (core/response-plan.ts).
+// The response to a batch of events: validate -> claim -> look up -> plan -> execute -> verify -> record,
+// each event on its own (its parse, window, claim, plan and record), the AWS calls merged per
+// phase across the batch. The Lambda handler (one SQS batch, or one EventBridge event),
+// `spot-responder replay` and the dry run all come here; they differ only in the adapters they
+// pass in. Every decision is the plan's (core/response-plan.ts); which calls carry which
+// actions is response/merge.ts's.
+//
+// One warning, with the group's facts in the index, reaches traffic stopped in two rounds:
+//   round 1: claim | DescribeInstances | DescribeAutoScalingInstances | BatchGetItem | ECS reads
+//   round 2: DeregisterTargets | DetachInstances | ECS drain | DescribeAutoScalingGroups (check)
+// and a third round only when the check finds a target group the index did not know. Without
+// indexed group facts the group is read first (today's path: three rounds).
 import { errorInfo } from './aws/clients';
 import { DEFAULT_BEHAVIOUR } from './core/behaviour';
-import type { InterruptionNotice, ResponseRecord } from './core/model';
-import { responseWindow, timerMs, type ResponseWindow } from './core/plan';
+import { groupDrift } from './core/group-drift';
+import type { AsgFacts, EventIdentity, InterruptionNotice, ResponseRecord } from './core/model';
+import { planGroupDeregistrations, responseWindow, timerMs, type ResponseWindow } from './core/plan';
 import type { CallOptions, ClaimKeys, ClaimResult } from './core/ports';
-import { planBeforeLookups, planResponse, type SkipPlan } from './core/response-plan';
+import {
+  groupToRead,
+  planBeforeLookups,
+  planResponse,
+  type ActPlan,
+  type Lookup,
+  type ResponseFacts,
+  type SettledLookups,
+  type SkipPlan,
+} from './core/response-plan';
 import { parseEvent } from './events';
 import type { Log } from './log';
 import { LEASE_MS, type ResponderDeps } from './response/deps';
-import { execute } from './response/execute';
 import { startHeartbeat } from './response/heartbeat';
-import { settleLookups, startLookups, type PendingLookups } from './response/lookups';
-import { actedFields, baseRecord, closeRecord, rejectedRecord, signalEntry, skippedFields } from './response/records';
+import { executeBatch, type Executed } from './response/execute';
+import { readGroups, settledFor, startLookups, type PendingLookups } from './response/lookups';
+import type { PlanRun } from './response/merge';
+import { actedFields, baseRecord, closeRecord, rejectedRecord, signalEntry, skippedFields, unansweredRecord } from './response/records';
 import { extendTimeline } from './response/timeline';
 import { reported } from './response/report';
 import { findReplacement } from './response/verify';
@@ -27,90 +47,410 @@ export class ResponseFailedError extends Error {
 }
 
 /**
- * Answers one raw EventBridge event and returns its record. A rejected event is recorded and
- * returned, never thrown (a throw makes AWS retry). Throws ResponseFailedError after recording
- * a failed response, so Lambda retries it; errors of the store itself propagate.
+ * Answers one raw EventBridge event and returns its record: `respondBatch([raw])`. A rejected
+ * event is recorded and returned, never thrown (a throw makes AWS retry). Throws
+ * ResponseFailedError after recording a failed response, so Lambda retries it; errors of the
+ * store itself propagate.
  */
 export async function respond(raw: unknown, deps: ResponderDeps): Promise<ResponseRecord> {
-  return reported(deps, answer(raw, deps));
+  return reported(deps, respondOne(raw, deps));
 }
 
-async function answer(raw: unknown, deps: ResponderDeps): Promise<ResponseRecord> {
+async function respondOne(raw: unknown, deps: ResponderDeps): Promise<ResponseRecord> {
+  const [answer] = await answerBatch([raw], deps);
+  if (!answer) throw new Error('respond: the batch gave no answer');
+  if ('error' in answer) throw answer.error;
+  if (answer.record.outcome === 'failed') throw new ResponseFailedError(answer.record);
+  return answer.record;
+}
+
+/**
+ * Answers a batch of raw EventBridge events, as one SQS batch delivers them: one record per
+ * input, in input order. A record with outcome 'failed' is the one to retry (its claim was
+ * released as failed, or the store itself failed); every other outcome is final. Never rejects
+ * for one event's sake. Each event keeps its own parse, window, claim, plan and record; the
+ * AWS calls are merged across the batch (response/lookups.ts, response/execute.ts). The same
+ * event twice, or two notices for one instance, are answered one after the other, so the
+ * second finds the first's claim and is recorded as its duplicate.
+ */
+export async function respondBatch(raws: readonly unknown[], deps: ResponderDeps): Promise<ResponseRecord[]> {
+  const now = deps.now ?? Date.now;
+  const answers = await answerBatch(raws, deps);
+  const records = answers.map((answer) => {
+    if ('record' in answer) return answer.record;
+    const info = errorInfo(answer.error);
+    return unansweredRecord(answer.identity, 'failed', `${info.name}: ${info.message}`, answer.receivedAt, now());
+  });
+  // Metrics and notifications, once per record (never changing it).
+  return Promise.all(records.map((record) => reported(deps, Promise.resolve(record))));
+}
+
+/** An event's answer: its record, or the error that kept it from being recorded. */
+type Answer = { record: ResponseRecord } | { error: unknown; identity: EventIdentity; receivedAt: number };
+
+interface Notice {
+  index: number;
+  signal: InterruptionNotice;
+  log: Log;
+}
+
+async function answerBatch(raws: readonly unknown[], deps: ResponderDeps): Promise<Answer[]> {
   const now = deps.now ?? Date.now;
   const receivedAt = now();
-  const parsed = parseEvent(raw, deps.policy);
-  if (!parsed.ok) {
-    const record = rejectedRecord(parsed.rejection, receivedAt, now());
-    deps.log.warn('event rejected', { eventId: record.eventId, reason: record.reason, kind: parsed.rejection.kind });
-    await deps.store.recordUnclaimed(record);
-    return record;
+  const answers: Answer[] = new Array(raws.length);
+  const settle = async (index: number, identity: EventIdentity, work: () => Promise<ResponseRecord>): Promise<void> => {
+    try {
+      answers[index] = { record: await work() };
+    } catch (error) {
+      answers[index] = { error, identity, receivedAt };
+    }
+  };
+
+  const rejected: Array<Promise<void>> = [];
+  const waves: Notice[][] = [];
+  const stateChanges: Array<() => Promise<void>> = [];
+  const lastWave = new Map<string, number>();
+  raws.forEach((raw, index) => {
+    const parsed = parseEvent(raw, deps.policy);
+    if (!parsed.ok) {
+      const record = rejectedRecord(parsed.rejection, receivedAt, now());
+      deps.log.warn('event rejected', { eventId: record.eventId, reason: record.reason, kind: parsed.rejection.kind });
+      rejected.push(settle(index, record, async () => (await deps.store.recordUnclaimed(record), record)));
+      return;
+    }
+    const signal = parsed.signal;
+    const log = deps.log.child({ eventId: signal.eventId, instanceId: signal.instanceId, signal: signal.kind });
+    const identity = baseRecord(signal, receivedAt, null);
+    if (signal.kind === 'instance-state-change') {
+      // Bookkeeping comes last: a state change may extend the record a notice of this batch writes.
+      stateChanges.push(() => settle(index, identity, () => extendTimeline(signal, deps, receivedAt, log)));
+      return;
+    }
+    // A later wave for the same event or instance: it must meet the earlier one's claim.
+    const keys = [`event:${signal.eventId}`, `instance:${signal.instanceId}`];
+    const wave = Math.max(...keys.map((k) => (lastWave.get(k) ?? -1) + 1));
+    keys.forEach((k) => lastWave.set(k, wave));
+    (waves[wave] ??= []).push({ index, signal, log });
+  });
+
+  await Promise.all(rejected);
+  for (const wave of waves) {
+    const records = await respondToNotices(wave, deps, receivedAt);
+    wave.forEach((notice, i) => (answers[notice.index] = records[i] as Answer));
   }
-  const signal = parsed.signal;
-  const log = deps.log.child({ eventId: signal.eventId, instanceId: signal.instanceId, signal: signal.kind });
-  switch (signal.kind) {
-    case 'instance-state-change':
-      return extendTimeline(signal, deps, receivedAt, log);
-    case 'spot-interruption-warning':
-    case 'rebalance-recommendation':
-      return respondToInterruption(signal, deps, receivedAt, log);
-  }
+  await Promise.all(stateChanges.map((run) => run()));
+  return answers;
 }
 
-/** The two-minute warning, or the earlier rebalance recommendation. */
-async function respondToInterruption(
-  signal: InterruptionNotice,
-  deps: ResponderDeps,
-  receivedAt: number,
-  log: Log,
-): Promise<ResponseRecord> {
+/** One notice on its way through a wave. */
+interface InFlight extends Notice {
+  window: ResponseWindow;
+  base: ResponseRecord;
+  keys: ClaimKeys;
+  early: SkipPlan | null;
+  budget: () => CallOptions;
+  /** Set once the claim is won: its token (finish passes it back) and its heartbeat. */
+  token?: string;
+  heartbeat?: { stop(): void };
+}
+
+/** An act plan on its way to execution, and what the record needs of it. */
+interface Acting {
+  flight: InFlight;
+  plan: ActPlan;
+  /** The group facts came from the index: the fresh read is a check, run beside acting. */
+  indexedGroup: AsgFacts | null;
+  indexRefreshedAt: string | undefined;
+}
+
+/**
+ * The notices of one wave (no two share an event id or an instance): the claims beside the
+ * merged reads, the plans, one merged execution round, the records. Answers in wave order.
+ */
+async function respondToNotices(notices: readonly Notice[], deps: ResponderDeps, receivedAt: number): Promise<Answer[]> {
   const now = deps.now ?? Date.now;
   const behaviour = deps.behaviour ?? DEFAULT_BEHAVIOUR;
-  const window = responseWindow(signal, receivedAt);
-  const base = baseRecord(signal, receivedAt, window.deadline);
-  // Every call shares the time left before the deadline; none may run past it.
-  const budget = (): CallOptions => ({ abortSignal: AbortSignal.timeout(timerMs(window.deadline, now())) });
+  const flights: InFlight[] = notices.map((notice) => {
+    const window = responseWindow(notice.signal, receivedAt);
+    const early = planBeforeLookups(notice.signal, behaviour, window);
+    return {
+      ...notice,
+      window,
+      base: baseRecord(notice.signal, receivedAt, window.deadline),
+      early,
+      keys: {
+        eventId: notice.signal.eventId,
+        signal: notice.signal.kind,
+        instanceId: notice.signal.instanceId,
+        eventTime: notice.signal.eventTime,
+        actsOnInstance: !early,
+      },
+      // Every call for the event shares the time left before its deadline; none may run past it.
+      budget: () => ({ abortSignal: AbortSignal.timeout(timerMs(window.deadline, now())) }),
+    };
+  });
+  const answers: Answer[] = new Array(flights.length);
+  const finishing: Array<Promise<void>> = [];
+  const settle = (i: number, work: () => Promise<ResponseRecord>) =>
+    finishing.push(
+      work().then(
+        (record) => void (answers[i] = { record }),
+        (error: unknown) => void (answers[i] = { error, identity: (flights[i] as InFlight).base, receivedAt }),
+      ),
+    );
 
-  const early = planBeforeLookups(signal, behaviour, window);
-  if (early && !early.underClaim) {
-    const record = closeRecord(base, now, window.deadline, skippedFields(signal, early));
-    log.warn('signal arrived too late to act on', { reason: record.reason, skipKind: record.skipKind });
-    await deps.store.recordUnclaimed(record);
-    return record;
+  const claiming: number[] = [];
+  flights.forEach((flight, i) => {
+    if (flight.early && !flight.early.underClaim) {
+      const record = closeRecord(flight.base, now, flight.window.deadline, skippedFields(flight.signal, flight.early));
+      flight.log.warn('signal arrived too late to act on', { reason: record.reason, skipKind: record.skipKind });
+      settle(i, async () => (await deps.store.recordUnclaimed(record), record));
+    } else {
+      claiming.push(i);
+    }
+  });
+
+  // Reads are harmless, so they run beside the claims; nothing mutating starts before them.
+  const looking = claiming.filter((i) => !(flights[i] as InFlight).early);
+  const pending =
+    looking.length > 0
+      ? startLookups(
+          looking.map((i) => (flights[i] as InFlight).signal.instanceId),
+          deps,
+          latestBudget(looking.map((i) => flights[i] as InFlight), now),
+        )
+      : null;
+  const claims = await Promise.all(
+    claiming.map(async (i) => {
+      const flight = flights[i] as InFlight;
+      try {
+        // A short lease, renewed by a heartbeat while this invocation works on the event.
+        const claim = await deps.store.claim(flight.keys, new Date(now() + LEASE_MS), flight.budget());
+        if (claim.claimed) flight.heartbeat = startHeartbeat(deps.store, flight.keys, claim.token, now, flight.log);
+        if (claim.claimed) flight.token = claim.token;
+        return { i, claim };
+      } catch (error) {
+        answers[i] = { error, identity: flight.base, receivedAt };
+        return null;
+      }
+    }),
+  );
+
+  const won: InFlight[] = [];
+  for (const entry of claims) {
+    if (!entry) continue;
+    const flight = flights[entry.i] as InFlight;
+    if (!entry.claim.claimed) {
+      const claim = entry.claim;
+      settle(entry.i, () => duplicate(flight.base, claim, flight.signal, deps, flight.window.deadline, flight.log));
+    } else if (flight.early) {
+      const skip = flight.early;
+      settle(entry.i, () => finish(flight, skippedFields(flight.signal, skip), deps));
+    } else {
+      won.push(flight);
+    }
   }
 
-  const keys: ClaimKeys = {
-    eventId: signal.eventId,
-    signal: signal.kind,
-    instanceId: signal.instanceId,
-    eventTime: signal.eventTime,
-    actsOnInstance: !early,
-  };
-  // Reads are harmless, so they run beside the claim; nothing mutating starts before it.
-  const next: { skip: SkipPlan } | { lookups: PendingLookups } = early
-    ? { skip: early }
-    : { lookups: startLookups(signal.instanceId, deps, budget) };
-  const claim = await deps.store.claim(keys, new Date(now() + LEASE_MS), budget());
-  if (!claim.claimed) return duplicate(base, claim, signal, deps, window.deadline, log);
+  if (won.length > 0 && pending) {
+    const fieldsByEvent = await lookUpPlanAct(won, pending, deps);
+    won.forEach((flight, k) => {
+      const fields = fieldsByEvent[k] as Partial<ResponseRecord>;
+      settle(flights.indexOf(flight), () => finish(flight, fields, deps));
+    });
+  }
+  await Promise.all(finishing);
+  return answers;
+}
 
-  // The lease is short; renewed while this invocation lives, it runs out soon after it dies.
-  const heartbeat = startHeartbeat(deps.store, keys, claim.token, now, log);
-  let record: ResponseRecord;
-  try {
-    const fields =
-      'skip' in next ? skippedFields(signal, next.skip) : await lookUpPlanAct(signal, next.lookups, deps, budget, window);
-    record = closeRecord(base, now, window.deadline, fields);
-  } catch (err) {
-    // A bug or an unexpected error: still release the claim as failed so a retry can run.
+/**
+ * After the claims are won: each event's view of the merged reads, its plan, one merged
+ * execution round for the batch, the fresh group check; the record's fields, per event.
+ * Never rejects: an unexpected error fails only the event it came from.
+ */
+async function lookUpPlanAct(flights: readonly InFlight[], pending: PendingLookups, deps: ResponderDeps): Promise<Array<Partial<ResponseRecord>>> {
+  const now = deps.now ?? Date.now;
+  const behaviour = deps.behaviour ?? DEFAULT_BEHAVIOUR;
+  const fields: Array<Partial<ResponseRecord>> = new Array(flights.length);
+  const fail = (k: number, err: unknown) => {
     const info = errorInfo(err);
-    record = closeRecord(base, now, window.deadline, { outcome: 'failed', reason: `${info.name}: ${info.message}` });
+    fields[k] = { outcome: 'failed', reason: `${info.name}: ${info.message}` };
+  };
+  const settled = await Promise.all(flights.map((f) => settledFor(pending, f.signal.instanceId)));
+
+  // One DescribeAutoScalingGroups for every group of the batch: what the plan waits for when
+  // the index has no facts of the group, a check run beside acting when it has.
+  const groupNames = settled.flatMap((s) => groupToRead(s) ?? []);
+  const groupsRead = groupNames.length > 0 ? readGroups(groupNames, deps, latestBudget(flights, now)) : Promise.resolve(new Map<string, Lookup<AsgFacts | null>>());
+
+  const plan = (k: number, group: Lookup<AsgFacts | null>, indexedGroup: AsgFacts | null): Acting | null => {
+    const flight = flights[k] as InFlight;
+    const s = settled[k] as SettledLookups;
+    try {
+      const facts: ResponseFacts = { ...s, group };
+      const planned = planResponse(flight.signal, facts, behaviour, flight.window);
+      if (planned.kind === 'skip') {
+        fields[k] = skippedFields(flight.signal, planned);
+        return null;
+      }
+      return { flight, plan: planned, indexedGroup, indexRefreshedAt: s.index.ok ? s.index.value.refreshedAt : undefined };
+    } catch (err) {
+      fail(k, err);
+      return null;
+    }
+  };
+
+  const indexed: number[] = [];
+  const waiting: number[] = [];
+  settled.forEach((s, k) => {
+    const groupName = groupToRead(s);
+    if (!groupName) return;
+    const fromIndex = s.index.ok ? s.index.value.group : undefined;
+    (fromIndex?.groupName === groupName ? indexed : waiting).push(k);
+  });
+  const withoutGroup = settled.map((_, k) => k).filter((k) => !indexed.includes(k) && !waiting.includes(k));
+
+  const act = async (ks: number[], planOne: (k: number) => Acting | null): Promise<void> => {
+    const acting: Array<{ k: number; acting: Acting }> = [];
+    for (const k of ks) {
+      const a = planOne(k);
+      if (a) acting.push({ k, acting: a });
+    }
+    if (acting.length === 0) return;
+    const executed = await executeBatch(acting.map(({ acting: a }) => run(a.flight, a.plan)), deps);
+    const checked = await checkIndexedGroups(acting.map((a) => a.acting), executed, groupsRead, deps);
+    const actedAt = now();
+    // Until the refresher records the replacement from its launch (issue 8, item 4), it is still
+    // looked for here, after traffic stopped and the detach: it delays the record, not the fleet.
+    const replacements = await Promise.all(
+      acting.map(({ acting: a }, j) =>
+        findReplacement(a.flight.signal, (checked[j] as Checked).executed.replaced, a.plan.group, deps, a.flight.budget).catch(() => null),
+      ),
+    );
+    acting.forEach(({ k, acting: a }, j) => {
+      try {
+        const done = checked[j] as Checked;
+        fields[k] = actedFields(a.flight.signal, { ...a.plan, group: done.group, notes: [...a.plan.notes, ...done.notes] }, {
+          ...done.executed,
+          actedAt,
+          replacement: replacements[j] ?? null,
+        });
+      } catch (err) {
+        fail(k, err);
+      }
+    });
+  };
+
+  const indexedGroupOf = (k: number): AsgFacts => {
+    const s = settled[k] as SettledLookups;
+    return (s.index.ok ? s.index.value.group : undefined) as AsgFacts;
+  };
+  await Promise.all([
+    // Round 2 at once: planned with the indexed group facts, or with no group at all.
+    act([...indexed, ...withoutGroup], (k) =>
+      indexed.includes(k)
+        ? plan(k, { ok: true, value: indexedGroupOf(k) }, indexedGroupOf(k))
+        : plan(k, { ok: true, value: null }, null),
+    ),
+    // Without indexed facts the plan waits for the group (today's path).
+    waiting.length > 0
+      ? groupsRead.then((groups) =>
+          act(waiting, (k) => plan(k, groups.get(groupToRead(settled[k] as SettledLookups) as string) ?? missingGroup(), null)),
+        )
+      : Promise.resolve(),
+  ]);
+  return fields;
+}
+
+interface Checked {
+  executed: Executed;
+  group: AsgFacts | null;
+  notes: string[];
+}
+
+/**
+ * For the events planned with the index's group facts: the fresh read (already running beside
+ * acting), the differences as notes, and, when the fresh read lists target groups the snapshot
+ * did not, one more merged round of deregistrations from them. A failed check is a note: the
+ * response acted on facts at most one refresh old.
+ */
+async function checkIndexedGroups(
+  acting: readonly Acting[],
+  executed: readonly Executed[],
+  groupsRead: Promise<Map<string, Lookup<AsgFacts | null>>>,
+  deps: ResponderDeps,
+): Promise<Checked[]> {
+  if (!acting.some((a) => a.indexedGroup)) {
+    return acting.map((a, j) => ({ executed: executed[j] as Executed, group: a.plan.group, notes: [] }));
   }
+  const groups = await groupsRead;
+  const checked: Checked[] = acting.map((a, j) => {
+    const done = executed[j] as Executed;
+    if (!a.indexedGroup) return { executed: done, group: a.plan.group, notes: [] };
+    const fresh = groups.get(a.indexedGroup.groupName);
+    if (!fresh?.ok) {
+      const message = fresh ? (fresh.failure.error?.message ?? 'failed') : 'not read';
+      return {
+        executed: done,
+        group: a.plan.group,
+        notes: [`acted on the index's facts of group ${a.indexedGroup.groupName}; the fresh DescribeAutoScalingGroups check failed (${message})`],
+      };
+    }
+    if (!fresh.value) {
+      return { executed: done, group: a.plan.group, notes: [`group ${a.indexedGroup.groupName} no longer exists (fresh DescribeAutoScalingGroups)`] };
+    }
+    return { executed: done, group: fresh.value, notes: groupDrift(a.indexedGroup, fresh.value, a.indexRefreshedAt).notes };
+  });
+
+  // Round 3, only when needed: the target groups the snapshot did not know.
+  const extra = acting.flatMap((a, j) => {
+    const group = (checked[j] as Checked).group;
+    if (!a.indexedGroup || !group) return [];
+    const added = groupDrift(a.indexedGroup, group, a.indexRefreshedAt).addedTargetGroups;
+    const deregistrations = planGroupDeregistrations(
+      a.flight.signal.instanceId,
+      { ...group, targetGroupArns: added },
+      a.plan.deregistrations,
+    );
+    return deregistrations.length > 0 ? [{ j, run: { ...run(a.flight, a.plan), plan: { deregistrations, replacement: null, ecsDrain: null } } }] : [];
+  });
+  if (extra.length > 0) {
+    const more = await executeBatch(extra.map((e) => e.run), deps);
+    extra.forEach((e, n) => {
+      const done = checked[e.j] as Checked;
+      done.executed = { ...done.executed, deregistered: [...done.executed.deregistered, ...(more[n] as Executed).deregistered] };
+    });
+  }
+  return checked;
+}
+
+function run(flight: InFlight, plan: ActPlan): PlanRun {
+  return { instanceId: flight.signal.instanceId, plan, deadline: flight.window.deadline };
+}
+
+function missingGroup(): Lookup<AsgFacts | null> {
+  return { ok: true, value: null };
+}
+
+/** The budget of a merged call: the latest deadline among the events it serves. */
+function latestBudget(flights: readonly InFlight[], now: () => number): CallOptions {
+  const deadline = Math.max(...flights.map((f) => f.window.deadline));
+  return { abortSignal: AbortSignal.timeout(timerMs(deadline, now())) };
+}
+
+/** Closes the record, writes it and releases the claim (failed, for outcome failed). */
+async function finish(flight: InFlight, fields: Partial<ResponseRecord>, deps: ResponderDeps): Promise<ResponseRecord> {
+  const now = deps.now ?? Date.now;
+  let record = closeRecord(flight.base, now, flight.window.deadline, fields);
   try {
     // Merged with any earlier attempt at this event; retried until the deadline, then thrown.
-    record = await deps.store.finish(keys, record, { token: claim.token, until: new Date(window.deadline) });
+    record = await deps.store.finish(flight.keys, record, {
+      ...(flight.token ? { token: flight.token } : {}),
+      until: new Date(flight.window.deadline),
+    });
   } finally {
-    heartbeat.stop();
+    flight.heartbeat?.stop();
   }
-  log.info('response finished', {
+  flight.log.info('response finished', {
     outcome: record.outcome,
     reason: record.reason,
     skipKind: record.skipKind,
@@ -119,26 +459,7 @@ async function respondToInterruption(
     detached: record.detached,
     attempts: record.attempts?.length,
   });
-  if (record.outcome === 'failed') throw new ResponseFailedError(record);
   return record;
-}
-
-/** After the claim is won: look up, plan, execute, verify; the record's fields. */
-async function lookUpPlanAct(
-  signal: InterruptionNotice,
-  pending: PendingLookups,
-  deps: ResponderDeps,
-  budget: () => CallOptions,
-  window: ResponseWindow,
-): Promise<Partial<ResponseRecord>> {
-  const now = deps.now ?? Date.now;
-  const facts = await settleLookups(pending, deps, budget);
-  const plan = planResponse(signal, facts, deps.behaviour ?? DEFAULT_BEHAVIOUR, window);
-  if (plan.kind === 'skip') return skippedFields(signal, plan);
-  const executed = await execute(plan, signal.instanceId, deps, budget);
-  const actedAt = now();
-  const replacement = await findReplacement(signal, executed.replaced, plan.group, deps, budget);
-  return actedFields(signal, plan, { ...executed, actedAt, replacement });
 }
 
 async function duplicate(

@@ -1,12 +1,12 @@
-// ELBv2: take one registration out of service. The load balancer stops routing new requests
+// ELBv2: take registrations out of service. The load balancer stops routing new requests
 // to it at once and lets in-flight ones drain for the group's deregistration delay.
 import {
   DeregisterTargetsCommand,
   type DeregisterTargetsCommandInput,
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { Deregistration } from '../core/model';
-import type { CallOptions, DeregisterResult, LoadBalancingPort } from '../core/ports';
+import type { CallOptions, DeregisterResult, DeregisterTarget, ItemResult, LoadBalancingPort } from '../core/ports';
+import { chunk } from './batching';
 
 /**
  * The API reference: "If the specified target does not exist, the action returns
@@ -17,38 +17,63 @@ import type { CallOptions, DeregisterResult, LoadBalancingPort } from '../core/p
  * is no registration left to remove. The SDK names the classes *Exception; an emulator may
  * surface the bare query-protocol code, so both spellings count.
  */
-const GONE_ERRORS = new Set([
-  'TargetGroupNotFoundException',
-  'TargetGroupNotFound',
-  'InvalidTargetException',
-  'InvalidTarget',
-]);
+const INVALID_TARGET_ERRORS = new Set(['InvalidTargetException', 'InvalidTarget']);
+const GONE_ERRORS = new Set(['TargetGroupNotFoundException', 'TargetGroupNotFound', ...INVALID_TARGET_ERRORS]);
 
-/** What `deregister` sends; the dry run plans the same input. */
-export function deregisterTargetsInput(target: Deregistration): DeregisterTargetsCommandInput {
+/**
+ * Targets per DeregisterTargets call. The API reference states no maximum for Targets; the
+ * aws-load-balancer-controller (kubernetes-sigs) deregisters in chunks of 200, which AWS
+ * accepts, so we do the same rather than find the service's limit in a wave.
+ */
+export const DEREGISTER_TARGETS_LIMIT = 200;
+
+/** What `deregister` sends for one chunk; the dry run plans the same input. */
+export function deregisterTargetsInput(targetGroupArn: string, targets: readonly DeregisterTarget[]): DeregisterTargetsCommandInput {
   return {
-    TargetGroupArn: target.targetGroupArn,
+    TargetGroupArn: targetGroupArn,
     // A registration with a port override is only removed when the port is given too.
-    Targets: [
-      {
-        Id: target.targetId,
-        ...(target.port !== undefined ? { Port: target.port } : {}),
-        ...(target.availabilityZone !== undefined ? { AvailabilityZone: target.availabilityZone } : {}),
-      },
-    ],
+    Targets: targets.map((target) => ({
+      Id: target.targetId,
+      ...(target.port !== undefined ? { Port: target.port } : {}),
+      ...(target.availabilityZone !== undefined ? { AvailabilityZone: target.availabilityZone } : {}),
+    })),
   };
 }
 
 export class LoadBalancingAdapter implements LoadBalancingPort {
   constructor(private readonly elbv2: ElasticLoadBalancingV2Client) {}
 
-  async deregister(target: Deregistration, opts: CallOptions = {}): Promise<DeregisterResult> {
-    try {
-      await this.elbv2.send(new DeregisterTargetsCommand(deregisterTargetsInput(target)), opts);
-      return 'ok';
-    } catch (err) {
-      if (err instanceof Error && GONE_ERRORS.has(err.name)) return 'not-registered';
-      throw err;
-    }
+  /**
+   * One DeregisterTargets per chunk of 200 targets, all at once. TargetGroupNotFound is
+   * 'not-registered' for every target. InvalidTarget names no target, and one instance that
+   * no longer exists fails the whole call: a chunk of several is then retried one target at a
+   * time, so only that target comes back 'not-registered'. Any other error is the answer for
+   * every target of its call.
+   */
+  async deregister(
+    targetGroupArn: string,
+    targets: readonly DeregisterTarget[],
+    opts: CallOptions = {},
+  ): Promise<Array<ItemResult<DeregisterResult>>> {
+    const answers: Array<ItemResult<DeregisterResult>> = new Array(targets.length);
+    const send = async (indexes: number[]): Promise<void> => {
+      const answer = (result: ItemResult<DeregisterResult>) => indexes.forEach((i) => (answers[i] = result));
+      try {
+        const input = deregisterTargetsInput(targetGroupArn, indexes.map((i) => targets[i] as DeregisterTarget));
+        await this.elbv2.send(new DeregisterTargetsCommand(input), opts);
+        answer({ ok: true, value: 'ok' });
+      } catch (error) {
+        const name = error instanceof Error ? error.name : '';
+        if (INVALID_TARGET_ERRORS.has(name) && indexes.length > 1) {
+          await Promise.all(indexes.map((i) => send([i])));
+        } else if (GONE_ERRORS.has(name)) {
+          answer({ ok: true, value: 'not-registered' });
+        } else {
+          answer({ ok: false, error });
+        }
+      }
+    };
+    await Promise.all(chunk(targets.map((_, i) => i), DEREGISTER_TARGETS_LIMIT).map(send));
+    return answers;
   }
 }

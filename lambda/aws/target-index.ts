@@ -8,10 +8,14 @@
 // complete snapshot keeps its old item until TTL deletes it (days, at DynamoDB's pace), so a
 // reader compares stamps: older than the meta = stale, newer = a refresh in progress = valid.
 import { BatchGetCommand, BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { IndexedTarget, TargetIndexLookup } from '../core/model';
-import type { CallOptions, TargetIndexPort, TargetSnapshotPort } from '../core/ports';
+import type { AsgFacts, IndexedTarget, TargetIndexLookup } from '../core/model';
+import type { CallOptions, ItemResult, TargetIndexPort, TargetSnapshotPort } from '../core/ports';
+import { settleByKey } from './batching';
 import { fullJitterDelay, sleep as realSleep, type Sleep } from './clients';
 import { itemKey } from './table-schema';
+
+/** BatchGetItem takes at most 100 keys. */
+export const BATCH_GET_LIMIT = 100;
 
 /** BatchWriteItem takes at most 25 put or delete requests. */
 export const BATCH_WRITE_LIMIT = 25;
@@ -43,6 +47,8 @@ export interface DynamoTargetIndexOptions {
 interface TargetsItem {
   pk: string;
   targets: IndexedTarget[];
+  /** The instance's Auto Scaling group as the refresher saw it, when it records one. */
+  group?: AsgFacts;
   snapshotAt: string;
   expiresAt: number;
 }
@@ -130,11 +136,34 @@ export class DynamoTargetIndex implements TargetIndexPort, TargetSnapshotPort {
     }
   }
 
+  /** One instance's lookup: `lookupMany` for one id; rejects with the read's error. */
   async lookup(instanceId: string, opts: CallOptions = {}): Promise<TargetIndexLookup> {
-    const targetsKey = itemKey.targets(instanceId);
-    const items = await this.readBoth([{ pk: targetsKey }, { pk: itemKey.indexMeta }], opts);
-    const item = items.find((i) => i.pk === targetsKey) as Partial<TargetsItem> | undefined;
-    const meta = items.find((i) => i.pk === itemKey.indexMeta) as Partial<MetaItem> | undefined;
+    const answer = (await this.lookupMany([instanceId], opts)).get(instanceId);
+    if (!answer?.ok) throw answer?.error ?? new IndexReadError(`no answer for ${instanceId}`);
+    return answer.value;
+  }
+
+  /**
+   * BatchGetItem for every instance's TARGETS# item, strongly consistent, in chunks of 99 keys
+   * plus the INDEX#META item (BatchGetItem takes at most 100 keys), all chunks at once, each
+   * retried while DynamoDB returns UnprocessedKeys. A chunk that fails is the answer for every
+   * instance it carried.
+   */
+  async lookupMany(instanceIds: readonly string[], opts: CallOptions = {}): Promise<Map<string, ItemResult<TargetIndexLookup>>> {
+    return settleByKey<TargetIndexLookup>(
+      instanceIds,
+      BATCH_GET_LIMIT - 1,
+      async (ids) => {
+        const items = await this.readAll([...ids.map((id) => ({ pk: itemKey.targets(id) })), { pk: itemKey.indexMeta }], opts);
+        const byKey = new Map(items.map((i) => [String(i.pk), i]));
+        const meta = byKey.get(itemKey.indexMeta) as Partial<MetaItem> | undefined;
+        return new Map(ids.map((id) => [id, this.answer(byKey.get(itemKey.targets(id)) as Partial<TargetsItem> | undefined, meta)]));
+      },
+      { targets: [] },
+    );
+  }
+
+  private answer(item: Partial<TargetsItem> | undefined, meta: Partial<MetaItem> | undefined): TargetIndexLookup {
     const refreshedAt = typeof meta?.refreshedAt === 'string' ? { refreshedAt: meta.refreshedAt } : {};
     if (!item || !Array.isArray(item.targets)) return { targets: [], ...refreshedAt };
     // TTL deletes lazily; an expired item is as good as gone.
@@ -145,11 +174,14 @@ export class DynamoTargetIndex implements TargetIndexPort, TargetSnapshotPort {
     if (meta?.snapshotAt && item.snapshotAt && item.snapshotAt < meta.snapshotAt) {
       return { targets: [], ...refreshedAt };
     }
-    return { targets: item.targets.map(toIndexedTarget), ...refreshedAt };
+    const group = isAsgFacts(item.group)
+      ? { group: { ...item.group, instanceIds: item.group.instanceIds ?? [], desiredCapacity: item.group.desiredCapacity ?? 0 } }
+      : {};
+    return { targets: item.targets.map(toIndexedTarget), ...refreshedAt, ...group };
   }
 
-  /** One BatchGet for the instance's item and the meta item, strongly consistent. */
-  private async readBoth(keys: Key[], opts: CallOptions): Promise<Key[]> {
+  /** One BatchGet for the keys (at most 100), strongly consistent, retrying UnprocessedKeys. */
+  private async readAll(keys: Key[], opts: CallOptions): Promise<Key[]> {
     const found: Key[] = [];
     let pending = keys;
     for (let attempt = 1; ; attempt++) {
@@ -177,4 +209,17 @@ function toIndexedTarget(raw: IndexedTarget): IndexedTarget {
     ...(raw.port !== undefined ? { port: Number(raw.port) } : {}),
     ...(raw.availabilityZone !== undefined ? { availabilityZone: raw.availabilityZone } : {}),
   };
+}
+
+/** A group snapshot as the refresher stores it: used only when every fact a plan reads is there. */
+function isAsgFacts(value: unknown): value is AsgFacts {
+  if (typeof value !== 'object' || value === null) return false;
+  const g = value as Partial<AsgFacts>;
+  return (
+    typeof g.groupName === 'string' &&
+    Array.isArray(g.targetGroupArns) &&
+    Array.isArray(g.terminatingHooks) &&
+    typeof g.capacityRebalance === 'boolean' &&
+    typeof g.tags === 'object' && g.tags !== null
+  );
 }

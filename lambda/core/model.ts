@@ -172,6 +172,12 @@ export interface TargetIndexLookup {
   targets: IndexedTarget[];
   /** When the last full refresh of the index finished; undefined when it never ran. */
   refreshedAt?: string;
+  /**
+   * The instance's Auto Scaling group as the refresher saw it at `refreshedAt` (tags, target
+   * groups, terminating hooks, Capacity Rebalancing); undefined when the index does not hold it.
+   * With it, a response plans in its first round and checks the group fresh while it acts.
+   */
+  group?: AsgFacts;
 }
 
 /** One deregistration the responder will make: DeregisterTargets for a single target. */

@@ -17,51 +17,73 @@ export interface CallOptions {
   abortSignal?: AbortSignal;
 }
 
+/**
+ * One item of a merged call, settled: its value, or the error of the call that carried it (every
+ * item of a failed call gets that call's error, so each event it carried fails, and no other).
+ */
+export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * Batch-shaped ports: each method takes every item of a batch, makes as few calls as the API's
+ * limits allow (the adapter chunks), and answers every item it was given, keyed by the item
+ * (instance id, group name) or in input order. A method rejects only on a bug; a failed AWS call
+ * is an `ok: false` ItemResult for the items that call carried.
+ */
 export interface Ec2Port {
-  /** null when EC2 does not know the instance. */
-  describeInstance(instanceId: string, opts?: CallOptions): Promise<InstanceFacts | null>;
+  /** DescribeInstances for all ids; value null when EC2 does not know the instance. */
+  describeInstances(instanceIds: readonly string[], opts?: CallOptions): Promise<Map<string, ItemResult<InstanceFacts | null>>>;
 }
 
 export interface AutoScalingPort {
-  /** null when the instance belongs to no Auto Scaling group. */
-  describeMembership(instanceId: string, opts?: CallOptions): Promise<AsgMembership | null>;
-  describeGroup(groupName: string, opts?: CallOptions): Promise<AsgFacts | null>;
+  /** DescribeAutoScalingInstances for all ids; value null when the instance is in no group. */
+  describeMemberships(instanceIds: readonly string[], opts?: CallOptions): Promise<Map<string, ItemResult<AsgMembership | null>>>;
+  /** DescribeAutoScalingGroups (+ its lifecycle hooks) for all names; value null when the group is gone. */
+  describeGroups(groupNames: readonly string[], opts?: CallOptions): Promise<Map<string, ItemResult<AsgFacts | null>>>;
   /** The group's instances only (no hooks): what verification needs to spot the replacement. */
   groupInstanceIds(groupName: string, opts?: CallOptions): Promise<string[] | null>;
   /**
-   * DetachInstances with ShouldDecrementDesiredCapacity=false: the group launches a replacement.
-   * 'not-detachable' when Auto Scaling refuses because the instance left InService/Standby,
-   * 'not-in-group' when it is no longer part of the group, both between our describe and the
-   * detach; 'ok-on-retry' when that refusal answered the SDK's retry of our own call (the
-   * first attempt took effect, its response was lost).
+   * DetachInstances with ShouldDecrementDesiredCapacity=false, up to 20 instances a call: the
+   * group launches their replacements. Per instance: 'not-detachable' when Auto Scaling refuses
+   * because it left InService/Standby, 'not-in-group' when it is no longer part of the group,
+   * both between our describe and the detach; 'ok-on-retry' when that refusal answered the
+   * SDK's retry of our own call (the first attempt took effect, its response was lost).
    */
-  detachWithReplacement(groupName: string, instanceId: string, opts?: CallOptions): Promise<DetachResult>;
+  detachWithReplacement(groupName: string, instanceIds: readonly string[], opts?: CallOptions): Promise<Map<string, ItemResult<DetachResult>>>;
   /**
-   * TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity=false: the group
-   * launches a replacement AND runs its EC2_INSTANCE_TERMINATING hooks, which detach bypasses.
+   * TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity=false (the API takes
+   * one instance): the group launches a replacement AND runs its EC2_INSTANCE_TERMINATING hooks,
+   * which detach bypasses. Rejects with the service's error.
    */
   terminateWithReplacement(instanceId: string, opts?: CallOptions): Promise<DetachResult>;
 }
 
-/** ECS on EC2: find the container instance on an EC2 instance and set it DRAINING. */
+/** ECS on EC2: find the container instances on EC2 instances and set them DRAINING. */
 export interface EcsPort {
-  /** Searches the configured clusters; null when the instance is no container instance there. */
-  findContainerInstance(instanceId: string, opts?: CallOptions): Promise<ContainerInstanceRef | null>;
-  drain(ref: ContainerInstanceRef, opts?: CallOptions): Promise<'ok' | 'not-found' | 'planned'>;
+  /** Searches the configured clusters; value null when the instance is no container instance there. */
+  findContainerInstances(instanceIds: readonly string[], opts?: CallOptions): Promise<Map<string, ItemResult<ContainerInstanceRef | null>>>;
+  /** UpdateContainerInstancesState DRAINING for container instances of one cluster, in input order. */
+  drain(cluster: string, containerInstanceArns: readonly string[], opts?: CallOptions): Promise<Array<ItemResult<DrainResult>>>;
 }
+
+export type DrainResult = 'ok' | 'not-found' | 'planned';
 
 /** planned: a dry run's adapter stood in for the call and made none. */
 export type DetachResult = 'ok' | 'ok-on-retry' | 'not-detachable' | 'not-in-group' | 'planned';
 
 export type DeregisterResult = 'ok' | 'not-registered' | 'planned';
 
+/** One registration to remove from a target group (DeregisterTargets' TargetDescription). */
+export type DeregisterTarget = Pick<Deregistration, 'targetId' | 'port' | 'availabilityZone'>;
+
 export interface LoadBalancingPort {
-  deregister(target: Deregistration, opts?: CallOptions): Promise<DeregisterResult>;
+  /** DeregisterTargets for every target of one target group, in input order. */
+  deregister(targetGroupArn: string, targets: readonly DeregisterTarget[], opts?: CallOptions): Promise<Array<ItemResult<DeregisterResult>>>;
 }
 
-/** Where the instance is registered, kept fresh off the hot path (see index-refresher). */
+/** Where the instances are registered, kept fresh off the hot path (see index-refresher). */
 export interface TargetIndexPort {
-  lookup(instanceId: string, opts?: CallOptions): Promise<TargetIndexLookup>;
+  /** BatchGetItem for all ids (and the index's meta item); keyed by instance id. */
+  lookupMany(instanceIds: readonly string[], opts?: CallOptions): Promise<Map<string, ItemResult<TargetIndexLookup>>>;
 }
 
 export interface TargetSnapshotPort {

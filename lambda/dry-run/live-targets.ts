@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { TARGET_GROUP_PAGE_SIZE, createRateLimiter } from '../aws/target-scan';
 import type { IndexedTarget, TargetIndexLookup } from '../core/model';
-import type { CallOptions, TargetIndexPort } from '../core/ports';
+import type { CallOptions, ItemResult, TargetIndexPort } from '../core/ports';
 
 /** What the live lookups of one dry run cost, in calls. */
 export interface LiveLookupStats {
@@ -55,6 +55,19 @@ export class LiveTargetLookup implements TargetIndexPort {
   /** ELBv2 describe calls spent so far. */
   get elbv2Calls(): number {
     return this.stats.describeTargetGroupsCalls + this.stats.describeTargetHealthCalls;
+  }
+
+  /** Each instance read live, one after the other (the describes share one rate limit per instance read). */
+  async lookupMany(instanceIds: readonly string[], callOpts: CallOptions = {}): Promise<Map<string, ItemResult<TargetIndexLookup>>> {
+    const answers = new Map<string, ItemResult<TargetIndexLookup>>();
+    for (const id of new Set(instanceIds)) {
+      try {
+        answers.set(id, { ok: true, value: await this.lookup(id, callOpts) });
+      } catch (error) {
+        answers.set(id, { ok: false, error });
+      }
+    }
+    return answers;
   }
 
   async lookup(instanceId: string, callOpts: CallOptions = {}): Promise<TargetIndexLookup> {

@@ -3,17 +3,20 @@
 // with the very input the real adapter builds) and answers 'planned'. The store reads the claim
 // keys and answers as the real store would, so an event that was already handled shows as the
 // duplicate it would be.
-import { detachInstancesInput, terminateInstanceInput } from '../aws/auto-scaling';
+import { DETACH_INSTANCES_LIMIT, detachInstancesInput, terminateInstanceInput } from '../aws/auto-scaling';
+import { chunk } from '../aws/batching';
 import type { AwsClients } from '../aws/clients';
-import { drainingInput } from '../aws/ecs';
-import { deregisterTargetsInput } from '../aws/load-balancing';
-import type { AsgFacts, AsgMembership, ContainerInstanceRef, Deregistration, ResponseRecord } from '../core/model';
+import { DRAIN_LIMIT, drainingInput } from '../aws/ecs';
+import { DEREGISTER_TARGETS_LIMIT, deregisterTargetsInput } from '../aws/load-balancing';
+import type { AsgFacts, AsgMembership, ContainerInstanceRef, ResponseRecord } from '../core/model';
 import type {
   AutoScalingPort,
   CallOptions,
   DeregisterResult,
+  DeregisterTarget,
   DetachResult,
   EcsPort,
+  ItemResult,
   LoadBalancingPort,
 } from '../core/ports';
 import type { Log } from '../log';
@@ -95,12 +98,20 @@ export function dryRunRecord(record: ResponseRecord): ResponseRecord {
   return { ...record, dryRun: true, ...(replaces ? { notes: [...(record.notes ?? []), VERIFICATION_NOTE] } : {}) };
 }
 
+/** Every item of a planned call: answered 'planned', nothing sent. */
+function planned<T extends string>(count: number, value: T): Array<ItemResult<T>> {
+  return Array.from({ length: count }, () => ({ ok: true as const, value }));
+}
+
 class PlannedLoadBalancing implements LoadBalancingPort {
   constructor(private readonly journal: PlanJournal) {}
 
-  async deregister(target: Deregistration): Promise<DeregisterResult> {
-    this.journal.write(SERVICE.elbv2, 'DeregisterTargets', deregisterTargetsInput(target));
-    return 'planned';
+  /** One planned DeregisterTargets per chunk, exactly as the real adapter would send them. */
+  async deregister(targetGroupArn: string, targets: readonly DeregisterTarget[]): Promise<Array<ItemResult<DeregisterResult>>> {
+    for (const run of chunk(targets, DEREGISTER_TARGETS_LIMIT)) {
+      this.journal.write(SERVICE.elbv2, 'DeregisterTargets', deregisterTargetsInput(targetGroupArn, run));
+    }
+    return planned(targets.length, 'planned');
   }
 }
 
@@ -110,21 +121,25 @@ class PlannedAutoScaling implements AutoScalingPort {
     private readonly journal: PlanJournal,
   ) {}
 
-  describeMembership(instanceId: string, opts?: CallOptions): Promise<AsgMembership | null> {
-    return this.reads.describeMembership(instanceId, opts);
+  describeMemberships(instanceIds: readonly string[], opts?: CallOptions): Promise<Map<string, ItemResult<AsgMembership | null>>> {
+    return this.reads.describeMemberships(instanceIds, opts);
   }
 
   groupInstanceIds(groupName: string, opts?: CallOptions): Promise<string[] | null> {
     return this.reads.groupInstanceIds(groupName, opts);
   }
 
-  describeGroup(groupName: string, opts?: CallOptions): Promise<AsgFacts | null> {
-    return this.reads.describeGroup(groupName, opts);
+  describeGroups(groupNames: readonly string[], opts?: CallOptions): Promise<Map<string, ItemResult<AsgFacts | null>>> {
+    return this.reads.describeGroups(groupNames, opts);
   }
 
-  async detachWithReplacement(groupName: string, instanceId: string): Promise<DetachResult> {
-    this.journal.write(SERVICE.autoScaling, 'DetachInstances', detachInstancesInput(groupName, instanceId));
-    return 'planned';
+  /** One planned DetachInstances per 20 instances; the split on refusal cannot be foreseen. */
+  async detachWithReplacement(groupName: string, instanceIds: readonly string[]): Promise<Map<string, ItemResult<DetachResult>>> {
+    const ids = [...new Set(instanceIds)];
+    for (const run of chunk(ids, DETACH_INSTANCES_LIMIT)) {
+      this.journal.write(SERVICE.autoScaling, 'DetachInstances', detachInstancesInput(groupName, run));
+    }
+    return new Map(ids.map((id) => [id, { ok: true, value: 'planned' }]));
   }
 
   async terminateWithReplacement(instanceId: string): Promise<DetachResult> {
@@ -139,12 +154,15 @@ class PlannedEcs implements EcsPort {
     private readonly journal: PlanJournal,
   ) {}
 
-  findContainerInstance(instanceId: string, opts?: CallOptions): Promise<ContainerInstanceRef | null> {
-    return this.reads.findContainerInstance(instanceId, opts);
+  findContainerInstances(instanceIds: readonly string[], opts?: CallOptions): Promise<Map<string, ItemResult<ContainerInstanceRef | null>>> {
+    return this.reads.findContainerInstances(instanceIds, opts);
   }
 
-  async drain(ref: ContainerInstanceRef): Promise<'planned'> {
-    this.journal.write(SERVICE.ecs, 'UpdateContainerInstancesState', drainingInput(ref));
-    return 'planned';
+  /** One planned UpdateContainerInstancesState per 10 container instances. */
+  async drain(cluster: string, containerInstanceArns: readonly string[]): Promise<Array<ItemResult<'planned'>>> {
+    for (const run of chunk(containerInstanceArns, DRAIN_LIMIT)) {
+      this.journal.write(SERVICE.ecs, 'UpdateContainerInstancesState', drainingInput(cluster, run));
+    }
+    return planned(containerInstanceArns.length, 'planned');
   }
 }

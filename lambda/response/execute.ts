@@ -1,13 +1,17 @@
-// Runs an act plan: every call at once, each under the time left before the deadline. It sends
-// what the plan says and reports how each call went; it decides nothing.
+// Runs the act plans of a batch as merged calls (response/merge.ts): one concurrent round, the
+// calls started in the order that matters when AWS paces them (deregistrations first, then
+// detach/terminate, then the ECS drain), each under the latest deadline of the events it
+// carries. It sends what the plans say and gives each event the answer for its own items; it
+// decides nothing. A failed merged call is a failed ActionResult for every event it carried,
+// and only for those.
 import { errorInfo } from '../aws/clients';
 import { withoutUndefined } from '../core/objects';
 import type { ActionKind, ActionResult, Deregistration } from '../core/model';
-import type { CallOptions } from '../core/ports';
-import type { ActPlan, PlannedDrain, PlannedReplacement } from '../core/response-plan';
+import type { CallOptions, ItemResult } from '../core/ports';
 import type { ResponderDeps } from './deps';
+import { eventsCarried, latestDeadline, mergeCalls, type Carried, type PlanRun } from './merge';
 
-/** How each call of the plan went; `replaced` and `drained` are null when the plan had none. */
+/** How each call of a plan went; `replaced` and `drained` are null when the plan had none. */
 export interface Executed {
   deregistered: ActionResult[];
   replaced: ActionResult | null;
@@ -15,62 +19,104 @@ export interface Executed {
 }
 
 /**
- * DeregisterTargets per deregistration, DetachInstances or TerminateInstanceInAutoScalingGroup,
- * and UpdateContainerInstancesState, concurrently: stopping traffic, starting the replacement
- * and draining ECS tasks need nothing from each other. Never rejects: a failed call is a
- * 'failed' ActionResult, with reason 'deadline reached' when the budget's signal aborted it.
+ * Executes every run's plan in one round of merged calls and answers each run, in order.
+ * Never rejects: a failed call is a 'failed' ActionResult (reason 'deadline reached' when the
+ * deadline's signal aborted it; naming the merged call when it carried other events too).
  */
-export async function execute(
-  plan: ActPlan,
-  instanceId: string,
-  deps: ResponderDeps,
-  budget: () => CallOptions,
-): Promise<Executed> {
+export async function executeBatch(runs: readonly PlanRun[], deps: ResponderDeps): Promise<Executed[]> {
   const now = deps.now ?? Date.now;
-  const run = (action: ActionKind, target: string, body: ActionBody, extra: Partial<ActionResult> = {}) =>
-    timed(action, target, now, budget, body, extra);
+  const merged = mergeCalls(runs);
+  const results: Executed[] = runs.map(({ plan }) => ({
+    deregistered: new Array<ActionResult>(plan.deregistrations.length),
+    replaced:
+      plan.replacement?.path === 'none'
+        ? skipped('detach', plan.replacement.groupName ?? '-', plan.replacement.reason)
+        : null,
+    drained:
+      plan.ecsDrain && !plan.ecsDrain.send && deps.ecs
+        ? { action: 'ecs-drain', target: plan.ecsDrain.containerInstance.containerInstanceArn, result: 'ok', latencyMs: 0, reason: plan.ecsDrain.reason }
+        : null,
+  }));
 
-  const deregister = (d: Deregistration): Promise<ActionResult> =>
-    run('deregister', d.targetGroupArn, async (opts) => {
-      const result = await deps.loadBalancing.deregister(d, opts);
-      return { result, ...(result === 'not-registered' ? { reason: 'not registered (group or target gone)' } : {}) };
-    }, { targetId: d.targetId, port: d.port });
-
-  const replace = (replacement: PlannedReplacement): Promise<ActionResult> => {
-    if (replacement.path === 'none') {
-      return Promise.resolve(skipped('detach', replacement.groupName ?? '-', replacement.reason));
+  /** Makes one merged call and hands each carried item its ActionResult. */
+  const call = async <T, R>(
+    api: string,
+    items: Array<Carried<T>>,
+    send: (opts: CallOptions) => Promise<Array<ItemResult<R>>>,
+    answer: (carried: Carried<T>, outcome: ItemOutcome<R>) => void,
+  ): Promise<void> => {
+    const started = now();
+    const opts: CallOptions = { abortSignal: AbortSignal.timeout(Math.max(1, latestDeadline(runs, items) - now())) };
+    let answers: Array<ItemResult<R>>;
+    try {
+      answers = await send(opts);
+    } catch (error) {
+      answers = items.map(() => ({ ok: false, error }));
     }
-    return run(replacement.path, replacement.groupName, async (opts) => {
-      const result =
-        replacement.path === 'detach'
-          ? await deps.autoScaling.detachWithReplacement(replacement.groupName, instanceId, opts)
-          : await deps.autoScaling.terminateWithReplacement(instanceId, opts);
-      if (result === 'not-detachable') {
-        return { result: 'skipped', reason: 'Auto Scaling refused: the instance left InService/Standby in the meantime' };
-      }
-      if (result === 'not-in-group') {
-        return { result: 'skipped', reason: 'Auto Scaling refused: the instance is no longer part of the group (detached or terminated in the meantime)' };
-      }
-      if (result === 'ok-on-retry') {
-        return { result: 'ok', reason: "the SDK's retry found the instance gone from the group: the first call took effect, its response was lost" };
-      }
-      return { result, ...(replacement.path === 'terminate-in-group' ? { reason: replacement.reason } : {}) };
+    const latencyMs = now() - started;
+    const shared = eventsCarried(items);
+    items.forEach((carried, i) => {
+      const result = answers[i] ?? { ok: false, error: new Error(`${api} gave no answer`) };
+      if (result.ok) return answer(carried, { ok: true, value: result.value, latencyMs });
+      const reason = opts.abortSignal?.aborted
+        ? 'deadline reached'
+        : shared > 1
+          ? `the merged ${api} call carrying ${shared} events failed`
+          : undefined;
+      answer(carried, { ok: false, error: errorInfo(result.error), latencyMs, ...(reason ? { reason } : {}) });
     });
   };
 
-  const drain = (planned: PlannedDrain, ecs: NonNullable<ResponderDeps['ecs']>): Promise<ActionResult> =>
-    run('ecs-drain', planned.containerInstance.containerInstanceArn, async (opts) => {
-      if (!planned.send) return { result: 'ok', reason: planned.reason };
-      const result = await ecs.drain(planned.containerInstance, opts);
-      return result === 'not-found' ? { result: 'not-registered', reason: 'container instance gone' } : { result };
-    });
-
-  const [deregistered, replaced, drained] = await Promise.all([
-    Promise.all(plan.deregistrations.map(deregister)),
-    plan.replacement ? replace(plan.replacement) : null,
-    plan.ecsDrain && deps.ecs ? drain(plan.ecsDrain, deps.ecs) : null,
-  ]);
-  return { deregistered, replaced, drained };
+  const calls: Array<Promise<void>> = [];
+  // Started in this order on purpose: with client-side pacing, what starts first goes first.
+  for (const { targetGroupArn, items } of merged.deregistrations) {
+    calls.push(
+      call('DeregisterTargets', items, (opts) => deps.loadBalancing.deregister(targetGroupArn, items.map((c) => c.item), opts), (c, outcome) => {
+        (results[c.run] as Executed).deregistered[c.slot] = deregistered(targetGroupArn, c.item, outcome);
+      }),
+    );
+  }
+  for (const { groupName, items } of merged.detaches) {
+    calls.push(
+      call(
+        'DetachInstances',
+        items,
+        async (opts) => {
+          const answers = await deps.autoScaling.detachWithReplacement(groupName, items.map((c) => c.item), opts);
+          return items.map((c) => answers.get(c.item) ?? { ok: false, error: new Error('DetachInstances gave no answer') });
+        },
+        (c, outcome) => {
+          (results[c.run] as Executed).replaced = replaced('detach', groupName, outcome);
+        },
+      ),
+    );
+  }
+  for (const carried of merged.terminations) {
+    const replacement = runs[carried.run]?.plan.replacement;
+    if (replacement?.path !== 'terminate-in-group') continue;
+    calls.push(
+      call(
+        'TerminateInstanceInAutoScalingGroup',
+        [carried],
+        async (opts) => [{ ok: true, value: await deps.autoScaling.terminateWithReplacement(carried.item, opts) }],
+        (c, outcome) => {
+          (results[c.run] as Executed).replaced = replaced('terminate-in-group', replacement.groupName, outcome, replacement.reason);
+        },
+      ),
+    );
+  }
+  const ecs = deps.ecs;
+  if (ecs) {
+    for (const { cluster, items } of merged.drains) {
+      calls.push(
+        call('UpdateContainerInstancesState', items, (opts) => ecs.drain(cluster, items.map((c) => c.item), opts), (c, outcome) => {
+          (results[c.run] as Executed).drained = drainedResult(c.item, outcome);
+        }),
+      );
+    }
+  }
+  await Promise.all(calls);
+  return results;
 }
 
 /** Every action of an execution, in the order the record lists them. */
@@ -82,31 +128,60 @@ export function actionsOf(executed: Executed): ActionResult[] {
   ];
 }
 
-function skipped(action: ActionKind, target: string, reason: string): ActionResult {
-  return { action, target, result: 'skipped', latencyMs: 0, reason };
+type ItemOutcome<R> =
+  | { ok: true; value: R; latencyMs: number }
+  | { ok: false; error: NonNullable<ActionResult['error']>; latencyMs: number; reason?: string };
+
+function deregistered(targetGroupArn: string, d: Deregistration, outcome: ItemOutcome<string>): ActionResult {
+  const base = withoutUndefined({ action: 'deregister' as const, target: targetGroupArn, targetId: d.targetId, port: d.port });
+  if (!outcome.ok) return failed(base, outcome);
+  if (outcome.value === 'not-registered') {
+    return { ...base, result: 'not-registered', latencyMs: outcome.latencyMs, reason: 'not registered (group or target gone)' };
+  }
+  return { ...base, result: outcome.value === 'planned' ? 'planned' : 'ok', latencyMs: outcome.latencyMs };
 }
 
-type ActionBody = (opts: CallOptions) => Promise<{ result: ActionResult['result']; reason?: string }>;
-
-async function timed(
-  action: ActionKind,
-  target: string,
-  now: () => number,
-  budget: () => CallOptions,
-  body: ActionBody,
-  extra: Partial<ActionResult>,
-): Promise<ActionResult> {
-  const started = now();
-  const base = { action, target, ...withoutUndefined(extra) };
-  const opts = budget();
-  try {
-    const { result, reason } = await body(opts);
-    return { ...base, result, latencyMs: now() - started, ...(reason ? { reason } : {}) };
-  } catch (err) {
-    const error = errorInfo(err);
-    // Only our own signal firing is the deadline: the SDK names its socket and request
-    // timeouts (clients.ts) TimeoutError too, and those fire long before the deadline.
-    const reason = opts.abortSignal?.aborted ? 'deadline reached' : undefined;
-    return { ...base, result: 'failed', latencyMs: now() - started, error, ...(reason ? { reason } : {}) };
+function replaced(action: ActionKind, groupName: string, outcome: ItemOutcome<string>, reason?: string): ActionResult {
+  const base = { action, target: groupName };
+  if (!outcome.ok) return failed(base, outcome);
+  if (outcome.value === 'not-detachable') {
+    return {
+      ...base,
+      result: 'skipped',
+      latencyMs: outcome.latencyMs,
+      reason: 'Auto Scaling refused: the instance left InService/Standby in the meantime',
+    };
   }
+  if (outcome.value === 'not-in-group') {
+    return {
+      ...base,
+      result: 'skipped',
+      latencyMs: outcome.latencyMs,
+      reason: 'Auto Scaling refused: the instance is no longer part of the group (detached or terminated in the meantime)',
+    };
+  }
+  if (outcome.value === 'ok-on-retry') {
+    return {
+      ...base,
+      result: 'ok',
+      latencyMs: outcome.latencyMs,
+      reason: "the SDK's retry found the instance gone from the group: the first call took effect, its response was lost",
+    };
+  }
+  return { ...base, result: outcome.value === 'planned' ? 'planned' : 'ok', latencyMs: outcome.latencyMs, ...(reason ? { reason } : {}) };
+}
+
+function drainedResult(containerInstanceArn: string, outcome: ItemOutcome<string>): ActionResult {
+  const base = { action: 'ecs-drain' as const, target: containerInstanceArn };
+  if (!outcome.ok) return failed(base, outcome);
+  if (outcome.value === 'not-found') return { ...base, result: 'not-registered', latencyMs: outcome.latencyMs, reason: 'container instance gone' };
+  return { ...base, result: outcome.value === 'planned' ? 'planned' : 'ok', latencyMs: outcome.latencyMs };
+}
+
+function failed(base: Pick<ActionResult, 'action' | 'target'> & Partial<ActionResult>, outcome: Extract<ItemOutcome<unknown>, { ok: false }>): ActionResult {
+  return { ...base, result: 'failed', latencyMs: outcome.latencyMs, error: outcome.error, ...(outcome.reason ? { reason: outcome.reason } : {}) };
+}
+
+function skipped(action: ActionKind, target: string, reason: string): ActionResult {
+  return { action, target, result: 'skipped', latencyMs: 0, reason };
 }

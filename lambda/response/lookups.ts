@@ -1,72 +1,93 @@
-// The reads a response depends on: started beside the claim (they are harmless), settled once
-// the claim is won, then the group. Facts only: what the reads returned, or that they failed.
+// The reads a batch depends on, merged: one call per API for every instance of the batch
+// (the adapters chunk at the APIs' limits), started beside the claims (reads are harmless),
+// then each event's own view of them. Facts only: what the reads returned, or that they failed.
 import { errorInfo } from '../aws/clients';
-import type { ActionResult } from '../core/model';
-import type { CallOptions } from '../core/ports';
-import { groupToRead, type Lookup, type ResponseFacts, type SettledLookups } from '../core/response-plan';
+import type { ActionResult, AsgFacts, ContainerInstanceRef, InstanceFacts, AsgMembership, TargetIndexLookup } from '../core/model';
+import type { CallOptions, ItemResult } from '../core/ports';
+import type { Lookup, SettledLookups } from '../core/response-plan';
 import type { ResponderDeps } from './deps';
 
-/** The reads in flight: DescribeInstances, DescribeAutoScalingInstances, the index, ECS. */
+type Answers<T> = Promise<Map<string, ItemResult<T>>>;
+
+/** The merged reads in flight, keyed by instance id. */
 export interface PendingLookups {
-  instance: ReturnType<ResponderDeps['ec2']['describeInstance']>;
-  membership: ReturnType<ResponderDeps['autoScaling']['describeMembership']>;
-  index: ReturnType<ResponderDeps['targetIndex']['lookup']>;
-  container: ReturnType<NonNullable<ResponderDeps['ecs']>['findContainerInstance']>;
+  /** DescribeInstances. */
+  instances: Answers<InstanceFacts | null>;
+  /** DescribeAutoScalingInstances. */
+  memberships: Answers<AsgMembership | null>;
+  /** The target index (BatchGetItem). */
+  index: Answers<TargetIndexLookup>;
+  /** ListContainerInstances / DescribeContainerInstances; answers null without ECS. */
+  containers: Answers<ContainerInstanceRef | null>;
 }
 
 /**
- * Starts the reads at once, each under the deadline budget; none is awaited here and none
- * rejects unhandled while the claim runs. Without ECS the container instance is null.
+ * Starts the four merged reads for every instance at once, under `opts` (the batch's latest
+ * deadline); none is awaited here and none rejects unhandled while the claims run.
  */
-export function startLookups(instanceId: string, deps: ResponderDeps, budget: () => CallOptions): PendingLookups {
+export function startLookups(instanceIds: readonly string[], deps: ResponderDeps, opts: CallOptions): PendingLookups {
+  const ids = [...new Set(instanceIds)];
   return {
-    instance: quiet(deps.ec2.describeInstance(instanceId, budget())),
-    membership: quiet(deps.autoScaling.describeMembership(instanceId, budget())),
-    index: quiet(deps.targetIndex.lookup(instanceId, budget())),
-    container: quiet(deps.ecs ? deps.ecs.findContainerInstance(instanceId, budget()) : Promise.resolve(null)),
+    instances: quiet(deps.ec2.describeInstances(ids, opts)),
+    memberships: quiet(deps.autoScaling.describeMemberships(ids, opts)),
+    index: quiet(deps.targetIndex.lookupMany(ids, opts)),
+    containers: quiet(
+      deps.ecs ? deps.ecs.findContainerInstances(ids, opts) : Promise.resolve(new Map(ids.map((id) => [id, { ok: true as const, value: null }]))),
+    ),
   };
 }
 
 /**
- * Settles the started reads, then reads the group (DescribeAutoScalingGroups) when the plan
- * needs it (groupToRead). Never rejects: a failed read becomes a failed 'lookup' ActionResult
- * named after its API (latency 0 for the reads beside the claim, measured for the group).
+ * One instance's view of the merged reads. Never rejects: a failed read is a failed 'lookup'
+ * ActionResult named after its API (latency 0: the reads ran beside the claim).
  */
-export async function settleLookups(
-  pending: PendingLookups,
-  deps: ResponderDeps,
-  budget: () => CallOptions,
-): Promise<ResponseFacts> {
-  const now = deps.now ?? Date.now;
-  const [instance, membership, index, container] = await Promise.allSettled([
-    pending.instance,
-    pending.membership,
-    pending.index,
-    pending.container,
+export async function settledFor(pending: PendingLookups, instanceId: string): Promise<SettledLookups> {
+  const [instance, membership, index, container] = await Promise.all([
+    answerFor(pending.instances, instanceId, 'DescribeInstances'),
+    answerFor(pending.memberships, instanceId, 'DescribeAutoScalingInstances'),
+    answerFor(pending.index, instanceId, 'TargetIndex'),
+    answerFor(pending.containers, instanceId, 'ListContainerInstances'),
   ]);
-  const settled: SettledLookups = {
-    instance: lookup(instance, 'DescribeInstances'),
-    membership: lookup(membership, 'DescribeAutoScalingInstances'),
-    index: lookup(index, 'TargetIndex'),
-    container: lookup(container, 'ListContainerInstances'),
-  };
-  const groupName = groupToRead(settled);
-  if (!groupName) return { ...settled, group: { ok: true, value: null } };
+  return { instance, membership, index, container };
+}
+
+/**
+ * DescribeAutoScalingGroups for every group at once (with their hooks), each answer a Lookup
+ * whose failure carries the call's measured latency. Never rejects.
+ */
+export async function readGroups(
+  groupNames: readonly string[],
+  deps: ResponderDeps,
+  opts: CallOptions,
+): Promise<Map<string, Lookup<AsgFacts | null>>> {
+  const now = deps.now ?? Date.now;
+  const names = [...new Set(groupNames)];
+  if (names.length === 0) return new Map();
   const started = now();
+  let answers: Map<string, ItemResult<AsgFacts | null>>;
   try {
-    return { ...settled, group: { ok: true, value: await deps.autoScaling.describeGroup(groupName, budget()) } };
+    answers = await deps.autoScaling.describeGroups(names, opts);
   } catch (err) {
-    return { ...settled, group: { ok: false, failure: failedLookup('DescribeAutoScalingGroups', err, now() - started) } };
+    answers = new Map(names.map((name) => [name, { ok: false, error: err }]));
+  }
+  const latency = now() - started;
+  return new Map(names.map((name) => [name, toLookup(answers.get(name), 'DescribeAutoScalingGroups', latency)]));
+}
+
+async function answerFor<T>(answers: Answers<T>, key: string, api: string): Promise<Lookup<T>> {
+  try {
+    return toLookup((await answers).get(key), api, 0);
+  } catch (err) {
+    return { ok: false, failure: failedLookup(api, err, 0) };
   }
 }
 
-function lookup<T>(result: PromiseSettledResult<T>, api: string): Lookup<T> {
-  return result.status === 'fulfilled'
-    ? { ok: true, value: result.value }
-    : { ok: false, failure: failedLookup(api, result.reason) };
+function toLookup<T>(answer: ItemResult<T> | undefined, api: string, latencyMs: number): Lookup<T> {
+  if (!answer) return { ok: false, failure: failedLookup(api, new Error(`${api} gave no answer`), latencyMs) };
+  return answer.ok ? { ok: true, value: answer.value } : { ok: false, failure: failedLookup(api, answer.error, latencyMs) };
 }
 
-function failedLookup(target: string, err: unknown, latencyMs = 0): ActionResult {
+function failedLookup(target: string, err: unknown, latencyMs: number): ActionResult {
   return { action: 'lookup', target, result: 'failed', latencyMs, error: errorInfo(err) };
 }
 

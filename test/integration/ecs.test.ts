@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { emulatorClientConfig } from '../../dev/emulator';
+import { first, only } from '../support/items';
 import { EcsAdapter } from '../../lambda/aws/ecs';
 import { resetEmulator, testClients, testEndpoint, useEmulator } from '../support/emulator-env';
 
@@ -81,7 +82,7 @@ describe('EcsAdapter on the emulator', () => {
 
   it('finds the container instance of an EC2 instance among the clusters, ACTIVE', async () => {
     // Act
-    const found = await adapter().findContainerInstance(world.target);
+    const found = await only(adapter().findContainerInstances([world.target]), world.target);
 
     // Assess: the right one, although moto ignores the filter and lists its neighbour too
     const listed = await ecs.send(
@@ -89,30 +90,30 @@ describe('EcsAdapter on the emulator', () => {
     );
     expect(listed.containerInstanceArns).toHaveLength(2);
     expect(found).toEqual({ cluster: 'batch', containerInstanceArn: world.targetArn, status: 'ACTIVE' });
-    await expect(adapter().findContainerInstance(world.elsewhere)).resolves.toMatchObject({ cluster: 'web' });
+    await expect(only(adapter().findContainerInstances([world.elsewhere]), world.elsewhere)).resolves.toMatchObject({ cluster: 'web' });
   });
 
   it('returns null for an EC2 instance that is no container instance', async () => {
-    await expect(adapter().findContainerInstance(world.plain)).resolves.toBeNull();
+    await expect(only(adapter().findContainerInstances([world.plain]), world.plain)).resolves.toBeNull();
   });
 
   it('drains the container instance it found, and only that one', async () => {
     // Prepare
-    const found = await adapter().findContainerInstance(world.target);
+    const found = await only(adapter().findContainerInstances([world.target]), world.target);
     if (!found) throw new Error('container instance not found');
 
     // Act
-    const result = await adapter().drain(found);
+    const result = await first(adapter().drain(found.cluster, [found.containerInstanceArn]));
 
     // Assess
     expect(result).toBe('ok');
     expect(await statusOf('batch', world.targetArn)).toBe('DRAINING');
-    const neighbour = await adapter().findContainerInstance(world.neighbour);
+    const neighbour = await only(adapter().findContainerInstances([world.neighbour]), world.neighbour);
     expect(neighbour?.status).toBe('ACTIVE');
     // A second warning for the same instance finds it DRAINING and leaves it so.
-    const again = await adapter().findContainerInstance(world.target);
+    const again = await only(adapter().findContainerInstances([world.target]), world.target);
     expect(again).toEqual({ cluster: 'batch', containerInstanceArn: world.targetArn, status: 'DRAINING' });
-    if (again) await expect(adapter().drain(again)).resolves.toBe('ok');
+    if (again) await expect(first(adapter().drain(again.cluster, [again.containerInstanceArn]))).resolves.toBe('ok');
   });
 
   it('reports not-found for a container instance ECS does not know (failure MISSING)', async () => {
@@ -124,7 +125,7 @@ describe('EcsAdapter on the emulator', () => {
     };
 
     // Act / Assess
-    await expect(adapter().drain(ref)).resolves.toBe('not-found');
+    await expect(first(adapter().drain(ref.cluster, [ref.containerInstanceArn]))).resolves.toBe('not-found');
   });
 
   it('reports not-found when the cluster no longer exists', async () => {
@@ -132,6 +133,6 @@ describe('EcsAdapter on the emulator', () => {
     const ref = { cluster: 'gone', containerInstanceArn: world.targetArn, status: 'ACTIVE' };
 
     // Act / Assess
-    await expect(adapter().drain(ref)).resolves.toBe('not-found');
+    await expect(first(adapter().drain(ref.cluster, [ref.containerInstanceArn]))).resolves.toBe('not-found');
   });
 });

@@ -9,6 +9,7 @@ import {
   TerminateInstanceInAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
+import { only } from '../../support/items';
 import { AutoScalingAdapter } from '../../../lambda/aws/auto-scaling';
 
 const asgMock = mockClient(AutoScalingClient);
@@ -45,7 +46,7 @@ describe('AutoScalingAdapter', () => {
       const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
 
       // Act
-      const membership = await adapter.describeMembership(INSTANCE_ID);
+      const membership = await only(adapter.describeMemberships([INSTANCE_ID]), INSTANCE_ID);
 
       // Assess
       expect(asgMock).toHaveReceivedCommandWith(DescribeAutoScalingInstancesCommand, { InstanceIds: [INSTANCE_ID] });
@@ -58,7 +59,7 @@ describe('AutoScalingAdapter', () => {
       const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
 
       // Act / Assess
-      await expect(adapter.describeMembership(INSTANCE_ID)).resolves.toBeNull();
+      await expect(only(adapter.describeMemberships([INSTANCE_ID]), INSTANCE_ID)).resolves.toBeNull();
     });
   });
 
@@ -94,7 +95,7 @@ describe('AutoScalingAdapter', () => {
       const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
 
       // Act
-      const group = await adapter.describeGroup(GROUP);
+      const group = await only(adapter.describeGroups([GROUP]), GROUP);
 
       // Assess
       expect(asgMock).toHaveReceivedCommandWith(DescribeAutoScalingGroupsCommand, { AutoScalingGroupNames: [GROUP] });
@@ -129,7 +130,7 @@ describe('AutoScalingAdapter', () => {
       const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
 
       // Act
-      const group = await adapter.describeGroup(GROUP);
+      const group = await only(adapter.describeGroups([GROUP]), GROUP);
 
       // Assess
       expect(group).toEqual({
@@ -150,7 +151,7 @@ describe('AutoScalingAdapter', () => {
       const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
 
       // Act / Assess
-      await expect(adapter.describeGroup(GROUP)).resolves.toBeNull();
+      await expect(only(adapter.describeGroups([GROUP]), GROUP)).resolves.toBeNull();
     });
   });
 
@@ -161,7 +162,7 @@ describe('AutoScalingAdapter', () => {
       const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
 
       // Act
-      const result = await adapter.detachWithReplacement(GROUP, INSTANCE_ID);
+      const result = await only(adapter.detachWithReplacement(GROUP, [INSTANCE_ID]), INSTANCE_ID);
 
       // Assess
       expect(result).toBe('ok');
@@ -183,7 +184,7 @@ describe('AutoScalingAdapter', () => {
       const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
 
       // Act
-      const result = await adapter.detachWithReplacement(GROUP, INSTANCE_ID);
+      const result = await only(adapter.detachWithReplacement(GROUP, [INSTANCE_ID]), INSTANCE_ID);
 
       // Assess
       expect(result).toBe(expected);
@@ -197,7 +198,7 @@ describe('AutoScalingAdapter', () => {
       const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
 
       // Act
-      const result = await adapter.detachWithReplacement(GROUP, INSTANCE_ID);
+      const result = await only(adapter.detachWithReplacement(GROUP, [INSTANCE_ID]), INSTANCE_ID);
 
       // Assess
       expect(result).toBe('ok-on-retry');
@@ -207,7 +208,7 @@ describe('AutoScalingAdapter', () => {
       const refusal = asgError('ValidationError', `The instance ${INSTANCE_ID} is not in InService or Standby.`);
       refusal.$metadata.attempts = 3;
       asgMock.on(DetachInstancesCommand).rejects(refusal);
-      const result = await new AutoScalingAdapter(new AutoScalingClient({})).detachWithReplacement(GROUP, INSTANCE_ID);
+      const result = await only(new AutoScalingAdapter(new AutoScalingClient({})).detachWithReplacement(GROUP, [INSTANCE_ID]), INSTANCE_ID);
       expect(result).toBe('not-detachable');
     });
 
@@ -217,7 +218,7 @@ describe('AutoScalingAdapter', () => {
       const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
 
       // Act / Assess
-      await expect(adapter.detachWithReplacement(GROUP, INSTANCE_ID)).rejects.toMatchObject({ name: 'ValidationError' });
+      await expect(only(adapter.detachWithReplacement(GROUP, [INSTANCE_ID]), INSTANCE_ID)).rejects.toMatchObject({ name: 'ValidationError' });
     });
 
     it('rethrows other errors', async () => {
@@ -228,7 +229,7 @@ describe('AutoScalingAdapter', () => {
       const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
 
       // Act / Assess
-      await expect(adapter.detachWithReplacement(GROUP, INSTANCE_ID)).rejects.toMatchObject({ name: 'ResourceContention' });
+      await expect(only(adapter.detachWithReplacement(GROUP, [INSTANCE_ID]), INSTANCE_ID)).rejects.toMatchObject({ name: 'ResourceContention' });
     });
   });
 
@@ -289,7 +290,7 @@ describe('AutoScalingAdapter', () => {
       });
       const adapter = new AutoScalingAdapter(new AutoScalingClient({}));
       // Act
-      const group = await adapter.describeGroup(GROUP);
+      const group = await only(adapter.describeGroups([GROUP]), GROUP);
       // Assess
       expect(asgMock).toHaveReceivedCommandWith(DescribeLifecycleHooksCommand, { AutoScalingGroupName: GROUP });
       expect(group).toMatchObject({ terminatingHooks: ['drain-app'], instanceIds: [INSTANCE_ID, 'i-0fedcba9876543210'] });

@@ -2,6 +2,7 @@ import 'aws-sdk-client-mock-jest';
 import { DescribeInstancesCommand, EC2Client, EC2ServiceException, type Instance } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Ec2Adapter } from '../../../lambda/aws/ec2';
+import { only } from '../../support/items';
 
 const ec2Mock = mockClient(EC2Client);
 const INSTANCE_ID = 'i-0123456789abcdef0';
@@ -14,7 +15,7 @@ function withInstance(instance: Partial<Instance>) {
   return { Reservations: [{ Instances: [{ InstanceId: INSTANCE_ID, ...instance }] }] };
 }
 
-describe('Ec2Adapter.describeInstance', () => {
+describe('Ec2Adapter.describeInstances, one instance', () => {
   beforeEach(() => ec2Mock.reset());
 
   it('asks for exactly the one instance and returns its facts', async () => {
@@ -29,7 +30,7 @@ describe('Ec2Adapter.describeInstance', () => {
     const adapter = new Ec2Adapter(new EC2Client({}));
 
     // Act
-    const facts = await adapter.describeInstance(INSTANCE_ID);
+    const facts = await only(adapter.describeInstances([INSTANCE_ID]), INSTANCE_ID);
 
     // Assess
     expect(ec2Mock).toHaveReceivedCommandWith(DescribeInstancesCommand, { InstanceIds: [INSTANCE_ID] });
@@ -70,7 +71,7 @@ describe('Ec2Adapter.describeInstance', () => {
     const adapter = new Ec2Adapter(new EC2Client({}));
 
     // Act
-    const facts = await adapter.describeInstance(INSTANCE_ID);
+    const facts = await only(adapter.describeInstances([INSTANCE_ID]), INSTANCE_ID);
 
     // Assess
     expect(facts?.privateIpAddresses).toEqual(['10.0.1.10', '10.0.1.11', '10.0.2.20', '10.0.2.21']);
@@ -82,7 +83,7 @@ describe('Ec2Adapter.describeInstance', () => {
     const adapter = new Ec2Adapter(new EC2Client({}));
 
     // Act
-    const facts = await adapter.describeInstance(INSTANCE_ID);
+    const facts = await only(adapter.describeInstances([INSTANCE_ID]), INSTANCE_ID);
 
     // Assess
     expect(facts).toEqual({ instanceId: INSTANCE_ID, state: 'stopping', privateIpAddresses: ['10.0.3.3'], tags: {} });
@@ -94,7 +95,7 @@ describe('Ec2Adapter.describeInstance', () => {
     const adapter = new Ec2Adapter(new EC2Client({}));
 
     // Act
-    const facts = await adapter.describeInstance(INSTANCE_ID);
+    const facts = await only(adapter.describeInstances([INSTANCE_ID]), INSTANCE_ID);
 
     // Assess
     expect(facts).toBeNull();
@@ -106,7 +107,7 @@ describe('Ec2Adapter.describeInstance', () => {
     const adapter = new Ec2Adapter(new EC2Client({}));
 
     // Act / Assess
-    await expect(adapter.describeInstance(INSTANCE_ID)).resolves.toBeNull();
+    await expect(only(adapter.describeInstances([INSTANCE_ID]), INSTANCE_ID)).resolves.toBeNull();
   });
 
   it('rethrows anything else', async () => {
@@ -115,7 +116,7 @@ describe('Ec2Adapter.describeInstance', () => {
     const adapter = new Ec2Adapter(new EC2Client({}));
 
     // Act / Assess
-    await expect(adapter.describeInstance(INSTANCE_ID)).rejects.toMatchObject({ name: 'UnauthorizedOperation' });
+    await expect(only(adapter.describeInstances([INSTANCE_ID]), INSTANCE_ID)).rejects.toMatchObject({ name: 'UnauthorizedOperation' });
   });
 
   it('passes the caller\'s abort signal to the SDK', async () => {
@@ -125,7 +126,7 @@ describe('Ec2Adapter.describeInstance', () => {
     const abortSignal = new AbortController().signal;
 
     // Act
-    await adapter.describeInstance(INSTANCE_ID, { abortSignal });
+    await only(adapter.describeInstances([INSTANCE_ID], { abortSignal }), INSTANCE_ID);
 
     // Assess
     expect((ec2Mock.send.getCall(0).args as unknown[])[1]).toEqual({ abortSignal });

@@ -9,6 +9,7 @@ import {
   type ContainerInstance,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { first, only } from '../../support/items';
 import { EcsAdapter, EcsDrainError } from '../../../lambda/aws/ecs';
 import type { ContainerInstanceRef } from '../../../lambda/core/model';
 
@@ -46,7 +47,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), CLUSTERS);
 
       // Act
-      const found = await adapter.findContainerInstance(INSTANCE_ID);
+      const found = await only(adapter.findContainerInstances([INSTANCE_ID]), INSTANCE_ID);
 
       // Assess
       expect(found).toEqual({ cluster: 'batch', containerInstanceArn: CI_BATCH, status: 'ACTIVE' });
@@ -68,7 +69,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), ['batch']);
 
       // Act / Assess
-      await expect(adapter.findContainerInstance(INSTANCE_ID)).resolves.toEqual({
+      await expect(only(adapter.findContainerInstances([INSTANCE_ID]), INSTANCE_ID)).resolves.toEqual({
         cluster: 'batch',
         containerInstanceArn: CI_BATCH,
         status: 'DRAINING',
@@ -81,7 +82,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), CLUSTERS);
 
       // Act
-      const found = await adapter.findContainerInstance(INSTANCE_ID);
+      const found = await only(adapter.findContainerInstances([INSTANCE_ID]), INSTANCE_ID);
 
       // Assess
       expect(found).toBeNull();
@@ -94,7 +95,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), []);
 
       // Act / Assess
-      await expect(adapter.findContainerInstance(INSTANCE_ID)).resolves.toBeNull();
+      await expect(only(adapter.findContainerInstances([INSTANCE_ID]), INSTANCE_ID)).resolves.toBeNull();
       expect(ecsMock.calls()).toHaveLength(0);
     });
 
@@ -104,7 +105,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), ['web', 'web']);
 
       // Act
-      await adapter.findContainerInstance(INSTANCE_ID);
+      await only(adapter.findContainerInstances([INSTANCE_ID]), INSTANCE_ID);
 
       // Assess
       expect(ecsMock).toHaveReceivedCommandTimes(ListContainerInstancesCommand, 1);
@@ -119,7 +120,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), ['batch']);
 
       // Act
-      const found = await adapter.findContainerInstance(INSTANCE_ID);
+      const found = await only(adapter.findContainerInstances([INSTANCE_ID]), INSTANCE_ID);
 
       // Assess
       expect(found).toEqual({ cluster: 'batch', containerInstanceArn: CI_BATCH, status: 'ACTIVE' });
@@ -139,7 +140,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), ['batch']);
 
       // Act / Assess
-      await expect(adapter.findContainerInstance(INSTANCE_ID)).resolves.toBeNull();
+      await expect(only(adapter.findContainerInstances([INSTANCE_ID]), INSTANCE_ID)).resolves.toBeNull();
     });
 
     it('returns null when the instance was deregistered between List and Describe', async () => {
@@ -151,7 +152,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), ['batch']);
 
       // Act / Assess
-      await expect(adapter.findContainerInstance(INSTANCE_ID)).resolves.toBeNull();
+      await expect(only(adapter.findContainerInstances([INSTANCE_ID]), INSTANCE_ID)).resolves.toBeNull();
     });
 
     it('skips a configured cluster that does not exist', async () => {
@@ -162,7 +163,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), CLUSTERS);
 
       // Act / Assess
-      await expect(adapter.findContainerInstance(INSTANCE_ID)).resolves.toEqual({
+      await expect(only(adapter.findContainerInstances([INSTANCE_ID]), INSTANCE_ID)).resolves.toEqual({
         cluster: 'batch',
         containerInstanceArn: CI_BATCH,
         status: 'ACTIVE',
@@ -176,7 +177,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), ['batch']);
 
       // Act / Assess
-      await expect(adapter.findContainerInstance(INSTANCE_ID)).resolves.toBeNull();
+      await expect(only(adapter.findContainerInstances([INSTANCE_ID]), INSTANCE_ID)).resolves.toBeNull();
     });
 
     it('rethrows any other error when no cluster found the instance', async () => {
@@ -188,7 +189,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), CLUSTERS);
 
       // Act / Assess
-      await expect(adapter.findContainerInstance(INSTANCE_ID)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+      await expect(only(adapter.findContainerInstances([INSTANCE_ID]), INSTANCE_ID)).rejects.toMatchObject({ name: 'AccessDeniedException' });
     });
 
     it('rethrows an error from Describe', async () => {
@@ -198,7 +199,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({ maxAttempts: 1 }), ['batch']);
 
       // Act / Assess
-      await expect(adapter.findContainerInstance(INSTANCE_ID)).rejects.toMatchObject({ name: 'ServerException' });
+      await expect(only(adapter.findContainerInstances([INSTANCE_ID]), INSTANCE_ID)).rejects.toMatchObject({ name: 'ServerException' });
     });
 
     it('returns the match even when another cluster failed: an instance is in one cluster at most', async () => {
@@ -209,7 +210,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({ maxAttempts: 1 }), CLUSTERS);
 
       // Act / Assess
-      await expect(adapter.findContainerInstance(INSTANCE_ID)).resolves.toMatchObject({ cluster: 'batch' });
+      await expect(only(adapter.findContainerInstances([INSTANCE_ID]), INSTANCE_ID)).resolves.toMatchObject({ cluster: 'batch' });
     });
 
     it('passes the abort signal to every call', async () => {
@@ -222,7 +223,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(client, ['batch']);
 
       // Act
-      await adapter.findContainerInstance(INSTANCE_ID, { abortSignal });
+      await only(adapter.findContainerInstances([INSTANCE_ID], { abortSignal }), INSTANCE_ID);
 
       // Assess
       expect(send).toHaveBeenCalledTimes(2);
@@ -241,7 +242,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), CLUSTERS);
 
       // Act
-      const result = await adapter.drain(ref);
+      const result = await first(adapter.drain(ref.cluster, [ref.containerInstanceArn]));
 
       // Assess
       expect(result).toBe('ok');
@@ -260,7 +261,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), CLUSTERS);
 
       // Act / Assess
-      await expect(adapter.drain(ref)).resolves.toBe('not-found');
+      await expect(first(adapter.drain(ref.cluster, [ref.containerInstanceArn]))).resolves.toBe('not-found');
     });
 
     it('reports not-found when the cluster was deleted since the instance was found', async () => {
@@ -269,7 +270,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), CLUSTERS);
 
       // Act / Assess
-      await expect(adapter.drain(ref)).resolves.toBe('not-found');
+      await expect(first(adapter.drain(ref.cluster, [ref.containerInstanceArn]))).resolves.toBe('not-found');
     });
 
     it('throws an EcsDrainError carrying any other failure reason', async () => {
@@ -281,7 +282,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), CLUSTERS);
 
       // Act
-      const drained = adapter.drain(ref);
+      const drained = first(adapter.drain(ref.cluster, [ref.containerInstanceArn]));
 
       // Assess
       await expect(drained).rejects.toBeInstanceOf(EcsDrainError);
@@ -301,7 +302,7 @@ describe('EcsAdapter', () => {
       const adapter = new EcsAdapter(new ECSClient({}), CLUSTERS);
 
       // Act / Assess
-      await expect(adapter.drain(ref)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+      await expect(first(adapter.drain(ref.cluster, [ref.containerInstanceArn]))).rejects.toMatchObject({ name: 'AccessDeniedException' });
     });
   });
 });

@@ -9,6 +9,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { LoadBalancingAdapter } from '../../../lambda/aws/load-balancing';
 import type { Deregistration } from '../../../lambda/core/model';
+import { first } from '../../support/items';
 
 const elbMock = mockClient(ElasticLoadBalancingV2Client);
 const TG = 'arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/web/0123456789abcdef';
@@ -30,9 +31,7 @@ describe('LoadBalancingAdapter.deregister', () => {
     const adapter = new LoadBalancingAdapter(new ElasticLoadBalancingV2Client({}));
 
     // Act
-    const result = await adapter.deregister(
-      deregistration({ targetId: '10.0.1.10', port: 8080, availabilityZone: 'all' }),
-    );
+    const result = await first(adapter.deregister(TG, [deregistration({ targetId: '10.0.1.10', port: 8080, availabilityZone: 'all' })]));
 
     // Assess
     expect(result).toBe('ok');
@@ -48,7 +47,7 @@ describe('LoadBalancingAdapter.deregister', () => {
     const adapter = new LoadBalancingAdapter(new ElasticLoadBalancingV2Client({}));
 
     // Act
-    await adapter.deregister(deregistration());
+    await first(adapter.deregister(TG, [deregistration()]));
 
     // Assess
     const [call] = elbMock.commandCalls(DeregisterTargetsCommand);
@@ -64,7 +63,7 @@ describe('LoadBalancingAdapter.deregister', () => {
     const adapter = new LoadBalancingAdapter(new ElasticLoadBalancingV2Client({}));
 
     // Act
-    const result = await adapter.deregister(deregistration());
+    const result = await first(adapter.deregister(TG, [deregistration()]));
 
     // Assess
     expect(result).toBe('not-registered');
@@ -83,6 +82,6 @@ describe('LoadBalancingAdapter.deregister', () => {
     const adapter = new LoadBalancingAdapter(new ElasticLoadBalancingV2Client({}));
 
     // Act / Assess
-    await expect(adapter.deregister(deregistration())).rejects.toMatchObject({ name: 'Throttling' });
+    await expect(first(adapter.deregister(TG, [deregistration()]))).rejects.toMatchObject({ name: 'Throttling' });
   });
 });

@@ -302,7 +302,9 @@ describe('an unexpected exception inside the response', () => {
     const event = terminateWarning();
     const aws = worldFor(event);
     // A port that breaks its contract: no targets array, so planning the work throws a TypeError.
-    const brokenIndex = { lookup: async () => ({}) as TargetIndexLookup };
+    const brokenIndex = {
+      lookupMany: async (ids: readonly string[]) => new Map(ids.map((id) => [id, { ok: true as const, value: {} as TargetIndexLookup }])),
+    };
 
     // Act
     const failure = await responseFailure(aws.handler({ targetIndex: brokenIndex })(event));

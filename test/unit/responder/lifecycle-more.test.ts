@@ -500,14 +500,14 @@ describe('adapters that only plan their mutations (the dry run)', () => {
     const real = aws.deps();
     return {
       autoScaling: {
-        describeMembership: (instanceId, opts) => real.autoScaling.describeMembership(instanceId, opts),
-        describeGroup: (groupName, opts) => real.autoScaling.describeGroup(groupName, opts),
+        describeMemberships: (instanceIds, opts) => real.autoScaling.describeMemberships(instanceIds, opts),
+        describeGroups: (groupNames, opts) => real.autoScaling.describeGroups(groupNames, opts),
         groupInstanceIds: (groupName, opts) => real.autoScaling.groupInstanceIds(groupName, opts),
-        detachWithReplacement: async () => 'planned',
+        detachWithReplacement: async (_group, instanceIds) => new Map(instanceIds.map((id) => [id, { ok: true, value: 'planned' }])),
         terminateWithReplacement: async () => 'planned',
       },
       loadBalancing: {
-        deregister: async () => 'planned',
+        deregister: async (_arn, targets) => targets.map(() => ({ ok: true, value: 'planned' })),
       },
     };
   }
