@@ -48,15 +48,15 @@ export const SPOT_RESPONDER_DEFAULTS = {
 export const MIN_NODE_MAJOR = 22;
 
 /**
- * How long EventBridge keeps retrying delivery of each kind of event to the responder (it
+ * How long EventBridge keeps retrying delivery of each kind of event to its buffer queue (it
  * backs off exponentially, so the retry counts are sized to roughly fill each window).
  * - A warning is a race against the notice: late is useless, so it goes to the DLQ instead.
  * - A rebalance recommendation has no deadline, but its worth is being early; ten minutes
  *   on, the warning has usually overtaken it (or the risk has passed).
  * - A state change only adds to the history of an interruption, which is no race: it may
  *   wait out an hour of delivery trouble.
- * Once Lambda has accepted an event, the function's own async settings (RESPONDER_ASYNC)
- * take over; what still fails lands in the DLQ, replayable.
+ * Once SQS holds the event, the queue's redrive policy (WARNING_BUFFER, STATE_CHANGE_BUFFER)
+ * takes over; what the function still fails to handle lands in that queue's own DLQ.
  */
 export const DELIVERY = {
   interruptionWarning: { retryAttempts: 4, maxEventAge: NOTICE },
@@ -64,17 +64,66 @@ export const DELIVERY = {
   instanceStateChange: { retryAttempts: 24, maxEventAge: Duration.hours(1) },
 } as const;
 
-/**
- * The responder's async invocation settings, for every kind of event. A handler error is
- * Lambda's to retry, not EventBridge's. Lambda retries an async event about a minute after a
- * failure, so one retry can still land inside the notice (the handler is idempotent per event
- * and per warning); later ones cannot. Events that still fail, or outlive the notice in the
- * queue, go to the DLQ for the record.
- */
-export const RESPONDER_ASYNC = { retryAttempts: 1, maxEventAge: NOTICE } as const;
-
 /** The handler gives up at the 120 s deadline; the margin lets it still write its record. */
 export const RESPONDER_TIMEOUT = Duration.seconds(150);
+
+/**
+ * The queue that turns a wave of warnings (and rebalance recommendations) into batches, and
+ * its event source mapping. The numbers, for the 120 s notice:
+ * - batchSize 100: one batch merges the calls of 100 events (one DeregisterTargets per target
+ *   group and chunk, DetachInstances by 20), so a wave of 1,000 is 10 batches; bigger batches
+ *   save few calls more but make one invocation hold more events when it fails.
+ * - maxBatchingWindow 1 s: a wave arrives over seconds, so one second gathers most of what is
+ *   coming at the price of at most one second of the 120; Lambda also requires at least 1 s for
+ *   a batch size above 10. Never more: every second waited is a second of traffic to a dying
+ *   instance.
+ * - maxConcurrency 5: 1,000 warnings are handled as 5 batches at a time, 2 rounds; more
+ *   invocations at once would only share the same per-account ELBv2 and Auto Scaling buckets
+ *   (each container paces itself to the documented bucket, so N containers can spend up to N
+ *   times the refill rate; the SDK's throttle retries absorb the rest, within the deadline).
+ *   The minimum Lambda accepts is 2.
+ * - visibilityTimeout 180 s: Lambda requires it to be at least the function timeout (150 s);
+ *   the 30 s above it cover the poller's delete of a batch that finished near the timeout. A
+ *   retry after 180 s is past a terminate warning's notice: it exists to write the record of
+ *   what happened (late: skipped), and for stop/hibernate warnings and rebalance
+ *   recommendations, which are still worth acting on.
+ * - maxReceiveCount 3: the first attempt, one retry that can still act or record, one more
+ *   for a transient failure of the record itself; then the DLQ, replayable by hand.
+ * - retentionPeriod 1 day: a warning not received in a day is history; the DLQ keeps 14 days.
+ */
+export const WARNING_BUFFER = {
+  batchSize: 100,
+  maxBatchingWindow: Duration.seconds(1),
+  maxConcurrency: 5,
+  visibilityTimeout: Duration.seconds(180),
+  maxReceiveCount: 3,
+  retentionPeriod: Duration.days(1),
+} as const;
+
+/**
+ * The state changes' own queue. A scale-in of hundreds of instances makes hundreds of state
+ * changes in a minute, none of which acts; on their own queue with a concurrency of 2 they can
+ * never hold up a warning nor take the function's concurrency from one. They wait longer and
+ * retry more than warnings: they only complete histories, which is no race.
+ */
+export const STATE_CHANGE_BUFFER = {
+  batchSize: 100,
+  maxBatchingWindow: Duration.seconds(1),
+  maxConcurrency: 2,
+  visibilityTimeout: Duration.seconds(180),
+  maxReceiveCount: 5,
+  retentionPeriod: Duration.days(1),
+} as const;
+
+/**
+ * When a buffer's oldest message is this old, events are waiting instead of being handled.
+ * Warnings: 30 s is a quarter of the notice gone before the handling even starts. State
+ * changes: 10 minutes, since they may wait (a sustained backlog still needs a look).
+ */
+export const BUFFER_AGE_ALARM = {
+  warnings: Duration.seconds(30),
+  stateChanges: Duration.minutes(10),
+} as const;
 
 /** Finish (or be stopped) before the next scheduled run is due: 80% of the interval, at most 15 minutes. */
 export function indexRefresherTimeout(refreshMinutes: number): Duration {

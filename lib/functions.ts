@@ -4,11 +4,9 @@
 import * as path from 'path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULTS, INDEX_REFRESHER_ENV, METRICS, POWERTOOLS_ENV, RESPONDER_ENV } from '../lambda/contract';
-import { RESPONDER_ASYNC, RESPONDER_TIMEOUT, indexRefresherTimeout } from './defaults';
+import { RESPONDER_TIMEOUT, indexRefresherTimeout } from './defaults';
 import { ResponderFunction } from './responder-function';
 import type { ResolvedSpotResponderProps } from './spot-responder-props';
 
@@ -45,14 +43,14 @@ export function indexRefresherEnvironment(config: ResolvedSpotResponderProps, ta
 }
 
 /**
- * The function `Responder` in `scope`, which EventBridge invokes asynchronously; what it fails
- * to handle after RESPONDER_ASYNC's retry goes to `deadLetterQueue`.
+ * The function `Responder` in `scope`. Only its event source mappings invoke it (batches of
+ * SQS messages, lib/delivery.ts); what it fails to handle returns to the queue and, after the
+ * queue's receive count, goes to that queue's dead-letter queue.
  */
 export function createResponderFunction(
   scope: Construct,
   config: ResolvedSpotResponderProps,
   table: dynamodb.ITable,
-  deadLetterQueue: sqs.IQueue,
 ): ResponderFunction {
   return new ResponderFunction(scope, 'Responder', {
     ...logGroupSettings(config),
@@ -61,8 +59,6 @@ export function createResponderFunction(
     description: 'Drains, replaces and records EC2 Spot instances through their interruption lifecycle',
     timeout: RESPONDER_TIMEOUT,
     environment: responderEnvironment(config, table.tableName),
-    ...RESPONDER_ASYNC,
-    onFailure: new SqsDestination(deadLetterQueue),
   });
 }
 

@@ -8,7 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { REBALANCE_ACTIONS, TAG_MODES, type LogLevel, type RebalanceAction, type TagMode } from '../lambda/contract';
-import { MIN_NODE_MAJOR, SPOT_RESPONDER_DEFAULTS } from './defaults';
+import { MIN_NODE_MAJOR, SPOT_RESPONDER_DEFAULTS, WARNING_BUFFER } from './defaults';
 import {
   SpotResponderConfigError,
   checkAccounts,
@@ -182,6 +182,32 @@ export interface SpotResponderProps {
    * @default 512
    */
   readonly memorySize?: number;
+
+  // --- The warning queue's event source mapping (lib/delivery.ts; defaults and reasons in
+  // --- lib/defaults.ts WARNING_BUFFER).
+
+  /**
+   * Warnings and rebalance recommendations per invocation, 1 to 10,000. One batch merges its
+   * events' AWS calls; a larger batch saves calls but holds more events per invocation.
+   * Above 10, `maxBatchingWindow` must be 1 second (a Lambda rule).
+   * @default 100
+   */
+  readonly batchSize?: number;
+
+  /**
+   * How long the queue's poller gathers a batch before invoking: 0 or 1 second (Lambda counts
+   * whole seconds, and every second waited is a second of the two-minute notice).
+   * @default Duration.seconds(1)
+   */
+  readonly maxBatchingWindow?: Duration;
+
+  /**
+   * Invocations handling warnings at once, 2 to 1,000 (the event source mapping's
+   * MaximumConcurrency). Each invocation paces its calls to the account's documented API
+   * buckets, so more concurrency mostly means more throttling, not more speed.
+   * @default 5
+   */
+  readonly maxConcurrency?: number;
 }
 
 /** SpotResponderProps with every default applied and every value checked. */
@@ -210,6 +236,7 @@ export interface ResolvedSpotResponderProps {
   readonly runtime: lambda.Runtime;
   /** MB, 128 to 10240. */
   readonly memorySize: number;
+  readonly warningBatching: { batchSize: number; maxBatchingWindow: Duration; maxConcurrency: number };
 }
 
 /**
@@ -258,6 +285,7 @@ export function resolveSpotResponderProps(stack: Stack, props: SpotResponderProp
   const indexRefreshInterval = props.indexRefreshInterval ?? defaults.indexRefreshInterval;
   return {
     ...resolved,
+    warningBatching: resolveWarningBatching(props),
     indexRefreshMinutes: wholeMinutes('SpotResponderProps.indexRefreshInterval', indexRefreshInterval),
   };
 }
@@ -278,6 +306,29 @@ function checkClustersInStackEnv(label: string, stack: Stack, clusters: readonly
       );
     }
   }
+}
+
+function resolveWarningBatching(props: SpotResponderProps): ResolvedSpotResponderProps['warningBatching'] {
+  const batching = {
+    batchSize: props.batchSize ?? WARNING_BUFFER.batchSize,
+    maxBatchingWindow: props.maxBatchingWindow ?? WARNING_BUFFER.maxBatchingWindow,
+    maxConcurrency: props.maxConcurrency ?? WARNING_BUFFER.maxConcurrency,
+  };
+  checkIntegerInRange('SpotResponderProps.batchSize', batching.batchSize, 1, 10_000);
+  checkIntegerInRange('SpotResponderProps.maxConcurrency', batching.maxConcurrency, 2, 1_000);
+  const windowMs = batching.maxBatchingWindow.toMilliseconds();
+  if (windowMs !== 0 && windowMs !== 1_000) {
+    throw new SpotResponderConfigError(
+      `SpotResponderProps.maxBatchingWindow must be 0 or 1 second (Lambda counts it in whole seconds, ` +
+        `and more would eat the notice), got ${batching.maxBatchingWindow.toHumanString()}`,
+    );
+  }
+  if (batching.batchSize > 10 && windowMs === 0) {
+    throw new SpotResponderConfigError(
+      `SpotResponderProps.maxBatchingWindow must be 1 second when batchSize is above 10 (a Lambda rule), got 0 with batchSize ${batching.batchSize}`,
+    );
+  }
+  return batching;
 }
 
 function wholeMinutes(label: string, interval: Duration): number {

@@ -2,6 +2,7 @@
 // per concern. Defaults and their reasons live in defaults.ts; each piece in its own file.
 import { CfnOutput, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -9,8 +10,12 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { createAlarms } from './alarms';
 import { createDashboard } from './dashboard';
+import { BUFFER_AGE_ALARM, STATE_CHANGE_BUFFER, WARNING_BUFFER } from './defaults';
 import {
+  createBufferAlarms,
   createDeadLetterQueue,
+  createEventBuffer,
+  type EventBuffer,
   refreshIndexOnDeploy,
   routeEc2EventsToResponder,
   scheduleIndexRefresh,
@@ -42,14 +47,21 @@ export type { SpotResponderProps } from './spot-responder-props';
  * going away. A scheduled refresher keeps the instance-to-target-group index the responder
  * reads, so the hot path never has to walk every target group.
  *
- * Events whose delivery fails (EventBridge) or whose handling fails (Lambda async invoke)
- * both end in `deadLetterQueue`, in the two different shapes those services write.
+ * EventBridge puts warnings and rebalance recommendations on `warningQueue` and state changes
+ * on `stateChangeQueue`; event source mappings hand them to the responder in batches. Events
+ * EventBridge could not deliver end in `deadLetterQueue`; events the responder failed to
+ * handle, after each queue's receive count, in that queue's own dead-letter queue.
  */
 export class SpotResponder extends Construct {
   public readonly table: dynamodb.Table;
   public readonly responderFunction: ResponderFunction;
   public readonly indexRefresherFunction: ResponderFunction;
+  /** Events EventBridge could not deliver to their queue. */
   public readonly deadLetterQueue: sqs.Queue;
+  /** Warnings and rebalance recommendations, with their own DLQ and event source mapping. */
+  public readonly warningBuffer: EventBuffer;
+  /** Instance state changes, with their own DLQ and event source mapping. */
+  public readonly stateChangeBuffer: EventBuffer;
   /** Routes Spot interruption warnings to the responder. */
   public readonly interruptionWarningRule: events.Rule;
   /** Routes rebalance recommendations to the responder. */
@@ -69,6 +81,14 @@ export class SpotResponder extends Construct {
   public readonly throttlingAlarm: cloudwatch.Alarm;
   /** Lambda throttled the responder itself. */
   public readonly responderThrottledAlarm: cloudwatch.Alarm;
+  /** Warnings waiting in their queue longer than a quarter of the notice. */
+  public readonly warningQueueAgeAlarm: cloudwatch.Alarm;
+  /** A warning or recommendation the responder failed to handle, in the warning queue's DLQ. */
+  public readonly warningDeadLetterQueueAlarm: cloudwatch.Alarm;
+  /** State changes waiting in their queue for ten minutes. */
+  public readonly stateChangeQueueAgeAlarm: cloudwatch.Alarm;
+  /** A state change the responder failed to record, in the state-change queue's DLQ. */
+  public readonly stateChangeDeadLetterQueueAlarm: cloudwatch.Alarm;
   /** Every alarm above, for dashboards and composite alarms. */
   public readonly alarms: readonly cloudwatch.Alarm[];
   /** The topic of handled interruptions and failures; present when `notificationTopic` is set. */
@@ -81,15 +101,27 @@ export class SpotResponder extends Construct {
     const config = resolveSpotResponderProps(Stack.of(this), props);
     refuseSecondResponder(this);
 
-    // EC2 events -> rules -> responder -> AWS calls and a record in the table; what fails -> DLQ.
+    // EC2 events -> rules -> queues -> responder in batches -> AWS calls and a record in the
+    // table; what EventBridge cannot deliver -> DLQ; what the responder fails -> each queue's DLQ.
     this.table = createRecordsTable(this, {
       encryptionKey: config.tableEncryptionKey,
       removalPolicy: config.removalPolicy,
     });
     this.deadLetterQueue = createDeadLetterQueue(this);
-    this.responderFunction = createResponderFunction(this, config, this.table, this.deadLetterQueue);
+    this.responderFunction = createResponderFunction(this, config, this.table);
+    this.warningBuffer = createEventBuffer(this, 'Warning', {
+      consumer: this.responderFunction,
+      batching: config.warningBatching,
+      redrive: WARNING_BUFFER,
+    });
+    this.stateChangeBuffer = createEventBuffer(this, 'StateChange', {
+      consumer: this.responderFunction,
+      batching: STATE_CHANGE_BUFFER,
+      redrive: STATE_CHANGE_BUFFER,
+    });
     const rules = routeEc2EventsToResponder(this, {
-      responder: this.responderFunction,
+      warningQueue: this.warningBuffer.queue,
+      stateChangeQueue: this.stateChangeBuffer.queue,
       deadLetterQueue: this.deadLetterQueue,
       eventBus: config.eventBus,
       rebalanceAction: config.rebalanceAction,
@@ -129,7 +161,28 @@ export class SpotResponder extends Construct {
     this.staleIndexAlarm = alarms.staleIndexAlarm;
     this.throttlingAlarm = alarms.throttlingAlarm;
     this.responderThrottledAlarm = alarms.responderThrottledAlarm;
-    this.alarms = Object.values(alarms);
+    const warningAlarms = createBufferAlarms(this, 'Warning', this.warningBuffer, BUFFER_AGE_ALARM.warnings);
+    const stateChangeAlarms = createBufferAlarms(
+      this,
+      'StateChange',
+      this.stateChangeBuffer,
+      BUFFER_AGE_ALARM.stateChanges,
+    );
+    this.warningQueueAgeAlarm = warningAlarms.oldestMessageAlarm;
+    this.warningDeadLetterQueueAlarm = warningAlarms.deadLetterQueueAlarm;
+    this.stateChangeQueueAgeAlarm = stateChangeAlarms.oldestMessageAlarm;
+    this.stateChangeDeadLetterQueueAlarm = stateChangeAlarms.deadLetterQueueAlarm;
+    const bufferAlarms = [
+      this.warningQueueAgeAlarm,
+      this.warningDeadLetterQueueAlarm,
+      this.stateChangeQueueAgeAlarm,
+      this.stateChangeDeadLetterQueueAlarm,
+    ];
+    if (config.alarmTopic) {
+      const action = new cloudwatchActions.SnsAction(config.alarmTopic);
+      for (const alarm of bufferAlarms) alarm.addAlarmAction(action);
+    }
+    this.alarms = [...Object.values(alarms), ...bufferAlarms];
 
     // Responses -> the notification topic; metrics and alarms -> the dashboard.
     if (config.notificationTopic) {

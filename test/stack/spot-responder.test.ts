@@ -65,11 +65,13 @@ describe('rules', () => {
     detail: { state: ['running', 'stopping', 'stopped', 'shutting-down', 'terminated'] },
   };
 
-  /** The responder's rules, by the detail-type each matches. */
+  /** The responder's rules (those whose target is one of its queues), by the detail-type each matches. */
   function responderRules(template: Template, stack: Stack, responder: SpotResponder) {
-    const fnArn = JSON.stringify(resolve(stack, responder.responderFunction.functionArn));
+    const queueArns = [responder.warningBuffer.queue, responder.stateChangeBuffer.queue].map((queue) =>
+      JSON.stringify(resolve(stack, queue.queueArn)),
+    );
     const rules = Object.values(template.findResources('AWS::Events::Rule')).filter((rule) =>
-      (rule.Properties.Targets as { Arn: unknown }[]).some((target) => JSON.stringify(target.Arn) === fnArn),
+      (rule.Properties.Targets as { Arn: unknown }[]).some((target) => queueArns.includes(JSON.stringify(target.Arn))),
     );
     return new Map(rules.map((rule) => [rule.Properties.EventPattern['detail-type'][0] as string, rule.Properties]));
   }
@@ -80,7 +82,7 @@ describe('rules', () => {
     expect(INSTANCE_STATE_CHANGE_PATTERN).toEqual(stateChange);
   });
 
-  test('one rule per detail-type invokes the responder, each with exactly its pattern, on the default bus', () => {
+  test('one rule per detail-type feeds its queue, each with exactly its pattern, on the default bus', () => {
     const { template, stack, responder } = defaults;
     const rules = responderRules(template, stack, responder);
     expect([...rules.keys()].sort()).toEqual([
@@ -88,12 +90,18 @@ describe('rules', () => {
       'EC2 Instance State-change Notification',
       'EC2 Spot Instance Interruption Warning',
     ]);
-    for (const pattern of [warning, rebalance, stateChange]) {
+    const warningQueue = resolve(stack, responder.warningBuffer.queue.queueArn);
+    const stateChangeQueue = resolve(stack, responder.stateChangeBuffer.queue.queueArn);
+    for (const [pattern, queue] of [
+      [warning, warningQueue],
+      [rebalance, warningQueue],
+      [stateChange, stateChangeQueue],
+    ] as const) {
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: Match.exact(pattern),
         EventBusName: Match.absent(),
         State: 'ENABLED',
-        Targets: [Match.objectLike({ Arn: resolve(stack, responder.responderFunction.functionArn) })],
+        Targets: [Match.objectLike({ Arn: queue })],
       });
     }
     expect(responder.rules).toHaveLength(3);
@@ -149,15 +157,13 @@ describe('rules', () => {
 });
 
 describe('responder function', () => {
-  test('async invocations retry once within the notice, then go to the dead-letter queue', () => {
+  test('is invoked by its event source mappings only: no async settings, and its log group follows the props', () => {
     const { template, stack, responder } = defaults;
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      FunctionName: resolve(stack, responder.responderFunction.functionName),
-      Qualifier: '$LATEST',
-      MaximumRetryAttempts: 1,
-      MaximumEventAgeInSeconds: 120,
-      DestinationConfig: { OnFailure: { Destination: resolve(stack, responder.deadLetterQueue.queueArn) } },
-    });
+    expect(
+      template.findResources('AWS::Lambda::EventInvokeConfig', {
+        Properties: { FunctionName: resolve(stack, responder.responderFunction.functionName) },
+      }),
+    ).toEqual({});
   });
 
   test('runs Node.js 22 on arm64 with tracing, source maps and a 150 s timeout', () => {
@@ -457,13 +463,20 @@ describe('IAM', () => {
     }
   });
 
-  test('the responder may send failed events to the dead-letter queue', () => {
+  test('the responder may consume its two queues, and send to no queue', () => {
     const { template, stack, responder } = defaults;
     const statements = statementsOf(template, responder.responderFunction.role!);
-    const dlqArn = resolve(stack, responder.deadLetterQueue.queueArn);
     expect(statements).toContainEqual(
-      expect.objectContaining({ Action: expect.arrayContaining(['sqs:SendMessage']), Resource: dlqArn }),
+      expect.objectContaining({
+        Action: expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage']),
+        Resource: expect.arrayContaining(
+          [responder.warningBuffer.queue, responder.stateChangeBuffer.queue].map((queue) =>
+            resolve(stack, queue.queueArn),
+          ),
+        ),
+      }),
     );
+    expect(statements.flatMap((statement) => asArray(statement.Action))).not.toContain('sqs:SendMessage');
   });
 
   test('the refresher may only describe target groups and network interfaces, and use the table', () => {
@@ -572,9 +585,9 @@ describe('alarms', () => {
     TreatMissingData: 'notBreaching',
   };
 
-  test('on responder errors, refresher errors, dead-lettered events, a stale index and throttling, without actions by default', () => {
+  test('on responder errors, refresher errors, dead-lettered events, a stale index, throttling and the buffers, without actions by default', () => {
     const { template, stack, responder } = defaults;
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       ...common,
       Namespace: 'AWS/Lambda',
@@ -600,7 +613,7 @@ describe('alarms', () => {
       Dimensions: [{ Name: 'FunctionName', Value: resolve(stack, responder.indexRefresherFunction.functionName) }],
       AlarmActions: Match.absent(),
     });
-    expect(responder.alarms).toHaveLength(6);
+    expect(responder.alarms).toHaveLength(10);
   });
 
   test('alarmEmail adds a topic, subscribed by email, that every alarm notifies', () => {
@@ -612,7 +625,7 @@ describe('alarms', () => {
       TopicArn: topicRef,
     });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(6);
+    expect(alarms).toHaveLength(10);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
     defaults.template.resourceCountIs('AWS::SNS::Topic', 0);
   });
