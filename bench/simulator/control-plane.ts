@@ -91,8 +91,12 @@ export class ControlPlane {
     this.replacementDelayMs = opts.replacementDelayMs ?? 5_000;
   }
 
-  /** The plugin for one SDK client of `service`. */
-  plugin(service: 'ec2' | 'autoscaling' | 'elbv2' | 'ecs'): Pluggable<object, object> {
+  /**
+   * The plugin for one SDK client of `service`: answers every command at the deserialize step,
+   * so the client's own retry strategy (above it) sees the simulator's throttles. Typed `any`
+   * because one plugin serves four clients whose input/output unions differ.
+   */
+  plugin(service: 'ec2' | 'autoscaling' | 'elbv2' | 'ecs'): Pluggable<any, any> {
     return {
       applyToStack: (stack) => {
         stack.add(
