@@ -15,6 +15,8 @@ export function recordSummary(record: ResponseRecord & { deliveries?: number }):
     skipKind: record.skipKind ?? null,
     duplicateOf: record.duplicateOf ?? null,
     autoScalingGroup: record.autoScalingGroup,
+    instanceType: record.instanceType ?? null,
+    availabilityZone: record.availabilityZone ?? null,
     detached: record.detached,
     targetGroups: record.targetGroups,
     deregisteredFrom: record.deregisteredFrom,
@@ -73,6 +75,9 @@ export function formatRecord(record: ResponseRecord & { deliveries?: number }): 
       `  found: ${record.autoScalingGroup ? `Auto Scaling group ${record.autoScalingGroup} (${record.lifecycleState ?? '?'})` : 'no Auto Scaling group'}; ` +
         `target groups: ${record.targetGroups.map(shortTargetName).join(', ') || 'none'}`,
     );
+  }
+  if (record.instanceType || record.availabilityZone) {
+    lines.push(`  pool: ${record.instanceType ?? '?'} in ${record.availabilityZone ?? '?'}`);
   }
   lines.push(...record.actions.map(describeAction));
   if (record.replacement) {

@@ -69,6 +69,8 @@ function instanceFacts(instanceId: string, instance: Instance): InstanceFacts {
     tags: Object.fromEntries(
       (instance.Tags ?? []).filter((t) => t.Key !== undefined).map((t) => [t.Key as string, t.Value ?? '']),
     ),
+    ...(instance.InstanceType ? { instanceType: instance.InstanceType } : {}),
+    ...(instance.Placement?.AvailabilityZone ? { availabilityZone: instance.Placement.AvailabilityZone } : {}),
   };
 }
 

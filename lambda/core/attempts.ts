@@ -79,7 +79,8 @@ export function attemptSummary(a: AttemptRecord): AttemptSummary {
  * that attempt's record (plus `attempts`). With more:
  * - actions: mergeActions; deregisteredFrom and targetGroups: the union;
  * - detached, autoScalingGroup, lifecycleState: from the attempt that detached (else the latest
- *   that named a group); replacement: the latest attempt that saw one; timeline: every milestone;
+ *   that named a group); replacement: the latest attempt that saw one; instanceType and
+ *   availabilityZone: the latest attempt that read them; timeline: every milestone;
  * - outcome: decided over the merged actions when any attempt acted (handled or failed), else
  *   the latest attempt's; reason, skipKind and duplicateOf follow the outcome;
  * - receivedAt from the first attempt, finishedAt and msLeftAtFinish from the latest.
@@ -98,6 +99,7 @@ export function mergeAttempts(attempts: readonly AttemptRecord[]): ResponseRecor
   const detacher = [...attempts].reverse().find((a) => a.detached);
   const grouped = detacher ?? [...attempts].reverse().find((a) => a.autoScalingGroup);
   const replacement = [...attempts].reverse().find((a) => a.replacement)?.replacement;
+  const pooled = [...attempts].reverse().find((a) => a.instanceType || a.availabilityZone);
   const timeline = mergeTimeline(attempts);
   const notes = unique(attempts.flatMap((a) => a.notes ?? []));
   const decided =
@@ -109,6 +111,8 @@ export function mergeAttempts(attempts: readonly AttemptRecord[]): ResponseRecor
     receivedAt: first.receivedAt,
     autoScalingGroup: grouped?.autoScalingGroup ?? null,
     ...(grouped?.lifecycleState !== undefined ? { lifecycleState: grouped.lifecycleState } : {}),
+    ...(pooled?.instanceType ? { instanceType: pooled.instanceType } : {}),
+    ...(pooled?.availabilityZone ? { availabilityZone: pooled.availabilityZone } : {}),
     targetGroups: unique(attempts.flatMap((a) => a.targetGroups)),
     deregisteredFrom: unique(attempts.flatMap((a) => a.deregisteredFrom)),
     detached: detacher !== undefined,

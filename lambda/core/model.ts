@@ -126,6 +126,10 @@ export interface InstanceFacts {
   state: string;
   privateIpAddresses: string[];
   tags: Record<string, string>;
+  /** InstanceType (m5.large): with the zone, the Spot capacity pool the instance ran in. */
+  instanceType?: string;
+  /** Placement.AvailabilityZone (us-east-1a). */
+  availabilityZone?: string;
 }
 
 /** The instance's Auto Scaling membership (DescribeAutoScalingInstances). */
@@ -231,6 +235,12 @@ export interface ResponseRecord {
   duplicateOf?: string;
   autoScalingGroup: string | null;
   lifecycleState?: string | null;
+  /**
+   * The instance's Spot capacity pool, instance type x Availability Zone, as DescribeInstances
+   * saw it; absent when the lookup failed or did not run (and in records written before it).
+   */
+  instanceType?: string | null;
+  availabilityZone?: string | null;
   /** Every target group we found holding the instance. */
   targetGroups: string[];
   /** Target groups the instance was actually deregistered from. */

@@ -51,6 +51,9 @@ export interface FoundFields {
   autoScalingGroup: string | null;
   lifecycleState: string | null;
   indexRefreshedAt: string | null;
+  /** The Spot pool (instance type x zone) from DescribeInstances, when it answered. */
+  instanceType?: string;
+  availabilityZone?: string;
 }
 
 export interface SkipPlan {
@@ -185,6 +188,8 @@ export function planResponse(
     autoScalingGroup: membership?.groupName ?? null,
     lifecycleState: membership?.lifecycleState ?? null,
     indexRefreshedAt: index.refreshedAt ?? null,
+    ...(instance.instanceType ? { instanceType: instance.instanceType } : {}),
+    ...(instance.availabilityZone ? { availabilityZone: instance.availabilityZone } : {}),
   };
   const act = (
     fields: Pick<ActPlan, 'deregistrations' | 'replacement' | 'ecsDrain'> & Partial<Pick<ActPlan, 'skippedDeregistrations'>>,

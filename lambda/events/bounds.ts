@@ -81,6 +81,8 @@ export function boundRecord(record: ResponseRecord): ResponseRecord {
     region: field(record.region),
     autoScalingGroup: field(record.autoScalingGroup),
     ...(record.lifecycleState !== undefined ? { lifecycleState: field(record.lifecycleState) } : {}),
+    ...(record.instanceType !== undefined ? { instanceType: field(record.instanceType) } : {}),
+    ...(record.availabilityZone !== undefined ? { availabilityZone: field(record.availabilityZone) } : {}),
     ...(reason !== undefined ? { reason: text(reason) } : {}),
     ...(duplicateOf !== undefined ? { duplicateOf: field(duplicateOf) } : {}),
     targetGroups: list(record.targetGroups.map(field), (n) => `…[${n} more target groups]`),

@@ -20,6 +20,8 @@ export type FleetFields = Pick<
   ResponseRecord,
   | 'autoScalingGroup'
   | 'lifecycleState'
+  | 'instanceType'
+  | 'availabilityZone'
   | 'targetGroups'
   | 'deregisteredFrom'
   | 'detached'

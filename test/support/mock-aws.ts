@@ -67,6 +67,7 @@ export const FLEET = {
   /** On the instance's second network interface. */
   secondaryIp: '10.0.2.40',
   availabilityZone: 'us-east-1b',
+  instanceType: 'm5.large',
   groupName: 'web-asg',
   asgTargetGroups: [targetGroupArn('web-http'), targetGroupArn('web-https')],
   /** Registered by hand (not by Auto Scaling) on a port override; only the index knows. */
@@ -119,6 +120,7 @@ export function instanceReply(
             InstanceId: FLEET.instanceId,
             State: { Name: (opts.state ?? 'running') as 'running' },
             PrivateIpAddress: primaryIp,
+            InstanceType: FLEET.instanceType as 'm5.large',
             Placement: { AvailabilityZone: FLEET.availabilityZone },
             NetworkInterfaces: [
               { Attachment: { DeviceIndex: 0 }, PrivateIpAddress: primaryIp, PrivateIpAddresses: [{ PrivateIpAddress: primaryIp }] },

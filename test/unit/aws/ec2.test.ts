@@ -42,6 +42,19 @@ describe('Ec2Adapter.describeInstances, one instance', () => {
     });
   });
 
+  it('returns the Spot pool the instance runs in: instance type and Availability Zone', async () => {
+    // Prepare
+    ec2Mock.on(DescribeInstancesCommand).resolves(
+      withInstance({ State: { Name: 'running' }, InstanceType: 'c6g.xlarge', Placement: { AvailabilityZone: 'eu-west-1b' } }),
+    );
+
+    // Act
+    const facts = await only(new Ec2Adapter(new EC2Client({})).describeInstances([INSTANCE_ID]), INSTANCE_ID);
+
+    // Assess
+    expect(facts).toMatchObject({ instanceType: 'c6g.xlarge', availabilityZone: 'eu-west-1b' });
+  });
+
   it('collects every private IP of every interface, primary first, without repeats', async () => {
     // Prepare
     ec2Mock.on(DescribeInstancesCommand).resolves(

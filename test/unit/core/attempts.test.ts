@@ -103,6 +103,14 @@ describe('mergeAttempts', () => {
     expect(merged.actions).toEqual([dereg(TG_A, 'ok')]);
   });
 
+  it("keeps the instance's Spot pool from the latest attempt that read it, when a later lookup failed", () => {
+    const merged = mergeAttempts([
+      attempt(1, { instanceType: 'm5.large', availabilityZone: 'eu-west-1a', actions: [dereg(TG_A, 'failed')], outcome: 'failed' }),
+      attempt(2, { actions: [dereg(TG_A, 'ok')] }),
+    ]);
+    expect(merged).toMatchObject({ instanceType: 'm5.large', availabilityZone: 'eu-west-1a' });
+  });
+
   it('is the attempt itself, listed, when there is one', () => {
     const only = attempt(1, { actions: [detach('ok')], detached: true });
     const { attempt: _n, ...record } = only;

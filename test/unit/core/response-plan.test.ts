@@ -120,6 +120,16 @@ describe('planResponse: every skip path names its kind', () => {
     });
     expect(plan(warning, facts({ instance: ok(null) }))).not.toHaveProperty('found');
   });
+
+  it("reports the instance's Spot pool when DescribeInstances gave it, and no pool when it failed", () => {
+    const pooled = { ...instance, instanceType: 'm5.large', availabilityZone: 'us-east-1b' };
+    expect(plan(warning, facts({ instance: ok(pooled) }))).toMatchObject({
+      kind: 'act',
+      found: { instanceType: 'm5.large', availabilityZone: 'us-east-1b' },
+    });
+    const unread = plan(warning, facts({ instance: failed('DescribeInstances') }));
+    expect(unread.kind === 'act' && unread.found).not.toHaveProperty('instanceType');
+  });
 });
 
 describe('planBeforeLookups', () => {

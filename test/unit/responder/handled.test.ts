@@ -48,6 +48,18 @@ describe('a warning for an InService instance of an Auto Scaling group', () => {
     expect(finishedRecord(aws)).toMatchObject({ outcome: 'handled', status: 'COMPLETED', instanceAction: action });
   });
 
+  it("records the instance's Spot pool (type x zone) from DescribeInstances, for the report", async () => {
+    // Prepare
+    const event = terminateWarning();
+    const aws = worldFor(event);
+
+    // Act
+    await aws.handler()(event);
+
+    // Assess
+    expect(finishedRecord(aws)).toMatchObject({ instanceType: FLEET.instanceType, availabilityZone: FLEET.availabilityZone });
+  });
+
   it('deregisters the instance from each group of its ASG on the default port', async () => {
     // Prepare
     const event = terminateWarning();
