@@ -9,9 +9,12 @@ import { runDemo } from '../cli/demo';
 import { listHistory, parseDuration, printHistory } from '../cli/history';
 import { dryRunFiles } from '../cli/dry-run';
 import { runDoctor } from '../cli/doctor';
+import { runReport } from '../cli/report';
+import { fisClientFor, runDrill } from '../cli/drill';
+import { DynamoHistoryReader } from '../lambda/aws/store/history-reader';
 import { RealAccountError, replayFiles } from '../cli/replay';
 import { DEFAULTS } from '../lambda/contract';
-import { isAwsEndpoint, resolveTarget, type AwsTarget } from '../cli/aws-target';
+import { clientsFor, isAwsEndpoint, resolveTarget, type AwsTarget } from '../cli/aws-target';
 import { StackNotDeployedError, chooseTable, readStack, DEFAULT_STACK_NAME } from '../cli/stack-target';
 import { formatRefreshSummary, refreshIndexNow } from '../cli/index-refresh';
 import { dlqClientsFor, dlqEntrySummary, formatDlqEntry, receiveDlq, redrive, release, type RedriveTarget } from '../cli/dlq';
@@ -182,6 +185,87 @@ withAwsOptions(program.command('history').description('list recorded events, new
       json: Boolean(opts.json),
     });
     printHistory(records, Boolean(opts.json), print);
+  });
+
+withAwsOptions(
+  program
+    .command('report')
+    .description(
+      'interruption analytics from the recorded history: per pool (instance type x Availability Zone) and per group, ' +
+        'real notice, time to traffic stopped, replacement lag, failures',
+    ),
+)
+  .option('--since <duration>', 'how far back by event time: 30m, 6h, 7d, 2w', duration, '30d')
+  .option('--json', 'print the report as one JSON object')
+  .option('--html <file>', 'also write a self-contained page with charts (works offline)')
+  .option(
+    '--spot-prices',
+    "add each pool's Spot price history and its zone's placement score, and suggest pools to add " +
+      '(DescribeSpotPriceHistory, GetSpotPlacementScores, DescribeInstanceTypes)',
+  )
+  .option('--candidate-types <types...>', 'with --spot-prices: more instance types to consider adding (default: same-shape types)')
+  .option('--target-capacity <n>', 'with --spot-prices: the instances the placement score is asked for', positiveInt, 10)
+  .action(async (opts) => {
+    await runReport(
+      {
+        ...(await tableTargetOf(opts)),
+        since: opts.since,
+        json: Boolean(opts.json),
+        ...(opts.html ? { html: opts.html } : {}),
+        spotPrices: Boolean(opts.spotPrices),
+        ...(opts.candidateTypes ? { candidateTypes: opts.candidateTypes } : {}),
+        targetCapacity: opts.targetCapacity,
+      },
+      print,
+    );
+  });
+
+withAwsOptions(
+  program
+    .command('drill')
+    .description(
+      "start the stack's FIS drill (real Spot interruption notices to drill-tagged instances), wait, and score the " +
+        'response per instance from the records: warned, traffic stopped before the deadline, replacement launched ' +
+        'and healthy (exit 1 on any failure)',
+    ),
+)
+  .option('--experiment-template-id <id>', "the FIS experiment template (default: the stack's DrillExperimentTemplateId output)")
+  .option('--json', 'print the verdict as one JSON object')
+  .option('--timeout-minutes <n>', 'how long the experiment may run', positiveInt, 30)
+  .option(
+    '--settle-minutes <n>',
+    'after the experiment, how long to wait for the records to show every check (a replacement is seen healthy at ' +
+      'the next index refresh, 5 minutes by default)',
+    positiveInt,
+    10,
+  )
+  .action(async (opts) => {
+    const target = await targetOf(opts);
+    let templateId: string | undefined = opts.experimentTemplateId;
+    if (!templateId) {
+      const stack = await readStack({ ...target, stackName: opts.stackName });
+      templateId = stack.drillExperimentTemplateId;
+      if (!templateId) {
+        throw new Error(
+          `stack ${stack.stackName} has no DrillExperimentTemplateId output: deploy it with the drill ` +
+            '(SpotResponderProps.drill, or -c spotResponder:drill=true), or pass --experiment-template-id',
+        );
+      }
+    }
+    const { table } = await chooseTable({ ...target, table: opts.table, stackName: opts.stackName });
+    const clients = clientsFor(target);
+    const fis = fisClientFor(target);
+    try {
+      const report = await runDrill(
+        { experimentTemplateId: templateId, json: Boolean(opts.json), experimentTimeoutMs: opts.timeoutMinutes * 60_000, settleMs: opts.settleMinutes * 60_000 },
+        { fis, history: new DynamoHistoryReader({ client: clients.dynamo, tableName: table }) },
+        print,
+      );
+      process.exitCode = report.exitCode;
+    } finally {
+      fis.destroy();
+      for (const client of Object.values(clients)) client.destroy();
+    }
   });
 
 const index = program.command('index').description('the target index the responder uses to find target groups');

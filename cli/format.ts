@@ -146,3 +146,16 @@ export function formatDryRun(record: ResponseRecord, plan: readonly PlanStep[]):
     formatRecord(record),
   ].join('\n');
 }
+
+/**
+ * Rows under a header, each column as wide as its widest cell, two spaces apart; a column whose
+ * every cell is a number (or –) is right-aligned. The report's and any other tabular output.
+ */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  if (rows.length === 0) return '  (none)';
+  const numeric = headers.map((_, i) => rows.every((r) => /^(-?[\d.]+%?|–|[\d.]+ \/ [\d.]+)$/.test(r[i] ?? '')));
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    `  ${cells.map((c, i) => (numeric[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}

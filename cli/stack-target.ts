@@ -19,6 +19,7 @@ export const STACK_OUTPUT = {
   tableName: 'TableName',
   responderFunctionName: 'ResponderFunctionName',
   eventQueueUrl: 'EventQueueUrl',
+  drillExperimentTemplateId: 'DrillExperimentTemplateId',
   deadLetterQueueSuffix: 'DeadLetterQueueUrl',
 } as const;
 
@@ -28,6 +29,8 @@ export interface StackOutputs {
   responderFunctionName?: string;
   /** The queue between EventBridge and the responder, when the stack has one. */
   eventQueueUrl?: string;
+  /** The drill's FIS experiment template, when the stack has one (SpotResponderProps.drill). */
+  drillExperimentTemplateId?: string;
   /** Every dead-letter queue, by output key. */
   deadLetterQueues: { outputKey: string; url: string }[];
 }
@@ -78,6 +81,7 @@ export async function readStackOutputs(cfn: CloudFormationClient, stackName: str
     tableName: value(STACK_OUTPUT.tableName),
     responderFunctionName: value(STACK_OUTPUT.responderFunctionName),
     eventQueueUrl: value(STACK_OUTPUT.eventQueueUrl),
+    drillExperimentTemplateId: value(STACK_OUTPUT.drillExperimentTemplateId),
     deadLetterQueues: outputs.flatMap((o) =>
       o.OutputKey?.endsWith(STACK_OUTPUT.deadLetterQueueSuffix) && o.OutputValue
         ? [{ outputKey: o.OutputKey, url: o.OutputValue }]

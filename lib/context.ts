@@ -66,6 +66,8 @@ export const CONTEXT_KEYS = {
   nag: 'spotResponder:nag',
   /** Create the CloudWatch dashboard (metrics, alarms, functions). Default true. */
   dashboard: 'spotResponder:dashboard',
+  /** Deploy the FIS drill's experiment template with its defaults (lib/drill.ts). Default false. */
+  drill: 'spotResponder:drill',
   /** Lambda runtime of both functions: `nodejs22.x` or a later Node.js. Default nodejs22.x. */
   runtime: 'spotResponder:runtime',
   /** Memory of both functions in MB, 128 to 10240. Default 512. */
@@ -189,6 +191,7 @@ export function readSpotResponderContext(node: Node): SpotResponderAppConfig {
         removalPolicy,
         runtime: runtimeName === undefined ? undefined : nodeRuntime(runtimeName),
         dashboard: bool(CONTEXT_KEYS.dashboard, get(CONTEXT_KEYS.dashboard)),
+        drill: bool(CONTEXT_KEYS.drill, get(CONTEXT_KEYS.drill)) ? true : undefined,
         memorySize,
       },
     },

@@ -149,3 +149,16 @@ export const OPERATOR_ALARMS = {
   throttledAttempts: 10,
   throttlePeriod: Duration.minutes(5),
 } as const;
+
+// The drill (lib/drill.ts): an FIS experiment template, opt-in.
+/** FIS's default quota of Spot instances one experiment may target (L-F3F4B54A). */
+export const FIS_SPOT_TARGETS_PER_EXPERIMENT = 5;
+
+export const DRILL_DEFAULTS = {
+  /** A key of its own, so the drill never picks instances by the responder's opt-out tag. */
+  tagKey: 'spot-responder:drill',
+  tagValue: 'true',
+  /** EC2's real notice is two minutes; FIS accepts 2 to 15. */
+  durationBeforeInterruption: Duration.minutes(2),
+  instancesPerExperiment: FIS_SPOT_TARGETS_PER_EXPERIMENT,
+} as const;

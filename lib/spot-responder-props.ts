@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { REBALANCE_ACTIONS, TAG_MODES, type LogLevel, type RebalanceAction, type TagMode } from '../lambda/contract';
 import { MIN_NODE_MAJOR, SPOT_RESPONDER_DEFAULTS, WARNING_BUFFER } from './defaults';
+import type { SpotDrillProps } from './drill';
 import {
   SpotResponderConfigError,
   checkAccounts,
@@ -167,6 +168,15 @@ export interface SpotResponderProps {
    * @default true
    */
   readonly dashboard?: boolean;
+
+  /**
+   * An AWS FIS experiment template that sends real Spot interruption notices to running Spot
+   * instances carrying the drill tag (lib/drill.ts), for `spot-responder drill`. `true` takes
+   * every default: tag `spot-responder:drill=true`, 5 instances per experiment (FIS's quota),
+   * two minutes' notice, no stop condition.
+   * @default - no drill
+   */
+  readonly drill?: true | SpotDrillProps;
 
   /**
    * The Lambda runtime of both functions: a Node.js runtime, 22 or later (`lambda.Runtime.NODEJS_22_X`,

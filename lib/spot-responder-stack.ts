@@ -60,5 +60,11 @@ export class SpotResponderStack extends Stack {
       value: this.responder.responderFunction.functionName,
       description: 'the responder Lambda (structured JSON logs)',
     });
+    if (this.responder.drill) {
+      new CfnOutput(this, 'DrillExperimentTemplateId', {
+        value: this.responder.drill.experimentTemplateId,
+        description: 'FIS experiment template of the drill: spot-responder drill --stack-name <this stack>',
+      });
+    }
   }
 }

@@ -10,6 +10,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { createAlarms } from './alarms';
 import { createDashboard } from './dashboard';
+import { SpotDrill } from './drill';
 import { BUFFER_AGE_ALARM, STATE_CHANGE_BUFFER, WARNING_BUFFER } from './defaults';
 import {
   createBufferAlarms,
@@ -95,6 +96,8 @@ export class SpotResponder extends Construct {
   public readonly notificationTopic?: sns.ITopic;
   /** The operators' dashboard; present unless `dashboard` is false. */
   public readonly dashboard?: cloudwatch.Dashboard;
+  /** The FIS drill (experiment template and its role); present when `drill` is set. */
+  public readonly drill?: SpotDrill;
 
   constructor(scope: Construct, id: string, props: SpotResponderProps = {}) {
     super(scope, id);
@@ -197,6 +200,9 @@ export class SpotResponder extends Construct {
         indexRefreshMinutes: config.indexRefreshMinutes,
       });
     }
+
+    // Rehearsal: FIS -> real interruption notices -> the same path as above.
+    if (props.drill) this.drill = new SpotDrill(this, 'Drill', props.drill === true ? {} : props.drill);
 
     new CfnOutput(this, 'SingletonGuard', {
       value: this.table.tableName,
