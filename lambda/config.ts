@@ -110,6 +110,8 @@ export interface ResponderConfig {
   notificationTopicArn?: string;
   /** The client-side token buckets of the container's AWS clients. */
   apiPacing: PacingConfig;
+  /** The refresher's schedule (minutes): index entries older than three intervals count as expired. */
+  indexRefreshMinutes: number;
 }
 
 /**
@@ -134,6 +136,7 @@ export function loadResponderConfig(env: Env = process.env): ResponderConfig {
     },
     ...topicArn(env, SIGNALS_ENV.notificationTopicArn),
     apiPacing: pacing(env, RESPONDER_ENV.apiPacing),
+    indexRefreshMinutes: positiveInt(env, RESPONDER_ENV.indexRefreshMinutes, DEFAULTS.indexRefreshMinutes),
   };
 }
 

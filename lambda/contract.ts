@@ -46,6 +46,11 @@ export const RESPONDER_ENV = {
    * `family=burst/perSecond` or `family=off`; families left out keep their default.
    */
   apiPacing: 'API_PACING',
+  /**
+   * Minutes between index refreshes (the refresher's INDEX_REFRESH_MINUTES): the responder judges
+   * index entries expired after three, so both functions must hold the same value.
+   */
+  indexRefreshMinutes: 'INDEX_REFRESH_MINUTES',
 } as const;
 
 /** The environment variables of the index refresher function (run on a schedule). */

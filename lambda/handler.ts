@@ -23,6 +23,7 @@ export const handler = makeHandler({
       behaviour: { rebalanceAction: config.rebalanceAction, tagPolicy: config.tagPolicy, scope: config.scope },
       ecsClusters: config.ecsClusters,
       notificationTopicArn: config.notificationTopicArn,
+      indexRefreshMinutes: config.indexRefreshMinutes,
     },
     powertoolsLog(),
   ),

@@ -29,6 +29,8 @@ export function responderEnvironment(config: ResolvedSpotResponderProps, tableNa
     [RESPONDER_ENV.autoScalingGroupNames]: JSON.stringify(config.autoScalingGroupNames),
     [RESPONDER_ENV.targetGroupNames]: JSON.stringify(config.targetGroupNames),
     [RESPONDER_ENV.apiPacing]: DEFAULTS.apiPacing,
+    // The same interval as the refresher's: the responder judges index entries by it.
+    [RESPONDER_ENV.indexRefreshMinutes]: String(config.indexRefreshMinutes),
   };
 }
 
@@ -74,10 +76,10 @@ export function createIndexRefresherFunction(
     entry: path.join(LAMBDA_DIR, 'index-refresher-handler.ts'),
     description: 'Rebuilds the instance-to-target-group index the spot-responder reads',
     timeout: indexRefresherTimeout(config.indexRefreshMinutes),
-    // Refreshes never overlap: a run that is due while one is still going waits its turn.
-    reservedConcurrentExecutions: 1,
-    // A failed or late refresh is superseded by the next scheduled one; retrying it would
-    // only queue up duplicate work behind the reserved concurrency of one.
+    // No reserved concurrency: on a new account it would lower the unreserved pool below its
+    // minimum of 10 and fail the deploy. Refreshes are single-flight by a lease item in the
+    // table instead (aws/refresh-lease.ts). A failed or late refresh is superseded by the next
+    // scheduled one, which resumes from its checkpoint.
     retryAttempts: 0,
     maxEventAge: Duration.minutes(config.indexRefreshMinutes),
     // Old versions serve only the deploy-time trigger; nothing else calls them.

@@ -73,9 +73,13 @@ export interface ScanStats {
   /** Deleted between the listing and DescribeTargetHealth. */
   vanishedTargetGroups: number;
   instanceTargets: number;
-  /** ip targets resolved to an instance. */
+  /** ip targets (IPv4 or IPv6) resolved to an instance. */
   ipTargets: number;
-  /** ip targets on no instance (on-premises, Fargate, another account) or IPv6. */
+  /**
+   * ip targets resolved to no instance: on-premises, Fargate or Lambda interfaces, another
+   * account, or an IP carried by several interfaces outside the group's VPC. Counted, never
+   * deregistered by the responder (it cannot know them).
+   */
   unresolvedIpTargets: number;
   /** Already draining: leaving without our help. */
   drainingTargets: number;
@@ -85,9 +89,30 @@ export interface ScanStats {
   rateLimitWaits: number;
 }
 
+/**
+ * Where a scan stopped, to resume from: the DescribeTargetGroups Marker of the page it was in
+ * (undefined for the first page) and how many target groups of that page were done.
+ */
+export interface ScanPosition {
+  marker?: string;
+  offset: number;
+}
+
 export interface ScanResult {
   byInstance: Map<string, IndexedTarget[]>;
   stats: ScanStats;
+  /** Set when `shouldStop` ended the scan before the last target group: resume from here. */
+  next?: ScanPosition;
+}
+
+export interface ScanControl {
+  /** Where to start (a previous scan's `next`); the beginning when absent. */
+  from?: ScanPosition;
+  /**
+   * Asked before each target group: true ends the scan there (the refresher's deadline). The
+   * registrations found so far, IPs resolved, are returned with the position to resume from.
+   */
+  shouldStop?: () => boolean;
 }
 
 interface PendingIpTarget {
@@ -100,9 +125,8 @@ interface IpOwner {
   instanceId: string;
 }
 
-export async function scanTargetRegistrations(deps: ScanDeps): Promise<ScanResult> {
-  const limiter = createRateLimiter(deps.callsPerSecond, deps.now, deps.sleep);
-  const stats: ScanStats = {
+export function emptyScanStats(): ScanStats {
+  return {
     targetGroups: 0,
     skippedTargetGroups: 0,
     vanishedTargetGroups: 0,
@@ -115,6 +139,18 @@ export async function scanTargetRegistrations(deps: ScanDeps): Promise<ScanResul
     ec2Calls: 0,
     rateLimitWaits: 0,
   };
+}
+
+/**
+ * Every registration of every instance and ip target group from `control.from` on, keyed by
+ * instance id. Throws the SDK's error when a describe fails (other than a target group deleted
+ * meanwhile, which is counted). Calls: DescribeTargetGroups (pages of 400), DescribeTargetHealth
+ * per group, DescribeNetworkInterfaces per 200 IPs.
+ * https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DescribeTargetGroups.html
+ */
+export async function scanTargetRegistrations(deps: ScanDeps, control: ScanControl = {}): Promise<ScanResult> {
+  const limiter = createRateLimiter(deps.callsPerSecond, deps.now, deps.sleep);
+  const stats = emptyScanStats();
   const byInstance = new Map<string, IndexedTarget[]>();
   const add = (instanceId: string, target: IndexedTarget): void => {
     const list = byInstance.get(instanceId) ?? [];
@@ -126,29 +162,53 @@ export async function scanTargetRegistrations(deps: ScanDeps): Promise<ScanResul
     stats.elbv2Calls++;
     return call();
   };
-
-  const groups = await listTargetGroups(deps.elbv2, limiter, stats);
-  stats.targetGroups = groups.length;
   const ipTargets: PendingIpTarget[] = [];
+  let next: ScanPosition | undefined;
 
-  for (const group of groups) {
+  await limiter.acquire();
+  const pages = paginateDescribeTargetGroups(
+    { client: deps.elbv2, ...(control.from?.marker ? { startingToken: control.from.marker } : {}) },
+    { PageSize: TARGET_GROUP_PAGE_SIZE },
+  );
+  let pageMarker = control.from?.marker;
+  let skip = control.from?.offset ?? 0;
+  pagesLoop: for await (const page of pages) {
+    stats.elbv2Calls++;
+    const groups = page.TargetGroups ?? [];
+    for (let i = skip; i < groups.length; i++) {
+      if (control.shouldStop?.()) {
+        next = { ...(pageMarker ? { marker: pageMarker } : {}), offset: i };
+        break pagesLoop;
+      }
+      stats.targetGroups++;
+      await scanGroup(groups[i]!);
+    }
+    skip = 0;
+    if (!page.NextMarker) break;
+    if (control.shouldStop?.()) {
+      next = { marker: page.NextMarker, offset: 0 };
+      break;
+    }
+    pageMarker = page.NextMarker;
+    await limiter.acquire();
+  }
+
+  async function scanGroup(group: TargetGroup): Promise<void> {
     const arn = group.TargetGroupArn;
     const type = group.TargetType;
     if (!arn || (type !== 'instance' && type !== 'ip')) {
       stats.skippedTargetGroups++;
-      continue;
+      return;
     }
     let descriptions: TargetHealthDescription[];
     try {
-      const out = await elbv2Describe(() =>
-        deps.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })),
-      );
+      const out = await elbv2Describe(() => deps.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })));
       descriptions = out.TargetHealthDescriptions ?? [];
     } catch (err) {
       if (err instanceof Error && (err.name === 'TargetGroupNotFoundException' || err.name === 'TargetGroupNotFound')) {
         stats.vanishedTargetGroups++;
         deps.log?.debug('target group deleted during the scan', { targetGroupArn: arn });
-        continue;
+        return;
       }
       throw err;
     }
@@ -179,7 +239,7 @@ export async function scanTargetRegistrations(deps: ScanDeps): Promise<ScanResul
   }
 
   if (ipTargets.length > 0) {
-    const owners = await ownersOfIps(deps.ec2, [...new Set(ipTargets.map((t) => t.target.targetId))], stats);
+    const owners = await ownersOfIps(deps.ec2, [...new Set(ipTargets.map((t) => canonicalIp(t.target.targetId)))], stats);
     for (const pending of ipTargets) {
       const instanceId = resolveIpTarget(pending, owners);
       if (instanceId) {
@@ -187,64 +247,55 @@ export async function scanTargetRegistrations(deps: ScanDeps): Promise<ScanResul
         add(instanceId, pending.target);
       } else {
         stats.unresolvedIpTargets++;
+        deps.log?.debug('ip target resolved to no instance', {
+          targetGroupArn: pending.target.targetGroupArn,
+          ip: pending.target.targetId,
+        });
       }
     }
   }
 
   stats.instances = byInstance.size;
   stats.rateLimitWaits = limiter.waits;
-  return { byInstance, stats };
+  return { byInstance, stats, ...(next ? { next } : {}) };
 }
 
 /**
- * Every target group, through the SDK's paginator (DescribeTargetGroups, Marker/NextMarker).
- * The paginator sends the request for a page only when the loop asks for it, so the limiter's
- * slot for the next page is taken at the end of the loop body, and only when there is one.
- */
-async function listTargetGroups(
-  elbv2: ElasticLoadBalancingV2Client,
-  limiter: RateLimiter,
-  stats: ScanStats,
-): Promise<TargetGroup[]> {
-  const groups: TargetGroup[] = [];
-  await limiter.acquire();
-  for await (const page of paginateDescribeTargetGroups({ client: elbv2 }, { PageSize: TARGET_GROUP_PAGE_SIZE })) {
-    stats.elbv2Calls++;
-    groups.push(...(page.TargetGroups ?? []));
-    if (page.NextMarker) await limiter.acquire();
-  }
-  return groups;
-}
-
-/**
- * Which instance holds each private IPv4, via the network interfaces that carry them.
- * Interfaces with no instance attached (Fargate tasks, Lambda, endpoints) are skipped;
- * IPv6 targets are not resolved.
+ * Which instance holds each private IP, via the network interfaces that carry them: IPv4 by
+ * the `addresses.private-ip-address` filter, IPv6 by `ipv6-addresses.ipv6-address` (both in
+ * the DescribeNetworkInterfaces reference). `ips` are canonical (canonicalIp). Interfaces with no
+ * instance attached (Fargate tasks, Lambda, endpoints) are skipped. Interfaces in other
+ * accounts (a peered VPC's) are not visible here: their IPs stay unresolved.
  */
 async function ownersOfIps(ec2: EC2Client, ips: string[], stats: ScanStats): Promise<Map<string, IpOwner[]>> {
   const owners = new Map<string, IpOwner[]>();
-  const ipv4 = ips.filter((ip) => !ip.includes(':'));
-  for (let i = 0; i < ipv4.length; i += IP_FILTER_CHUNK) {
-    const chunk = ipv4.slice(i, i + IP_FILTER_CHUNK);
-    const wanted = new Set(chunk);
-    const pages = paginateDescribeNetworkInterfaces(
-      { client: ec2, pageSize: NETWORK_INTERFACE_PAGE_SIZE },
-      { Filters: [{ Name: 'addresses.private-ip-address', Values: chunk }] },
-    );
-    for await (const page of pages) {
-      stats.ec2Calls++;
-      for (const eni of page.NetworkInterfaces ?? []) {
-        const instanceId = eni.Attachment?.InstanceId;
-        if (!instanceId) continue;
-        const addresses = new Set(
-          [eni.PrivateIpAddress, ...(eni.PrivateIpAddresses ?? []).map((a) => a.PrivateIpAddress)].filter(
-            (ip): ip is string => !!ip && wanted.has(ip),
-          ),
-        );
-        for (const ip of addresses) {
-          const list = owners.get(ip) ?? [];
-          list.push({ vpcId: eni.VpcId, instanceId });
-          owners.set(ip, list);
+  const families: Array<[string, string[]]> = [
+    ['addresses.private-ip-address', ips.filter((ip) => !ip.includes(':'))],
+    ['ipv6-addresses.ipv6-address', ips.filter((ip) => ip.includes(':'))],
+  ];
+  for (const [filter, family] of families) {
+    for (let i = 0; i < family.length; i += IP_FILTER_CHUNK) {
+      const chunk = family.slice(i, i + IP_FILTER_CHUNK);
+      const wanted = new Set(chunk);
+      const pages = paginateDescribeNetworkInterfaces(
+        { client: ec2, pageSize: NETWORK_INTERFACE_PAGE_SIZE },
+        { Filters: [{ Name: filter, Values: chunk }] },
+      );
+      for await (const page of pages) {
+        stats.ec2Calls++;
+        for (const eni of page.NetworkInterfaces ?? []) {
+          const instanceId = eni.Attachment?.InstanceId;
+          if (!instanceId) continue;
+          const carried = [
+            eni.PrivateIpAddress,
+            ...(eni.PrivateIpAddresses ?? []).map((a) => a.PrivateIpAddress),
+            ...(eni.Ipv6Addresses ?? []).map((a) => a.Ipv6Address),
+          ].flatMap((ip) => (ip ? [canonicalIp(ip)] : []));
+          for (const ip of new Set(carried.filter((c) => wanted.has(c)))) {
+            const list = owners.get(ip) ?? [];
+            list.push({ vpcId: eni.VpcId, instanceId });
+            owners.set(ip, list);
+          }
         }
       }
     }
@@ -253,12 +304,26 @@ async function ownersOfIps(ec2: EC2Client, ips: string[], stats: ScanStats): Pro
 }
 
 /**
+ * One spelling per address, so that ELBv2's (as registered: `2001:DB8:0:0::1`) and EC2's
+ * (`2001:db8::1`) compare equal. The WHATWG URL parser canonicalizes IPv6 hosts (RFC 5952);
+ * IPv4 is returned unchanged, and so is anything that does not parse.
+ */
+export function canonicalIp(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  try {
+    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    return ip.toLowerCase();
+  }
+}
+
+/**
  * Private IPs repeat across VPCs, so an ip target resolves within its target group's VPC.
  * A target outside that VPC (AvailabilityZone "all": peered VPC, on-premises) resolves only
  * when exactly one interface in the account carries the IP.
  */
 function resolveIpTarget(pending: PendingIpTarget, owners: Map<string, IpOwner[]>): string | undefined {
-  const candidates = owners.get(pending.target.targetId) ?? [];
+  const candidates = owners.get(canonicalIp(pending.target.targetId)) ?? [];
   const inVpc = candidates.filter((c) => c.vpcId === pending.vpcId);
   if (inVpc.length === 1) return inVpc[0]?.instanceId;
   if (inVpc.length === 0 && pending.target.availabilityZone === 'all' && candidates.length === 1) {

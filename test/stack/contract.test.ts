@@ -57,6 +57,8 @@ test("the responder's environment holds exactly the contract's variables, and it
     ecsClusters: ['web'],
     scope: { autoScalingGroupNames: ['web-*', 'batch'], targetGroupNames: ['web-?'] },
     apiPacing: DEFAULT_PACING,
+    // The refresher's interval: without it the responder judged entries on the 5-minute default.
+    indexRefreshMinutes: 10,
   });
 });
 

@@ -509,7 +509,7 @@ describe('IAM', () => {
 });
 
 describe('index refresher', () => {
-  test('runs on a 5-minute schedule by default, never two at once', () => {
+  test('runs on a 5-minute schedule by default, with no reserved concurrency (single-flight is a lease in the table)', () => {
     const { template, stack, responder } = defaults;
     const fn = responder.indexRefresherFunction;
     template.hasResourceProperties('AWS::Events::Rule', {
@@ -525,7 +525,6 @@ describe('index refresher', () => {
       Role: resolve(stack, fn.role!.roleArn),
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
-      ReservedConcurrentExecutions: 1,
       Timeout: 240,
       Environment: {
         Variables: Match.objectLike({
@@ -540,6 +539,23 @@ describe('index refresher', () => {
       MaximumRetryAttempts: 0,
       MaximumEventAgeInSeconds: 300,
     });
+  });
+
+  test('reserves no concurrency: a fresh account keeps its minimum of 10 unreserved executions', () => {
+    for (const { template } of [defaults, custom]) {
+      for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+        expect((fn as { Properties: Record<string, unknown> }).Properties.ReservedConcurrentExecutions).toBeUndefined();
+      }
+    }
+  });
+
+  test('the responder judges index entries on the same interval as the refresher', () => {
+    for (const [{ template, stack, responder }, minutes] of [[defaults, '5'], [custom, '10']] as const) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Role: resolve(stack, responder.responderFunction.role!.roleArn),
+        Environment: { Variables: Match.objectLike({ INDEX_REFRESH_MINUTES: minutes }) },
+      });
+    }
   });
 
   test('follows indexRefreshInterval and indexDescribeCallsPerSecond', () => {

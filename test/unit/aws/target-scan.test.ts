@@ -232,6 +232,89 @@ describe('scanTargetRegistrations', () => {
   });
 });
 
+describe('scanTargetRegistrations, IPv6 and resuming', () => {
+  beforeEach(() => {
+    elbMock.reset();
+    ec2Mock.reset();
+  });
+
+  it('resolves IPv6 ip targets to their instance, whatever their spelling, and counts the ones on no instance', async () => {
+    // Prepare
+    elbMock.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [group('v6', 'ip')] });
+    elbMock.on(DescribeTargetHealthCommand).resolves({
+      TargetHealthDescriptions: [
+        { Target: { Id: '2001:DB8:0:0:0:0:0:10', Port: 80 }, TargetHealth: { State: 'healthy' } },
+        { Target: { Id: '2001:db8::99', Port: 80 }, TargetHealth: { State: 'healthy' } },
+        { Target: { Id: '10.0.1.10', Port: 80 }, TargetHealth: { State: 'healthy' } },
+      ],
+    });
+    ec2Mock
+      .on(DescribeNetworkInterfacesCommand, { Filters: [{ Name: 'ipv6-addresses.ipv6-address', Values: ['2001:db8::10', '2001:db8::99'] }] })
+      .resolves({
+        NetworkInterfaces: [
+          { VpcId: 'vpc-1', Attachment: { InstanceId: 'i-six' }, Ipv6Addresses: [{ Ipv6Address: '2001:db8::10' }] },
+          // A Fargate task's interface: the IPv6 is carried, but by no instance.
+          { VpcId: 'vpc-1', Ipv6Addresses: [{ Ipv6Address: '2001:db8::99' }] },
+        ],
+      })
+      .on(DescribeNetworkInterfacesCommand, { Filters: [{ Name: 'addresses.private-ip-address', Values: ['10.0.1.10'] }] })
+      .resolves({ NetworkInterfaces: [] });
+    const { deps } = scanDeps();
+
+    // Act
+    const { byInstance, stats } = await scanTargetRegistrations(deps);
+
+    // Assess
+    expect(byInstance.get('i-six')).toEqual([
+      { targetGroupArn: arn('v6'), targetId: '2001:DB8:0:0:0:0:0:10', targetType: 'ip', port: 80, state: 'healthy' },
+    ]);
+    expect(stats).toMatchObject({ ipTargets: 1, unresolvedIpTargets: 2, ec2Calls: 2 });
+  });
+
+  it('stops where it is told to and resumes from the page marker and offset it returned', async () => {
+    // Prepare
+    elbMock
+      .on(DescribeTargetGroupsCommand, { PageSize: 400, Marker: undefined })
+      .resolves({ TargetGroups: [group('a', 'instance'), group('b', 'instance')], NextMarker: 'page-2' })
+      .on(DescribeTargetGroupsCommand, { PageSize: 400, Marker: 'page-2' })
+      .resolves({ TargetGroups: [group('c', 'instance')] });
+    elbMock.on(DescribeTargetHealthCommand).callsFake((input: { TargetGroupArn: string }) => ({
+      TargetHealthDescriptions: [{ Target: { Id: `i-${input.TargetGroupArn.split('/')[1]}` }, TargetHealth: { State: 'healthy' } }],
+    }));
+    const { deps } = scanDeps();
+    let budget = 1;
+
+    // Act
+    const first = await scanTargetRegistrations(deps, { shouldStop: () => budget-- <= 0 });
+    const second = await scanTargetRegistrations(deps, { from: first.next!, shouldStop: () => false });
+
+    // Assess
+    expect([...first.byInstance.keys()]).toEqual(['i-a']);
+    expect(first.next).toEqual({ offset: 1 });
+    expect([...second.byInstance.keys()]).toEqual(['i-b', 'i-c']);
+    expect(second.next).toBeUndefined();
+    expect(second.stats.targetGroups).toBe(2);
+  });
+
+  it('resumes on a later page from its marker', async () => {
+    // Prepare
+    elbMock
+      .on(DescribeTargetGroupsCommand, { PageSize: 400, Marker: 'page-2' })
+      .resolves({ TargetGroups: [group('c', 'instance'), group('d', 'instance')] });
+    elbMock.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: [] });
+    const { deps } = scanDeps();
+
+    // Act
+    const result = await scanTargetRegistrations(deps, { from: { marker: 'page-2', offset: 1 } });
+
+    // Assess
+    expect(elbMock).toHaveReceivedCommandTimes(DescribeTargetGroupsCommand, 1);
+    expect(elbMock).toHaveReceivedCommandWith(DescribeTargetHealthCommand, { TargetGroupArn: arn('d') });
+    expect(elbMock).toHaveReceivedCommandTimes(DescribeTargetHealthCommand, 1);
+    expect(result.stats.targetGroups).toBe(1);
+  });
+});
+
 describe('createRateLimiter', () => {
   it('lets the first call through and holds back the next ones', async () => {
     // Prepare

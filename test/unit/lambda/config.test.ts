@@ -16,6 +16,7 @@ describe('loadResponderConfig', () => {
       ecsClusters: [],
       scope: { autoScalingGroupNames: ['*'], targetGroupNames: ['*'] },
       apiPacing: DEFAULT_PACING,
+      indexRefreshMinutes: 5,
     });
   });
 
@@ -35,6 +36,7 @@ describe('loadResponderConfig', () => {
       TAG_KEY: 'team/spot',
       ECS_CLUSTERS: 'web, batch,,',
       API_PACING: 'auto-scaling=40/10',
+      INDEX_REFRESH_MINUTES: '10',
     });
     expect(config).toMatchObject({
       acceptedAccounts: ['111111111111', '222222222222'],
@@ -44,6 +46,7 @@ describe('loadResponderConfig', () => {
       tagPolicy: { mode: 'opt-in', key: 'team/spot' },
       ecsClusters: ['web', 'batch'],
       apiPacing: { ...DEFAULT_PACING, 'auto-scaling': { capacity: 40, refillPerSecond: 10 } },
+      indexRefreshMinutes: 10,
     });
   });
 
