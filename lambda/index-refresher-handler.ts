@@ -9,14 +9,20 @@ import { powertoolsLog } from './log';
 import { powertoolsMetrics } from './response/metrics';
 import { createIndexRefresherDeps } from './wiring';
 
-let refresh: (() => Promise<RefreshSummary>) | undefined;
+let refresh: ReturnType<typeof makeIndexRefresher> | undefined;
 
-export async function handler(): Promise<RefreshSummary> {
+/** The part of Lambda's context the refresher reads: its deadline and its request id (the lease owner). */
+export interface RefresherContext {
+  getRemainingTimeInMillis(): number;
+  awsRequestId: string;
+}
+
+export async function handler(_event?: unknown, context?: RefresherContext): Promise<RefreshSummary> {
   if (!refresh) {
     const config = loadIndexRefresherConfig();
     const clients = createAwsClients();
     const metrics = powertoolsMetrics({ throttles: countClientThrottles(clients) });
     refresh = makeIndexRefresher({ ...createIndexRefresherDeps(clients, config, powertoolsLog()), metrics });
   }
-  return refresh();
+  return refresh(context ? { remainingMs: () => context.getRemainingTimeInMillis(), owner: context.awsRequestId } : {});
 }

@@ -83,6 +83,7 @@ export function createIndexRefresherDeps(
   return {
     elbv2: clients.elbv2,
     ec2: clients.ec2,
+    autoScaling: clients.autoScaling,
     index: new DynamoTargetIndex({
       client: clients.dynamo,
       tableName: settings.tableName,

@@ -126,6 +126,9 @@ export function grantIndexRefresherPermissions(role: iam.IRole, props: IndexRefr
         'elasticloadbalancing:DescribeTargetGroups',
         'elasticloadbalancing:DescribeTargetHealth',
         'ec2:DescribeNetworkInterfaces',
+        // The group facts the index keeps beside the registrations (refresher).
+        'autoscaling:DescribeAutoScalingGroups',
+        'autoscaling:DescribeLifecycleHooks',
       ],
       resources: ['*'],
     }),
@@ -133,8 +136,9 @@ export function grantIndexRefresherPermissions(role: iam.IRole, props: IndexRefr
   grantRecordsReadWrite(props.table, role, props.tableEncryptionKey);
   acknowledge(
     role,
-    'elasticloadbalancing:DescribeTargetGroups, elasticloadbalancing:DescribeTargetHealth and ' +
-      'ec2:DescribeNetworkInterfaces do not support resource-level permissions, and neither do the ' +
+    'elasticloadbalancing:DescribeTargetGroups, elasticloadbalancing:DescribeTargetHealth, ' +
+      'ec2:DescribeNetworkInterfaces, autoscaling:DescribeAutoScalingGroups and ' +
+      'autoscaling:DescribeLifecycleHooks do not support resource-level permissions, and neither do the ' +
       'X-Ray PutTraceSegments/PutTelemetryRecords that active tracing adds; they are the only ' +
       'actions on "*".',
     'AwsSolutions-IAM5[Resource::*]',

@@ -20,6 +20,10 @@ export const itemKey = {
   indexMeta: 'INDEX#META',
   /** Every attempt at one event's response (core/attempts.ts); the EVENT item holds their merge. */
   attempts: (eventId: string) => `ATTEMPTS#${eventId}`,
+  /** Single-flight: the refresh that holds it until leaseUntil is the only one running. */
+  indexLease: 'INDEX#LEASE',
+  /** Where an unfinished refresh stopped, so the next invocation resumes it. */
+  indexCheckpoint: 'INDEX#CHECKPOINT',
 } as const;
 
 /** Event times may carry any offset; history keys are always UTC so they sort as text. */

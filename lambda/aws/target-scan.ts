@@ -1,6 +1,14 @@
-// The index refresher's walk: every ELBv2 target group in the account and region, every
-// registration in it with its health state, keyed by the instance that stands behind it. Runs
-// on a schedule, never on the responder's hot path.
+// The index refresher's walks: every ELBv2 target group in the account and region, every
+// registration in it with its health state, keyed by the instance that stands behind it; and
+// every Auto Scaling group's facts, keyed by its instances. Run on a schedule, never on the
+// responder's hot path.
+import {
+  DescribeLifecycleHooksCommand,
+  paginateDescribeAutoScalingGroups,
+  type AutoScalingClient,
+  type AutoScalingGroup,
+  type LifecycleHook,
+} from '@aws-sdk/client-auto-scaling';
 import { paginateDescribeNetworkInterfaces, type EC2Client } from '@aws-sdk/client-ec2';
 import {
   DescribeTargetHealthCommand,
@@ -9,7 +17,7 @@ import {
   type TargetGroup,
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { IndexedTarget } from '../core/model';
+import type { AsgFacts, IndexedTarget } from '../core/model';
 import type { Log } from '../log';
 import { sleep as realSleep, type Sleep } from './clients';
 
@@ -330,4 +338,101 @@ function resolveIpTarget(pending: PendingIpTarget, owners: Map<string, IpOwner[]
     return candidates[0]?.instanceId;
   }
   return undefined;
+}
+
+/** DescribeAutoScalingGroups MaxRecords: at most 100 (API reference). */
+export const AUTO_SCALING_GROUP_PAGE_SIZE = 100;
+
+const TERMINATING_TRANSITION = 'autoscaling:EC2_INSTANCE_TERMINATING';
+
+export interface GroupScanDeps {
+  autoScaling: AutoScalingClient;
+  /** Auto Scaling Describe* calls per second; the account's bucket is shared and its size unpublished. */
+  callsPerSecond: number;
+  now?: () => number;
+  sleep?: Sleep;
+}
+
+export interface GroupScanStats {
+  autoScalingGroups: number;
+  /** Instances in some group: each gets its group's facts in the index. */
+  groupInstances: number;
+  autoScalingCalls: number;
+}
+
+export interface GroupScanResult {
+  /** Instance id -> its group's facts (without the member list: see groupFactsOf). */
+  byInstance: Map<string, AsgFacts>;
+  stats: GroupScanStats;
+  /** Set when `shouldStop` ended the walk early: the NextToken to resume from. */
+  nextToken?: string;
+}
+
+/**
+ * Every Auto Scaling group from `from` (a NextToken) on, through the SDK's paginator, with
+ * the facts the responder's first round needs: tags, target groups (TargetGroupARNs and elbv2
+ * traffic sources), EC2_INSTANCE_TERMINATING hooks, Capacity Rebalancing. DescribeLifecycleHooks
+ * is called only for groups that have instances: an empty group has nobody to warn about.
+ * `shouldStop` is asked between pages. Throws the SDK's error when a describe fails.
+ * https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeAutoScalingGroups.html
+ */
+export async function scanAutoScalingGroups(
+  deps: GroupScanDeps,
+  control: { from?: string; shouldStop?: () => boolean } = {},
+): Promise<GroupScanResult> {
+  const limiter = createRateLimiter(deps.callsPerSecond, deps.now, deps.sleep);
+  const stats: GroupScanStats = { autoScalingGroups: 0, groupInstances: 0, autoScalingCalls: 0 };
+  const byInstance = new Map<string, AsgFacts>();
+  let nextToken: string | undefined;
+  await limiter.acquire();
+  const pages = paginateDescribeAutoScalingGroups(
+    { client: deps.autoScaling, pageSize: AUTO_SCALING_GROUP_PAGE_SIZE, ...(control.from ? { startingToken: control.from } : {}) },
+    {},
+  );
+  for await (const page of pages) {
+    stats.autoScalingCalls++;
+    for (const group of page.AutoScalingGroups ?? []) {
+      const name = group.AutoScalingGroupName;
+      const members = (group.Instances ?? []).flatMap((i) => (i.InstanceId ? [i.InstanceId] : []));
+      if (!name || members.length === 0) continue;
+      stats.autoScalingGroups++;
+      await limiter.acquire();
+      stats.autoScalingCalls++;
+      const hooks = await deps.autoScaling.send(new DescribeLifecycleHooksCommand({ AutoScalingGroupName: name }));
+      const facts = groupFactsOf(group, hooks.LifecycleHooks ?? []);
+      for (const id of members) byInstance.set(id, facts);
+      stats.groupInstances += members.length;
+    }
+    if (!page.NextToken) break;
+    if (control.shouldStop?.()) {
+      nextToken = page.NextToken;
+      break;
+    }
+    await limiter.acquire();
+  }
+  return { byInstance, stats, ...(nextToken ? { nextToken } : {}) };
+}
+
+/**
+ * The group as the index keeps it, the same facts AutoScalingAdapter.describeGroup reads on the
+ * hot path, except the member list: `instanceIds` is empty, since the index copies the facts
+ * into every member's item (a 5,000-instance group would make 5,000 items of 100 KB each), and
+ * nothing on the hot path needs it since replacements are recorded from Auto Scaling's own
+ * launch events.
+ */
+export function groupFactsOf(group: AutoScalingGroup, hooks: LifecycleHook[]): AsgFacts {
+  const trafficSourceArns = (group.TrafficSources ?? [])
+    .filter((s) => s.Type === 'elbv2' && s.Identifier)
+    .map((s) => s.Identifier as string);
+  return {
+    groupName: group.AutoScalingGroupName ?? '',
+    targetGroupArns: [...new Set([...(group.TargetGroupARNs ?? []), ...trafficSourceArns])],
+    instanceIds: [],
+    terminatingHooks: hooks
+      .filter((h) => h.LifecycleTransition === TERMINATING_TRANSITION && h.LifecycleHookName)
+      .map((h) => h.LifecycleHookName as string),
+    desiredCapacity: group.DesiredCapacity ?? 0,
+    capacityRebalance: group.CapacityRebalance ?? false,
+    tags: Object.fromEntries((group.Tags ?? []).filter((t) => t.Key !== undefined).map((t) => [t.Key as string, t.Value ?? ''])),
+  };
 }

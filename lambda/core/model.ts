@@ -177,9 +177,10 @@ export interface TargetIndexLookup {
   /** When the last full refresh of the index finished; undefined when it never ran. */
   refreshedAt?: string;
   /**
-   * The instance's Auto Scaling group as the refresher saw it at `refreshedAt` (tags, target
-   * groups, terminating hooks, Capacity Rebalancing); undefined when the index does not hold it.
-   * With it, a response plans in its first round and checks the group fresh while it acts.
+   * The instance's Auto Scaling group as the last complete refresh saw it (tags, target groups,
+   * terminating hooks, Capacity Rebalancing, suspended processes; no member list: instanceIds is
+   * empty); absent when the instance was in no group then, or the index is older than the group
+   * facts. With it, a response plans in its first round and checks the group fresh while it acts.
    */
   group?: AsgFacts;
 }

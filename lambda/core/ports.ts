@@ -6,7 +6,6 @@ import type {
   AsgFacts,
   AsgMembership,
   Deregistration,
-  IndexedTarget,
   InstanceFacts,
   ResponseRecord,
   TargetIndexLookup,
@@ -84,11 +83,6 @@ export interface LoadBalancingPort {
 export interface TargetIndexPort {
   /** BatchGetItem for all ids (and the index's meta item); keyed by instance id. */
   lookupMany(instanceIds: readonly string[], opts?: CallOptions): Promise<Map<string, ItemResult<TargetIndexLookup>>>;
-}
-
-export interface TargetSnapshotPort {
-  /** Replace the index with a complete snapshot whose scan started at `snapshotAt`. */
-  writeSnapshot(byInstance: Map<string, IndexedTarget[]>, snapshotAt: string): Promise<void>;
 }
 
 /** The keys that make a delivery "the same event". */

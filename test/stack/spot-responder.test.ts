@@ -479,7 +479,7 @@ describe('IAM', () => {
     expect(statements.flatMap((statement) => asArray(statement.Action))).not.toContain('sqs:SendMessage');
   });
 
-  test('the refresher may only describe target groups and network interfaces, and use the table', () => {
+  test('the refresher may only describe target groups, network interfaces and Auto Scaling groups, and use the table', () => {
     const { template, responder } = defaults;
     const statements = statementsOf(template, responder.indexRefresherFunction.role!);
     expect(statementWithSid(statements, 'DescribeTargets')).toEqual({
@@ -489,12 +489,14 @@ describe('IAM', () => {
         'elasticloadbalancing:DescribeTargetGroups',
         'elasticloadbalancing:DescribeTargetHealth',
         'ec2:DescribeNetworkInterfaces',
+        'autoscaling:DescribeAutoScalingGroups',
+        'autoscaling:DescribeLifecycleHooks',
       ]),
       Resource: '*',
     });
     const actions = statements.flatMap((s) => asArray(s.Action));
     const services = new Set(actions.map((a) => a.split(':')[0]));
-    expect([...services].sort()).toEqual(['dynamodb', 'ec2', 'elasticloadbalancing', 'logs', 'xray']);
+    expect([...services].sort()).toEqual(['autoscaling', 'dynamodb', 'ec2', 'elasticloadbalancing', 'logs', 'xray']);
   });
 
   test('with a customer managed key, both functions may use that key only', () => {

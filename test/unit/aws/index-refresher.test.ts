@@ -12,8 +12,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoEventStore } from '../../../lambda/aws/store/event-store';
 import { ConfigError } from '../../../lambda/config';
 import type { IndexedTarget } from '../../../lambda/core/model';
-import type { TargetSnapshotPort } from '../../../lambda/core/ports';
-import { makeIndexRefresher, type IndexRefresherDeps } from '../../../lambda/index-refresher';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeLifecycleHooksCommand } from '@aws-sdk/client-auto-scaling';
+import { makeIndexRefresher, type IndexBuildPort, type IndexRefresherDeps } from '../../../lambda/index-refresher';
 import { handler } from '../../../lambda/index-refresher-handler';
 import { silentLog, type Log } from '../../../lambda/log';
 
@@ -38,12 +38,54 @@ const noPointers: IndexRefresherDeps['store'] = {
   appendTimeline: async () => null,
 };
 
-function refresherWith(index: TargetSnapshotPort, log: Log, store: IndexRefresherDeps['store'] = noPointers) {
+const asMock = mockClient(AutoScalingClient);
+
+type SnapshotWriter = (byInstance: Map<string, IndexedTarget[]>, snapshotAt: string) => Promise<void>;
+
+/**
+ * An in-memory index: the lease, the checkpoint and the parts. `writeSnapshot` sees each part's
+ * registrations (as the scan found them), `index.meta` the completed snapshot.
+ */
+function fakeIndex(writeSnapshot: SnapshotWriter, opts: { leaseHeldBy?: string } = {}) {
+  const state: { checkpoint?: { snapshotAt: string; state: unknown; updatedAt: string }; completed: string[]; lease?: string; parts: Map<string, { group?: unknown }>[] } = {
+    completed: [],
+    parts: [],
+    ...(opts.leaseHeldBy ? { lease: opts.leaseHeldBy } : {}),
+  };
+  const index: IndexBuildPort = {
+    writePart: async (entries, snapshotAt) => {
+      state.parts.push(entries);
+      await writeSnapshot(new Map([...entries].map(([id, e]) => [id, e.targets])), snapshotAt);
+    },
+    completeSnapshot: async (snapshotAt) => {
+      state.completed.push(snapshotAt);
+    },
+    readCheckpoint: async <T,>() => state.checkpoint as { snapshotAt: string; state: T; updatedAt: string } | undefined,
+    writeCheckpoint: async (snapshotAt, value) => {
+      state.checkpoint = { snapshotAt, state: JSON.parse(JSON.stringify(value)), updatedAt: 'now' };
+    },
+    clearCheckpoint: async () => {
+      delete state.checkpoint;
+    },
+    acquireLease: async (owner) => {
+      if (state.lease && state.lease !== owner) return { acquired: false, holder: state.lease, leaseUntil: 'later' };
+      state.lease = owner;
+      return { acquired: true };
+    },
+    releaseLease: async (owner) => {
+      if (state.lease === owner) delete state.lease;
+    },
+  };
+  return { index, state };
+}
+
+function refresherWith(index: IndexBuildPort | { writeSnapshot: SnapshotWriter }, log: Log, store: IndexRefresherDeps['store'] = noPointers) {
   let t = START;
   return makeIndexRefresher({
     elbv2: new ElasticLoadBalancingV2Client({}),
     ec2: new EC2Client({}),
-    index,
+    autoScaling: new AutoScalingClient({}),
+    index: 'writePart' in index ? index : fakeIndex(index.writeSnapshot).index,
     store,
     // High enough that the limiter's real sleep is never reached in a test this small.
     callsPerSecond: 1_000_000,
@@ -53,7 +95,11 @@ function refresherWith(index: TargetSnapshotPort, log: Log, store: IndexRefreshe
 }
 
 describe('makeIndexRefresher', () => {
-  beforeEach(() => elbMock.reset());
+  beforeEach(() => {
+    elbMock.reset();
+    asMock.reset();
+    asMock.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+  });
 
   it('scans, writes the snapshot stamped with the start time, and logs one summary', async () => {
     // Prepare
@@ -73,8 +119,10 @@ describe('makeIndexRefresher', () => {
       '2024-05-01T12:00:00.000Z',
     );
     expect(summary).toMatchObject({
+      outcome: 'complete',
       snapshotAt: '2024-05-01T12:00:00.000Z',
-      durationMs: 250,
+      parts: 1,
+      resumed: false,
       instances: 1,
       instanceTargets: 1,
       replacementsVerified: 0,
@@ -112,6 +160,103 @@ describe('makeIndexRefresher', () => {
   });
 });
 
+describe('makeIndexRefresher, single-flight and resumable', () => {
+  const group = (name: string) => ({ TargetGroupArn: tgArn(name), TargetType: 'instance' as const });
+
+  beforeEach(() => {
+    elbMock.reset();
+    asMock.reset();
+    elbMock.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [group('a'), group('b'), group('c')] });
+    elbMock.on(DescribeTargetHealthCommand).callsFake((input: { TargetGroupArn: string }) => ({
+      TargetHealthDescriptions: [{ Target: { Id: `i-${input.TargetGroupArn.split('/')[1]}` }, TargetHealth: { State: 'healthy' } }],
+    }));
+    asMock.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [
+        {
+          AutoScalingGroupName: 'web-asg',
+          Instances: [{ InstanceId: 'i-a' } as never, { InstanceId: 'i-z' } as never],
+          TargetGroupARNs: [tgArn('a')],
+          TrafficSources: [{ Identifier: tgArn('b'), Type: 'elbv2' }],
+          CapacityRebalance: true,
+          DesiredCapacity: 2,
+          Tags: [{ Key: 'team', Value: 'web' }],
+        } as never,
+        // No instance: nobody to warn about, so no DescribeLifecycleHooks for it.
+        { AutoScalingGroupName: 'empty-asg', Instances: [] } as never,
+      ],
+    });
+    asMock.on(DescribeLifecycleHooksCommand).resolves({
+      LifecycleHooks: [
+        { LifecycleHookName: 'drain', LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING' },
+        { LifecycleHookName: 'boot', LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING' },
+      ],
+    });
+  });
+
+  it('exits at once, and says so, while another refresh holds the lease', async () => {
+    // Prepare
+    const { index, state } = fakeIndex(async () => undefined, { leaseHeldBy: 'req-0' });
+    const { log, info } = recordingLog();
+
+    // Act
+    const summary = await refresherWith(index, log)({ owner: 'req-1' });
+
+    // Assess
+    expect(summary).toMatchObject({ outcome: 'skipped', skipped: { holder: 'req-0', reason: 'another refresh holds the lease' } });
+    expect(elbMock).not.toHaveReceivedCommand(DescribeTargetGroupsCommand);
+    expect(state.parts).toHaveLength(0);
+    expect(info).toHaveBeenCalledWith('target index refresh skipped', summary);
+    expect(state.lease).toBe('req-0');
+  });
+
+  it("stores each instance's group facts beside its registrations, hooks asked only for groups with instances", async () => {
+    // Prepare
+    const { index, state } = fakeIndex(async () => undefined);
+
+    // Act
+    const summary = await refresherWith(index, silentLog)({ owner: 'req-1' });
+
+    // Assess
+    expect(summary).toMatchObject({ outcome: 'complete', autoScalingGroups: 1, groupInstances: 2, autoScalingCalls: 2 });
+    expect(asMock).toHaveReceivedCommandTimes(DescribeLifecycleHooksCommand, 1);
+    expect(asMock).toHaveReceivedCommandWith(DescribeLifecycleHooksCommand, { AutoScalingGroupName: 'web-asg' });
+    const facts = {
+      groupName: 'web-asg',
+      targetGroupArns: [tgArn('a'), tgArn('b')],
+      instanceIds: [],
+      terminatingHooks: ['drain'],
+      desiredCapacity: 2,
+      capacityRebalance: true,
+      tags: { team: 'web' },
+    };
+    expect(state.parts[0]?.get('i-a')).toMatchObject({ group: facts });
+    // In a group, registered nowhere: it still gets its item, for the group's facts.
+    expect(state.parts[0]?.get('i-z')).toEqual({ targets: [], group: facts });
+    expect(state.completed).toEqual([SNAPSHOT_AT]);
+    expect(state.lease).toBeUndefined();
+  });
+
+  it('checkpoints before the deadline and completes the same snapshot on the next invocation', async () => {
+    // Prepare: 60 s left at first, one target group's worth; a fifth (or 30 s) is kept for the writes.
+    const { index, state } = fakeIndex(async () => undefined);
+    const refresh = refresherWith(index, silentLog);
+    const remaining = [60_000, 60_000, 20_000];
+    const first = await refresh({ owner: 'req-1', remainingMs: () => remaining.shift() ?? 0 });
+
+    // Act
+    const second = await refresh({ owner: 'req-2', remainingMs: () => 200_000 });
+
+    // Assess
+    expect(first).toMatchObject({ outcome: 'partial', parts: 1, targetGroups: 1, snapshotAt: SNAPSHOT_AT });
+    expect(second).toMatchObject({ outcome: 'complete', parts: 2, resumed: true, targetGroups: 3, snapshotAt: SNAPSHOT_AT });
+    expect([...state.parts[0]!.keys()]).toEqual(['i-a']);
+    expect([...state.parts[1]!.keys()].sort()).toEqual(['i-a', 'i-b', 'i-c', 'i-z']);
+    expect(state.completed).toEqual([SNAPSHOT_AT]);
+    expect(state.checkpoint).toBeUndefined();
+    expect(elbMock).toHaveReceivedCommandTimes(DescribeTargetHealthCommand, 3);
+  });
+});
+
 describe('makeIndexRefresher, verifying replacements', () => {
   const SIGNAL_TIME = '2024-05-01T11:56:40Z';
   const writeSnapshot = jest.fn(async (_: Map<string, IndexedTarget[]>, __: string) => undefined);
@@ -119,6 +264,8 @@ describe('makeIndexRefresher, verifying replacements', () => {
   beforeEach(() => {
     elbMock.reset();
     ddbMock.reset();
+    asMock.reset();
+    asMock.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
     writeSnapshot.mockClear();
     ddbMock.on(UpdateCommand).resolves({});
   });

@@ -1,9 +1,9 @@
 import 'aws-sdk-client-mock-jest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DynamoTargetIndex, IndexReadError, IndexWriteError } from '../../../lambda/aws/target-index';
-import type { IndexedTarget } from '../../../lambda/core/model';
+import { DynamoTargetIndex, IndexReadError, IndexWriteError, INDEX_ITEM_GRACE_SECONDS, type IndexEntry } from '../../../lambda/aws/target-index';
+import type { AsgFacts, IndexedTarget } from '../../../lambda/core/model';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const TABLE = 'spot-responder';
@@ -26,17 +26,26 @@ function makeIndex(extra: { sleep?: jest.Mock } = {}) {
   return { index, sleep };
 }
 
-function instances(count: number): Map<string, IndexedTarget[]> {
+function instances(count: number): Map<string, IndexEntry> {
   return new Map(
     Array.from({ length: count }, (_, i) => {
       const id = `i-${String(i).padStart(17, '0')}`;
-      return [id, [{ targetGroupArn: TG, targetId: id, targetType: 'instance' as const, port: 80 }]];
+      return [id, { targets: [{ targetGroupArn: TG, targetId: id, targetType: 'instance' as const, port: 80 }] }];
     }),
   );
 }
 
+/** No meta and no item yet: a first refresh. */
+function emptyTable() {
+  ddbMock.on(GetCommand).resolves({});
+  ddbMock.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] }, UnprocessedKeys: {} });
+}
+
 describe('DynamoTargetIndex.writeSnapshot', () => {
-  beforeEach(() => ddbMock.reset());
+  beforeEach(() => {
+    ddbMock.reset();
+    emptyTable();
+  });
 
   it('writes items 25 per BatchWrite, then the meta item last', async () => {
     // Prepare
@@ -55,15 +64,26 @@ describe('DynamoTargetIndex.writeSnapshot', () => {
       PutRequest: {
         Item: {
           pk: 'TARGETS#i-00000000000000000',
-          targets: [{ targetGroupArn: TG, targetId: 'i-00000000000000000', targetType: 'instance', port: 80 }],
-          snapshotAt,
-          expiresAt: NOW_S + 3 * 5 * 60,
+          // No snapshot visible yet: the new one goes to the staged slot, visible once META names it.
+          staged: {
+            targets: [{ targetGroupArn: TG, targetId: 'i-00000000000000000', targetType: 'instance', port: 80 }],
+            snapshotAt,
+          },
+          expiresAt: NOW_S + 3 * 5 * 60 + INDEX_ITEM_GRACE_SECONDS,
         },
       },
     });
     expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
       TableName: TABLE,
-      Item: { pk: 'INDEX#META', snapshotAt, refreshedAt: NOW.toISOString(), instances: 30, targets: 30 },
+      Item: {
+        pk: 'INDEX#META',
+        snapshotAt,
+        refreshedAt: NOW.toISOString(),
+        // Three intervals (15 min) past the refresh: it took only one minute.
+        validUntil: '2024-05-01T12:15:00.000Z',
+        instances: 30,
+        targets: 30,
+      },
     });
     expect(ddbMock.calls().at(-1)?.args[0]).toBeInstanceOf(PutCommand);
   });
@@ -75,11 +95,13 @@ describe('DynamoTargetIndex.writeSnapshot', () => {
     const { index } = makeIndex();
 
     // Act
-    await index.writeSnapshot(new Map([[INSTANCE_ID, [{ ...TARGET, state: 'healthy' }]]]), NOW.toISOString());
+    await index.writeSnapshot(new Map([[INSTANCE_ID, { targets: [{ ...TARGET, state: 'healthy' }] }]]), NOW.toISOString());
 
     // Assess
     expect(ddbMock).toHaveReceivedCommandWith(BatchWriteCommand, {
-      RequestItems: { [TABLE]: [{ PutRequest: { Item: expect.objectContaining({ targets: [TARGET] }) } }] },
+      RequestItems: {
+        [TABLE]: [{ PutRequest: { Item: expect.objectContaining({ staged: { targets: [TARGET], snapshotAt: NOW.toISOString() } }) } }],
+      },
     });
   });
 
@@ -118,13 +140,45 @@ describe('DynamoTargetIndex.writeSnapshot', () => {
     expect(ddbMock).not.toHaveReceivedCommand(PutCommand);
   });
 
+  it("writes into the slot that does not hold the visible snapshot, merging the same snapshot's earlier part", async () => {
+    // Prepare: META shows snapshot V; the item holds V on top and an earlier part of N staged.
+    const V = '2024-05-01T11:50:00.000Z';
+    const N = '2024-05-01T11:58:00.000Z';
+    const other: IndexedTarget = { ...TARGET, targetGroupArn: TG.replace('/web/', '/api/') };
+    ddbMock.reset();
+    ddbMock.on(GetCommand).resolves({ Item: { pk: 'INDEX#META', snapshotAt: V } });
+    ddbMock.on(BatchGetCommand).resolves({
+      Responses: {
+        [TABLE]: [{ pk: `TARGETS#${INSTANCE_ID}`, snapshotAt: V, targets: [TARGET], staged: { snapshotAt: N, targets: [TARGET] } }],
+      },
+    });
+    ddbMock.on(BatchWriteCommand).resolves({ UnprocessedItems: {} });
+    const group: AsgFacts = {
+      groupName: 'web-asg',
+      targetGroupArns: [TG],
+      instanceIds: [],
+      terminatingHooks: [],
+      desiredCapacity: 2,
+      capacityRebalance: false,
+      tags: {},
+    };
+    const { index } = makeIndex();
+
+    // Act
+    await index.writePart(new Map([[INSTANCE_ID, { targets: [TARGET, other], group }]]), N);
+
+    // Assess: V untouched on top; N holds both parts' registrations once each, and the group.
+    const put = ddbMock.commandCalls(BatchWriteCommand)[0]!.args[0].input.RequestItems![TABLE]![0]!.PutRequest!.Item;
+    expect(put).toMatchObject({ snapshotAt: V, targets: [TARGET], staged: { snapshotAt: N, targets: [TARGET, other], group } });
+  });
+
   it('writes only the meta item for an empty fleet', async () => {
     // Prepare
     ddbMock.on(PutCommand).resolves({});
     const { index } = makeIndex();
 
     // Act
-    await index.writeSnapshot(new Map([['i-empty', []]]), NOW.toISOString());
+    await index.writeSnapshot(new Map([['i-empty', { targets: [] }]]), NOW.toISOString());
 
     // Assess
     expect(ddbMock).not.toHaveReceivedCommand(BatchWriteCommand);
@@ -164,13 +218,40 @@ describe('DynamoTargetIndex.lookup', () => {
     await expect(index.lookup(INSTANCE_ID)).resolves.toEqual({ targets: [], refreshedAt: meta.refreshedAt });
   });
 
-  it('trusts an item newer than the meta item (a refresh in progress)', async () => {
+  it('does not show a snapshot still being built (newer than the meta item), but the visible one beside it', async () => {
     // Prepare
     ddbMock.on(BatchGetCommand).resolves(answer(item('2024-05-01T12:00:00.000Z'), meta));
     const { index } = makeIndex();
 
     // Act / Assess
+    await expect(index.lookup(INSTANCE_ID)).resolves.toEqual({ targets: [], refreshedAt: meta.refreshedAt });
+    ddbMock.on(BatchGetCommand).resolves(
+      answer({ ...item('2024-05-01T12:00:00.000Z'), staged: { snapshotAt: meta.snapshotAt, targets: [TARGET] } }, meta),
+    );
     await expect(index.lookup(INSTANCE_ID)).resolves.toEqual({ targets: [TARGET], refreshedAt: meta.refreshedAt });
+  });
+
+  it("returns the group's facts beside the registrations, from the same single BatchGet", async () => {
+    // Prepare
+    const group = { groupName: 'web-asg', targetGroupArns: [TG], instanceIds: [], terminatingHooks: ['drain'], desiredCapacity: 3, capacityRebalance: true, tags: { team: 'web' } };
+    ddbMock.on(BatchGetCommand).resolves(answer({ ...item(meta.snapshotAt), group }, meta));
+    const { index } = makeIndex();
+
+    // Act
+    const result = await index.lookup(INSTANCE_ID);
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 1);
+    expect(result).toEqual({ targets: [TARGET], refreshedAt: meta.refreshedAt, group });
+  });
+
+  it('shows nothing once the snapshot is past its validUntil (a dead refresher)', async () => {
+    // Prepare
+    ddbMock.on(BatchGetCommand).resolves(answer(item(meta.snapshotAt), { ...meta, validUntil: '2024-05-01T11:59:59.000Z' }));
+    const { index } = makeIndex();
+
+    // Act / Assess
+    await expect(index.lookup(INSTANCE_ID)).resolves.toEqual({ targets: [], refreshedAt: meta.refreshedAt });
   });
 
   it('returns the item without refreshedAt when no refresh has completed', async () => {
@@ -237,5 +318,81 @@ describe('DynamoTargetIndex.lookup', () => {
     // Act / Assess
     await expect(index.lookup(INSTANCE_ID)).rejects.toBeInstanceOf(IndexReadError);
     expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 3);
+  });
+});
+
+describe('DynamoTargetIndex lease and checkpoint', () => {
+  beforeEach(() => ddbMock.reset());
+
+  it('takes the lease with a conditional put that lets only an absent or expired lease be replaced', async () => {
+    // Prepare
+    ddbMock.on(PutCommand).resolves({});
+    const { index } = makeIndex();
+
+    // Act
+    const result = await index.acquireLease('req-1', new Date('2024-05-01T12:04:10.000Z'));
+
+    // Assess
+    expect(result).toEqual({ acquired: true });
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
+      Item: expect.objectContaining({ pk: 'INDEX#LEASE', owner: 'req-1', leaseUntil: '2024-05-01T12:04:10.000Z' }),
+      ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now',
+      ExpressionAttributeValues: { ':now': NOW.toISOString() },
+    });
+  });
+
+  it('answers who holds the lease when the condition fails', async () => {
+    // Prepare
+    ddbMock.on(PutCommand).rejects(
+      Object.assign(new Error('The conditional request failed'), {
+        name: 'ConditionalCheckFailedException',
+        Item: { owner: { S: 'req-0' }, leaseUntil: { S: '2024-05-01T12:03:00.000Z' } },
+      }),
+    );
+    const { index } = makeIndex();
+
+    // Act / Assess
+    await expect(index.acquireLease('req-1', NOW)).resolves.toEqual({
+      acquired: false,
+      holder: 'req-0',
+      leaseUntil: '2024-05-01T12:03:00.000Z',
+    });
+  });
+
+  it('rethrows any other error of the lease write', async () => {
+    ddbMock.on(PutCommand).rejects(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' }));
+    await expect(makeIndex().index.acquireLease('req-1', NOW)).rejects.toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+  });
+
+  it('releases only its own lease, and shrugs when another refresh took it over', async () => {
+    // Prepare
+    ddbMock.on(DeleteCommand).rejects(Object.assign(new Error('no'), { name: 'ConditionalCheckFailedException' }));
+    const { index } = makeIndex();
+
+    // Act / Assess
+    await expect(index.releaseLease('req-1')).resolves.toBeUndefined();
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, {
+      Key: { pk: 'INDEX#LEASE' },
+      ConditionExpression: '#owner = :owner',
+      ExpressionAttributeValues: { ':owner': 'req-1' },
+    });
+  });
+
+  it('writes, reads back and clears the checkpoint', async () => {
+    // Prepare
+    ddbMock.on(PutCommand).resolves({});
+    ddbMock.on(GetCommand).resolves({ Item: { pk: 'INDEX#CHECKPOINT', snapshotAt: 'S', state: { parts: 1 }, updatedAt: 'U' } });
+    ddbMock.on(DeleteCommand).resolves({});
+    const { index } = makeIndex();
+
+    // Act
+    await index.writeCheckpoint('S', { parts: 1 });
+    const read = await index.readCheckpoint<{ parts: number }>();
+    await index.clearCheckpoint();
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandWith(PutCommand, { Item: expect.objectContaining({ pk: 'INDEX#CHECKPOINT', snapshotAt: 'S', state: { parts: 1 } }) });
+    expect(read).toEqual({ snapshotAt: 'S', state: { parts: 1 }, updatedAt: 'U' });
+    expect(ddbMock).toHaveReceivedCommandWith(DeleteCommand, { Key: { pk: 'INDEX#CHECKPOINT' } });
   });
 });
