@@ -371,7 +371,7 @@ export interface GroupScanResult {
 /**
  * Every Auto Scaling group from `from` (a NextToken) on, through the SDK's paginator, with
  * the facts the responder's first round needs: tags, target groups (TargetGroupARNs and elbv2
- * traffic sources), EC2_INSTANCE_TERMINATING hooks, Capacity Rebalancing. DescribeLifecycleHooks
+ * traffic sources), EC2_INSTANCE_TERMINATING hooks, Capacity Rebalancing, suspended processes. DescribeLifecycleHooks
  * is called only for groups that have instances: an empty group has nobody to warn about.
  * `shouldStop` is asked between pages. Throws the SDK's error when a describe fails.
  * https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeAutoScalingGroups.html
@@ -433,6 +433,7 @@ export function groupFactsOf(group: AutoScalingGroup, hooks: LifecycleHook[]): A
       .map((h) => h.LifecycleHookName as string),
     desiredCapacity: group.DesiredCapacity ?? 0,
     capacityRebalance: group.CapacityRebalance ?? false,
+    suspendedProcesses: (group.SuspendedProcesses ?? []).flatMap((p) => (p.ProcessName ? [p.ProcessName] : [])),
     tags: Object.fromEntries((group.Tags ?? []).filter((t) => t.Key !== undefined).map((t) => [t.Key as string, t.Value ?? ''])),
   };
 }

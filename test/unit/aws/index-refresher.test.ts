@@ -179,6 +179,7 @@ describe('makeIndexRefresher, single-flight and resumable', () => {
           TrafficSources: [{ Identifier: tgArn('b'), Type: 'elbv2' }],
           CapacityRebalance: true,
           DesiredCapacity: 2,
+          SuspendedProcesses: [{ ProcessName: 'AddToLoadBalancer' }],
           Tags: [{ Key: 'team', Value: 'web' }],
         } as never,
         // No instance: nobody to warn about, so no DescribeLifecycleHooks for it.
@@ -227,6 +228,7 @@ describe('makeIndexRefresher, single-flight and resumable', () => {
       terminatingHooks: ['drain'],
       desiredCapacity: 2,
       capacityRebalance: true,
+      suspendedProcesses: ['AddToLoadBalancer'],
       tags: { team: 'web' },
     };
     expect(state.parts[0]?.get('i-a')).toMatchObject({ group: facts });

@@ -160,6 +160,7 @@ describe('DynamoTargetIndex.writeSnapshot', () => {
       terminatingHooks: [],
       desiredCapacity: 2,
       capacityRebalance: false,
+      suspendedProcesses: ['Launch'],
       tags: {},
     };
     const { index } = makeIndex();
