@@ -78,7 +78,7 @@ export function createIndexRefresherFunction(
     timeout: indexRefresherTimeout(config.indexRefreshMinutes),
     // No reserved concurrency: on a new account it would lower the unreserved pool below its
     // minimum of 10 and fail the deploy. Refreshes are single-flight by a lease item in the
-    // table instead (aws/refresh-lease.ts). A failed or late refresh is superseded by the next
+    // table instead (INDEX#LEASE, aws/target-index.ts). A failed or late refresh is superseded by the next
     // scheduled one, which resumes from its checkpoint.
     retryAttempts: 0,
     maxEventAge: Duration.minutes(config.indexRefreshMinutes),

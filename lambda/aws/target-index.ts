@@ -451,6 +451,7 @@ function isAsgFacts(value: unknown): value is AsgFacts {
     Array.isArray(g.targetGroupArns) &&
     Array.isArray(g.terminatingHooks) &&
     typeof g.capacityRebalance === 'boolean' &&
+    Array.isArray(g.suspendedProcesses) &&
     typeof g.tags === 'object' &&
     g.tags !== null
   );
