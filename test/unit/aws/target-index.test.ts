@@ -234,7 +234,7 @@ describe('DynamoTargetIndex.lookup', () => {
 
   it("returns the group's facts beside the registrations, from the same single BatchGet", async () => {
     // Prepare
-    const group = { groupName: 'web-asg', targetGroupArns: [TG], instanceIds: [], terminatingHooks: ['drain'], desiredCapacity: 3, capacityRebalance: true, tags: { team: 'web' } };
+    const group = { groupName: 'web-asg', targetGroupArns: [TG], instanceIds: [], terminatingHooks: ['drain'], desiredCapacity: 3, capacityRebalance: true, suspendedProcesses: [], tags: { team: 'web' } };
     ddbMock.on(BatchGetCommand).resolves(answer({ ...item(meta.snapshotAt), group }, meta));
     const { index } = makeIndex();
 
@@ -244,6 +244,16 @@ describe('DynamoTargetIndex.lookup', () => {
     // Assess
     expect(ddbMock).toHaveReceivedCommandTimes(BatchGetCommand, 1);
     expect(result).toEqual({ targets: [TARGET], refreshedAt: meta.refreshedAt, group });
+  });
+
+  it("ignores group facts that lack one the plan reads (an item of an older version): the group is then read fresh", async () => {
+    // Prepare: no suspendedProcesses, as the refresher wrote them before it recorded them
+    const group = { groupName: 'web-asg', targetGroupArns: [TG], instanceIds: [], terminatingHooks: [], desiredCapacity: 3, capacityRebalance: true, tags: {} };
+    ddbMock.on(BatchGetCommand).resolves(answer({ ...item(meta.snapshotAt), group }, meta));
+    const { index } = makeIndex();
+
+    // Act / Assess
+    await expect(index.lookup(INSTANCE_ID)).resolves.toEqual({ targets: [TARGET], refreshedAt: meta.refreshedAt });
   });
 
   it('shows nothing once the snapshot is past its validUntil (a dead refresher)', async () => {
