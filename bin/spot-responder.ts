@@ -141,6 +141,10 @@ withAwsOptions(
     accountIds,
   )
   .option('--instance-id <id>', 'point every event at this instance (replay a sample against your own)', instanceId)
+  .option(
+    '--batch',
+    'hand all the events to the responder as ONE batch, as the warning queue does (merged AWS calls, one record per event)',
+  )
   .option('--no-refresh-index', 'do not rebuild the target index before replaying (see how a stale index behaves)')
   .option('--verbose', 'print the responder\'s structured logs on stderr')
   .action(async (files: string[], opts) => {
@@ -168,8 +172,13 @@ withAwsOptions(
       log: verboseLog(opts.verbose),
     };
     const report = opts.dryRun
-      ? await dryRunFiles(files, { ...common, ...(stackNotDeployed ? { stackNotDeployed } : {}) }, print, printError)
-      : await replayFiles(files, { ...common, refreshIndex: opts.refreshIndex }, print, printError);
+      ? await dryRunFiles(
+          files,
+          { ...common, batch: Boolean(opts.batch), ...(stackNotDeployed ? { stackNotDeployed } : {}) },
+          print,
+          printError,
+        )
+      : await replayFiles(files, { ...common, refreshIndex: opts.refreshIndex, batch: Boolean(opts.batch) }, print, printError);
     process.exitCode = report.exitCode;
   });
 

@@ -3,6 +3,7 @@
 import type { ResponseRecord } from '../lambda/core/model';
 import type { Log } from '../lambda/log';
 import { startEmulator, type Emulator } from '../dev/emulator';
+import { countCalls, describeCounts } from '../dev/call-counter';
 import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from '../dev/fleet';
 import { formatRecord } from './format';
 import { listHistory } from './history';
@@ -16,8 +17,13 @@ export interface DemoOptions {
 
 export { spotWarningEvent } from './sample-events';
 
+/** The demo group's size: one instance for the single warning, then a wave of WAVE_SIZE. */
+const DEMO_GROUP_SIZE = 7;
+/** Warnings in the demo's wave (issue: at least 5, handled as one batch). */
+const WAVE_SIZE = 5;
+
 export async function runDemo({ print, log }: DemoOptions): Promise<number> {
-  const total = 9;
+  const total = 10;
   let step = 0;
   const progress = (what: string): void => print(`\n[${++step}/${total}] ${what}`);
   let emulator: Emulator | undefined;
@@ -25,7 +31,7 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
     progress('Starting the local AWS emulator (moto server; installed into .venv on first run)');
     emulator = await startEmulator({ log: (line) => print(`      ${line}`) });
 
-    progress('Building a Spot fleet: VPC, two subnets, an Application Load Balancer, an Auto Scaling group of 3');
+    progress(`Building a Spot fleet: VPC, two subnets, an Application Load Balancer, an Auto Scaling group of ${DEMO_GROUP_SIZE}`);
     const replayer = await createReplayer({
       endpointUrl: emulator.endpoint,
       table: DEFAULT_TABLE,
@@ -33,7 +39,7 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
       refreshIndex: true,
       ...(log ? { log } : {}),
     });
-    const fleet = await buildDemoFleet(replayer.clients);
+    const fleet = await buildDemoFleet(replayer.clients, { asgSize: DEMO_GROUP_SIZE });
     const victim = fleet.shared.instanceId;
     const before = await describeFleet(replayer.clients, fleet);
     print(formatSnapshot(before, fleet, victim));
@@ -81,14 +87,33 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
     const verified = await replayer.refreshIndex();
     print(`      next index refresh: ${verified.replacementsVerified} replacement(s) now healthy in every target group`);
 
-    progress('The record in DynamoDB (spot-responder history)');
-    const history = await listHistory({ endpointUrl: emulator.endpoint, table: DEFAULT_TABLE, since: '1h', limit: 10, json: false });
-    for (const record of history) print(indent(formatRecord(record), 4));
+    progress(`A wave: EC2 reclaims the pool, ${WAVE_SIZE} more warnings at once, handled as ONE batch (as the warning queue hands them over)`);
+    const waveVictims = after.autoScalingGroup!.instances
+      .map((i) => i.instanceId)
+      .filter((id) => id !== victim)
+      .slice(0, WAVE_SIZE);
+    const wave = waveVictims.map((id) => spotWarningEvent(id));
+    const counter = countCalls({ ec2: replayer.clients.ec2, autoscaling: replayer.clients.autoScaling, elbv2: replayer.clients.elbv2 });
+    const waveRecords = await replayer.replayBatch(wave);
+    counter.stop();
+    for (const record of waveRecords) print(`      ${record.instanceId}: ${record.outcome}${record.detached ? ', detached' : ''}, ${record.actions.length} actions`);
+    print(`      AWS calls for the whole batch: ${describeCounts(counter.counts).join(', ')}`);
+    print(`      (one DescribeInstances and one DeregisterTargets per target group for all ${wave.length}, not one per instance)`);
+    const afterWave = await describeFleet(replayer.clients, fleet);
+    const stillServing = afterWave.targetGroups.flatMap((tg) => tg.targets.filter((t) => waveVictims.includes(t.id)).map((t) => `${t.id} in ${tg.name}`));
+    print(`      ${stillServing.length === 0 ? `all ${wave.length} out of every target group` : `STILL registered: ${stillServing.join(', ')}`}`);
+    const waveHeld = waveRecords.length === wave.length && waveRecords.every((r) => r.outcome === 'handled' && r.detached) && stillServing.length === 0;
 
-    const ok = storyHeld(first, second, unchanged);
+    progress('The record in DynamoDB (spot-responder history)');
+    const history = await listHistory({ endpointUrl: emulator.endpoint, table: DEFAULT_TABLE, since: '1h', limit: 50, json: false });
+    // The first warning's records, with their timeline; the wave's just counted.
+    for (const record of history.filter((r) => r.instanceId === victim)) print(indent(formatRecord(record), 4));
+    print(`      ... and ${history.filter((r) => waveVictims.includes(r.instanceId ?? '')).length} records of the wave`);
+
+    const ok = storyHeld(first, second, unchanged) && waveHeld;
     print(
       ok
-        ? '\nDemo finished: traffic stopped, replacement launched, one record with its timeline, duplicate ignored.'
+        ? '\nDemo finished: traffic stopped, replacement launched, one record with its timeline, duplicate ignored, a wave handled as one batch.'
         : '\nDemo finished, but the story did not hold (see above).',
     );
     return ok ? 0 : 1;

@@ -11,12 +11,12 @@ import { PlanJournal, guardClients, guardedView, installGuard, type PlanStep } f
 import { createDryRun, dryRunRecord } from '../lambda/dry-run/planning';
 import { DEFAULTS } from '../lambda/contract';
 import { silentLog } from '../lambda/log';
-import { ResponseFailedError, respond } from '../lambda/responder';
+import { ResponseFailedError, respond, respondBatch } from '../lambda/responder';
 import type { ResponderSettings } from '../lambda/wiring';
 import { clientsFor, regionOf, type AwsTarget } from './aws-target';
-import { dryRunSummary, formatDryRun } from './format';
+import { dryRunSummary, formatDryRun, formatDryRunBatch } from './format';
 import { loadEventFiles, replayExitCode } from './read-events';
-import { clockFor, unrecordedFailure, type ReplayOptions, type ReplayReport } from './replay';
+import { batchSummary, clockFor, newestEvent, unrecordedFailure, type ReplayOptions, type ReplayReport } from './replay';
 
 /** replay's options; the index is used as it is (refreshing it writes). */
 export type DryRunOptions = Omit<ReplayOptions, 'refreshIndex'> & {
@@ -47,6 +47,11 @@ export interface DryRunReplayer {
   /** The records table does not exist (it is never created in a dry run). */
   tableMissing: boolean;
   replay(event: unknown): Promise<DryRunResult>;
+  /**
+   * All `events` as one batch, as the warning queue hands them over: one record per event, in
+   * order, and the batch's calls once (merged: the plan is the batch's, not any one event's).
+   */
+  replayBatch(events: readonly unknown[]): Promise<{ records: ResponseRecord[]; plan: PlanStep[] }>;
 }
 
 /** The clients `spot-responder` uses for this target, plus STS with the same credentials. */
@@ -83,15 +88,29 @@ export async function createDryRunReplayer(opts: DryRunOptions, clients: DryRunC
   };
   const log = opts.log ?? silentLog;
 
+  // No table, no index: read the instance's registrations from ELBv2 instead, so the plan
+  // is as complete as the deployed responder's would be.
+  const mode = tableMissing
+    ? { liveTargets: { describeCallsPerSecond: opts.describeCallsPerSecond ?? DEFAULTS.indexDescribeCallsPerSecond } }
+    : {};
+  const finish = (record: ResponseRecord, notes: string[]) =>
+    dryRunRecord(notes.length > 0 ? { ...record, notes: [...(record.notes ?? []), ...notes] } : record);
+
   return {
     accounts,
     tableMissing,
+    async replayBatch(events) {
+      const dryRun = createDryRun(clients.aws, settings, log, clockFor(newestEvent(events), opts.clock), mode);
+      let records: ResponseRecord[];
+      try {
+        records = await respondBatch(events, dryRun.deps);
+      } catch (err) {
+        records = events.map((event) => unrecordedFailure(event, err));
+      }
+      const notes = dryRun.notes();
+      return { records: records.map((record) => finish(record, notes)), plan: dryRun.plan() };
+    },
     async replay(event) {
-      // No table, no index: read the instance's registrations from ELBv2 instead, so the plan
-      // is as complete as the deployed responder's would be.
-      const mode = tableMissing
-        ? { liveTargets: { describeCallsPerSecond: opts.describeCallsPerSecond ?? DEFAULTS.indexDescribeCallsPerSecond } }
-        : {};
       const dryRun = createDryRun(clients.aws, settings, log, clockFor(event, opts.clock), mode);
       let record: ResponseRecord;
       try {
@@ -99,9 +118,7 @@ export async function createDryRunReplayer(opts: DryRunOptions, clients: DryRunC
       } catch (err) {
         record = err instanceof ResponseFailedError ? err.record : unrecordedFailure(event, err);
       }
-      const notes = dryRun.notes();
-      const noted = notes.length > 0 ? { ...record, notes: [...(record.notes ?? []), ...notes] } : record;
-      return { record: dryRunRecord(noted), plan: dryRun.plan() };
+      return { record: finish(record, dryRun.notes()), plan: dryRun.plan() };
     },
   };
 }
@@ -109,7 +126,7 @@ export async function createDryRunReplayer(opts: DryRunOptions, clients: DryRunC
 /** Dry-run every event of every file in order, printing as it goes. */
 export async function dryRunFiles(
   files: string[],
-  opts: DryRunOptions & { json: boolean },
+  opts: DryRunOptions & { json: boolean; batch?: boolean },
   print: (line: string) => void,
   printError: (line: string) => void,
   clients?: DryRunClients,
@@ -124,10 +141,22 @@ export async function dryRunFiles(
       if (!opts.json) print(header(opts, replayer.accounts));
       // On stderr under --json, so stdout stays one JSON object per line.
       if (replayer.tableMissing) (opts.json ? printError : print)(missingTableWarning(opts));
-      for (const event of events) {
-        const { record, plan } = await replayer.replay(event);
-        records.push(record);
-        print(opts.json ? JSON.stringify(dryRunSummary(record, plan)) : `${formatDryRun(record, plan)}\n`);
+      if (opts.batch) {
+        const batch = await replayer.replayBatch(events);
+        records.push(...batch.records);
+        if (opts.json) {
+          // One line per event; the batch's calls are shared, so each line carries them all.
+          for (const record of batch.records) print(JSON.stringify(dryRunSummary(record, batch.plan)));
+        } else {
+          print(`${formatDryRunBatch(batch.records, batch.plan)}\n`);
+          print(batchSummary(batch.records));
+        }
+      } else {
+        for (const event of events) {
+          const { record, plan } = await replayer.replay(event);
+          records.push(record);
+          print(opts.json ? JSON.stringify(dryRunSummary(record, plan)) : `${formatDryRun(record, plan)}\n`);
+        }
       }
     } finally {
       if (!clients) destroyDryRunClients(used);

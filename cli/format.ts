@@ -120,6 +120,18 @@ export function dryRunSummary(record: ResponseRecord, plan: readonly PlanStep[])
   };
 }
 
+/** A dry-run batch: the batch's merged calls once, then every event's record. */
+export function formatDryRunBatch(records: readonly ResponseRecord[], plan: readonly PlanStep[]): string {
+  const reads = plan.filter((s) => s.kind === 'read').length;
+  const writes = plan.length - reads;
+  return [
+    `DRY RUN  batch of ${records.length} event${records.length === 1 ? '' : 's'}: ${reads} read${reads === 1 ? '' : 's'} made, ` +
+      `${writes} write${writes === 1 ? '' : 's'} planned (WOULD) and not made, merged across the batch`,
+    formatPlan(plan),
+    ...records.map((record) => formatRecord(record)),
+  ].join('\n');
+}
+
 /** One numbered line per call, in order: the reads made, and the writes that WOULD have been made. */
 export function formatPlan(plan: readonly PlanStep[]): string {
   if (plan.length === 0) return '  (no AWS calls)';

@@ -7,7 +7,7 @@ import type { AcceptPolicy } from '../lambda/events';
 import { makeIndexRefresher, type RefreshSummary } from '../lambda/index-refresher';
 import { silentLog, type Log } from '../lambda/log';
 import type { ResponderBehaviour } from '../lambda/core/behaviour';
-import { ResponseFailedError, respond } from '../lambda/responder';
+import { ResponseFailedError, respond, respondBatch } from '../lambda/responder';
 import { unansweredRecord } from '../lambda/response/records';
 import { createIndexRefresherDeps, createResponderDeps } from '../lambda/wiring';
 import { clientsFor, regionOf, type AwsTarget } from './aws-target';
@@ -42,6 +42,12 @@ export interface ReplayOptions extends AwsTarget {
 export interface Replayer {
   clients: AwsClients;
   replay(event: unknown): Promise<ResponseRecord>;
+  /**
+   * All `events` as one batch, exactly as the warning queue hands them to the Lambda: one
+   * respondBatch (merged AWS calls, one claim and record per event), one record per event in
+   * order. A record with outcome `failed` is what the Lambda reports in `batchItemFailures`.
+   */
+  replayBatch(events: readonly unknown[]): Promise<ResponseRecord[]>;
   refreshIndex(): Promise<RefreshSummary>;
 }
 
@@ -81,7 +87,27 @@ export async function createReplayer(opts: ReplayOptions): Promise<Replayer> {
         return unrecordedFailure(event, err);
       }
     },
+    async replayBatch(events) {
+      // The batch arrives after its newest event was emitted: the clock starts there.
+      const deps = createResponderDeps(clients, settings, log, clockFor(newestEvent(events), opts.clock));
+      try {
+        return await respondBatch(events, deps);
+      } catch (err) {
+        // respondBatch records every event it can; only a failure of the batch as a whole lands here.
+        return events.map((event) => unrecordedFailure(event, err));
+      }
+    },
   };
+}
+
+/** The event with the latest parseable `time` (the first event when none has one). */
+export function newestEvent(events: readonly unknown[]): unknown {
+  const timeOf = (event: unknown): number => {
+    const time = typeof event === 'object' && event !== null ? (event as { time?: unknown }).time : undefined;
+    const ms = typeof time === 'string' ? Date.parse(time) : NaN;
+    return Number.isNaN(ms) ? -Infinity : ms;
+  };
+  return events.reduce((newest: unknown, event) => (timeOf(event) > timeOf(newest) ? event : newest), events[0]);
 }
 
 /** Replay acts for real: without an emulator it would change the account it runs against. */
@@ -101,10 +127,14 @@ export interface ReplayReport {
   exitCode: number;
 }
 
-/** Replay every event of every file in order, printing as it goes. */
+/**
+ * Replay every event of every file in order, printing as it goes; with `batch`, all of them as
+ * one batch (Replayer.replayBatch), printing one result per event and then which events the
+ * queue would receive again.
+ */
 export async function replayFiles(
   files: string[],
-  opts: ReplayOptions & { json: boolean },
+  opts: ReplayOptions & { json: boolean; batch?: boolean },
   print: (line: string) => void,
   printError: (line: string) => void,
 ): Promise<ReplayReport> {
@@ -115,13 +145,28 @@ export async function replayFiles(
   if (events.length > 0) {
     const replayer = await createReplayer(opts);
     if (opts.refreshIndex) await replayer.refreshIndex();
-    for (const event of events) {
-      const record = await replayer.replay(event);
-      records.push(record);
+    const show = (record: ResponseRecord) =>
       print(opts.json ? JSON.stringify(recordSummary(record)) : `${formatRecord(record)}\n`);
+    if (opts.batch) {
+      records.push(...(await replayer.replayBatch(events)));
+      records.forEach(show);
+      if (!opts.json) print(batchSummary(records));
+    } else {
+      for (const event of events) {
+        const record = await replayer.replay(event);
+        records.push(record);
+        show(record);
+      }
     }
   }
   return { records, fileErrors, exitCode: replayExitCode(records, fileErrors) };
+}
+
+/** One line on a batch: how many events, and which the Lambda would report in batchItemFailures. */
+export function batchSummary(records: readonly ResponseRecord[]): string {
+  const failed = records.filter((r) => r.outcome === 'failed');
+  const retried = failed.length === 0 ? 'none returns to the queue' : `back to the queue: ${failed.map((r) => r.eventId).join(', ')}`;
+  return `batch of ${records.length} event${records.length === 1 ? '' : 's'}: ${records.length - failed.length} answered, ${failed.length} failed (${retried})`;
 }
 
 /**
