@@ -42,7 +42,7 @@ describe('replay', () => {
   const target = () => ['--endpoint-url', testEndpoint(), '--table', table];
 
   beforeAll(async () => {
-    fleet = await buildDemoFleet(clients, { prefix: uniqueName('cli') });
+    fleet = await buildDemoFleet(clients, { prefix: uniqueName('cli'), asgSize: 5 });
   }, CLI_TIMEOUT_MS);
 
   it('--json prints one line per event of an array, with the documented fields, and exits 0', async () => {
@@ -84,6 +84,26 @@ describe('replay', () => {
     // The run acted on the emulator, not only printed.
     expect((await registrationsIn(clients.elbv2, web.arn)).join(' ')).not.toContain(grouped);
     expect((await registrationsIn(clients.elbv2, admin.arn)).join(' ')).not.toContain(fleet.standaloneInstanceId);
+  }, CLI_TIMEOUT_MS);
+
+  it("--batch hands the files' events to the responder as one batch: one line per event, and the summary", async () => {
+    // Prepare: two group instances, one file each
+    const [a, b] = [fleet.asgInstanceIds[3] as string, fleet.asgInstanceIds[4] as string];
+    const files = [eventFile('batch-a.json', spotWarningEvent(a)), eventFile('batch-b.json', spotWarningEvent(b))];
+
+    // Act
+    const json = await runCli(['replay', '--batch', '--json', '--clock', 'wall', ...target(), ...files]);
+    const human = await runCli(['replay', '--batch', '--clock', 'wall', '--no-refresh-index', ...target(), ...files]);
+
+    // Assess: both handled in the first run; the second finds them already handled
+    expect(json).toMatchObject({ code: 0, stderr: '' });
+    expect(jsonLines(json.stdout).map((l) => [l.instanceId, l.outcome, l.detached])).toEqual([
+      [a, 'handled', true],
+      [b, 'handled', true],
+    ]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain('batch of 2 events: 2 answered, 0 failed (none returns to the queue)');
+    expect(human.stdout.match(/DUPLICATE/g)).toHaveLength(2);
   }, CLI_TIMEOUT_MS);
 
   it('a file that is not JSON: an error naming it on stderr, the other files still replayed, a non-zero exit', async () => {
