@@ -36,7 +36,7 @@ import type { PlanRun } from './response/merge';
 import { actedFields, baseRecord, closeRecord, rejectedRecord, signalEntry, skippedFields, unansweredRecord } from './response/records';
 import { extendTimeline } from './response/timeline';
 import { reported } from './response/report';
-import { findReplacement } from './response/verify';
+import { findReplacements } from './response/verify';
 
 /** Thrown after a failed response has been recorded, so AWS retries it and then dead-letters it. */
 export class ResponseFailedError extends Error {
@@ -321,11 +321,20 @@ async function lookUpPlanAct(flights: readonly InFlight[], pending: PendingLooku
     const actedAt = now();
     // Until the refresher records the replacement from its launch (issue 8, item 4), it is still
     // looked for here, after traffic stopped and the detach: it delays the record, not the fleet.
-    const replacements = await Promise.all(
-      acting.map(({ acting: a }, j) =>
-        findReplacement(a.flight.signal, (checked[j] as Checked).executed.replaced, a.plan.group, deps, a.flight.budget).catch(() => null),
-      ),
-    );
+    // One look per group for the whole batch. Planned from the index, the group's members are
+    // known only from the fresh check (the index keeps no member list).
+    const replacements = await findReplacements(
+      acting.map(({ acting: a }, j) => {
+        const done = checked[j] as Checked;
+        return {
+          signal: a.flight.signal,
+          replaced: done.executed.replaced,
+          before: a.indexedGroup ? (done.groupChecked ? done.group : null) : a.plan.group,
+          budget: a.flight.budget,
+        };
+      }),
+      deps,
+    ).catch(() => acting.map(() => null));
     acting.forEach(({ k, acting: a }, j) => {
       try {
         const done = checked[j] as Checked;
@@ -364,6 +373,8 @@ async function lookUpPlanAct(flights: readonly InFlight[], pending: PendingLooku
 interface Checked {
   executed: Executed;
   group: AsgFacts | null;
+  /** `group` is the fresh DescribeAutoScalingGroups read (with its members), not the index's facts. */
+  groupChecked: boolean;
   notes: string[];
 }
 
@@ -380,25 +391,26 @@ async function checkIndexedGroups(
   deps: ResponderDeps,
 ): Promise<Checked[]> {
   if (!acting.some((a) => a.indexedGroup)) {
-    return acting.map((a, j) => ({ executed: executed[j] as Executed, group: a.plan.group, notes: [] }));
+    return acting.map((a, j) => ({ executed: executed[j] as Executed, group: a.plan.group, groupChecked: false, notes: [] }));
   }
   const groups = await groupsRead;
   const checked: Checked[] = acting.map((a, j) => {
     const done = executed[j] as Executed;
-    if (!a.indexedGroup) return { executed: done, group: a.plan.group, notes: [] };
+    if (!a.indexedGroup) return { executed: done, group: a.plan.group, groupChecked: false, notes: [] };
     const fresh = groups.get(a.indexedGroup.groupName);
     if (!fresh?.ok) {
       const message = fresh ? (fresh.failure.error?.message ?? 'failed') : 'not read';
       return {
         executed: done,
         group: a.plan.group,
+        groupChecked: false,
         notes: [`acted on the index's facts of group ${a.indexedGroup.groupName}; the fresh DescribeAutoScalingGroups check failed (${message})`],
       };
     }
     if (!fresh.value) {
-      return { executed: done, group: a.plan.group, notes: [`group ${a.indexedGroup.groupName} no longer exists (fresh DescribeAutoScalingGroups)`] };
+      return { executed: done, group: a.plan.group, groupChecked: false, notes: [`group ${a.indexedGroup.groupName} no longer exists (fresh DescribeAutoScalingGroups)`] };
     }
-    return { executed: done, group: fresh.value, notes: groupDrift(a.indexedGroup, fresh.value, a.indexRefreshedAt).notes };
+    return { executed: done, group: fresh.value, groupChecked: true, notes: groupDrift(a.indexedGroup, fresh.value, a.indexRefreshedAt).notes };
   });
 
   // Round 3, only when needed: the target groups the snapshot did not know.
