@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Node } from 'constructs';
 import { REBALANCE_ACTIONS, TAG_MODES, type LogLevel, type RebalanceAction, type TagMode } from '../lambda/contract';
 import { MIN_NODE_MAJOR } from './defaults';
+import { PERMISSION_SCOPES, type PermissionScope } from './permissions';
 import { SpotResponderStackProps } from './spot-responder-stack';
 import {
   SpotResponderConfigError,
@@ -44,6 +45,8 @@ export const CONTEXT_KEYS = {
   tagMode: 'spotResponder:tagMode',
   /** The tag key tagMode reads, 1 to 128 characters. Default `spot-responder`. */
   tagKey: 'spotResponder:tagKey',
+  /** `"names"` or `"tagged"` (mutating IAM actions also need the opt-in tag on the group / target group). Default names. */
+  permissionScope: 'spotResponder:permissionScope',
   /** ECS cluster names or ARNs to drain container instances in. Default none: ECS draining off. */
   ecsClusters: 'spotResponder:ecsClusters',
   /** Minutes between index refreshes, 1 to 60. Default 5. */
@@ -149,6 +152,7 @@ export function readSpotResponderContext(node: Node): SpotResponderAppConfig {
     REBALANCE_ACTIONS,
   );
   const tagMode = oneOf<TagMode>(CONTEXT_KEYS.tagMode, get(CONTEXT_KEYS.tagMode), TAG_MODES);
+  const permissionScope = oneOf<PermissionScope>(CONTEXT_KEYS.permissionScope, get(CONTEXT_KEYS.permissionScope), PERMISSION_SCOPES);
   // Not get(): an empty tag key is a mistake to report, not "unset".
   const tagKey = rawStr(CONTEXT_KEYS.tagKey, node.tryGetContext(CONTEXT_KEYS.tagKey));
   if (tagKey !== undefined) checkTagKey(label(CONTEXT_KEYS.tagKey), tagKey);
@@ -181,6 +185,7 @@ export function readSpotResponderContext(node: Node): SpotResponderAppConfig {
         rebalanceAction,
         tagMode,
         tagKey,
+        permissionScope,
         ecsClusters,
         indexRefreshInterval: indexRefreshMinutes === undefined ? undefined : Duration.minutes(indexRefreshMinutes),
         indexDescribeCallsPerSecond,

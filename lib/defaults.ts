@@ -18,6 +18,8 @@ export const SPOT_RESPONDER_DEFAULTS = {
   rebalanceAction: DEFAULTS.rebalanceAction,
   tagMode: DEFAULTS.tagMode,
   tagKey: DEFAULTS.tagKey,
+  /** By name: tag conditions would refuse instances opted in by their own tag in an untagged group. */
+  permissionScope: 'names' as const,
   recordRetentionDays: DEFAULTS.recordRetentionDays,
   indexRefreshInterval: Duration.minutes(DEFAULTS.indexRefreshMinutes),
   indexDescribeCallsPerSecond: DEFAULTS.indexDescribeCallsPerSecond,

@@ -7,7 +7,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { autoScalingGroupResourceName, targetGroupResourceName } from '../lambda/core/scope';
 import { acknowledge, wildcardResourceFinding } from './nag';
-import { grantRecordsReadWrite } from './table';
+import { TAG_ON_VALUES } from '../lambda/core/plan';
+import { INDEX_REFRESHER_TABLE_ACTIONS, RESPONDER_TABLE_ACTIONS, grantRecordsReadWrite } from './table';
 import { ecsClusterName, isClusterArn } from './validation';
 
 export interface ResponderPermissionsProps {
@@ -19,7 +20,18 @@ export interface ResponderPermissionsProps {
   readonly targetGroupNames: readonly string[];
   /** ECS cluster names or ARNs; none grants no ECS permission at all. */
   readonly ecsClusters: readonly string[];
+  /**
+   * 'tagged': the mutating Auto Scaling and ELBv2 actions also require the group or target
+   * group to carry `tagKey` with an opt-in value (IAM `aws:ResourceTag`); 'names': the names alone.
+   */
+  readonly permissionScope: PermissionScope;
+  /** The tag key tagMode reads, and 'tagged' requires. */
+  readonly tagKey: string;
 }
+
+/** How far the responder's mutating permissions reach: by name (default) or by name and opt-in tag. */
+export const PERMISSION_SCOPES = ['names', 'tagged'] as const;
+export type PermissionScope = (typeof PERMISSION_SCOPES)[number];
 
 /**
  * The responder's role: describe the fleet, detach from (or terminate in) the named Auto
@@ -49,8 +61,16 @@ export function grantResponderPermissions(scope: Construct, role: iam.IRole, pro
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     }),
   );
+  // With permissionScope 'tagged', IAM itself refuses to touch a group or target group that
+  // does not opt in, whatever the event or the code says.
+  // https://docs.aws.amazon.com/autoscaling/ec2/userguide/control-access-using-iam.html#policy-auto-scaling-resources
+  // https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-api-permissions.html#elb-resource-tags
+  const conditions =
+    props.permissionScope === 'tagged'
+      ? { StringEqualsIgnoreCase: { [`aws:ResourceTag/${props.tagKey}`]: [...TAG_ON_VALUES] } }
+      : undefined;
   role.addToPrincipalPolicy(
-    new iam.PolicyStatement({ sid: 'DetachInstances', actions: ['autoscaling:DetachInstances'], resources: groupArns }),
+    new iam.PolicyStatement({ sid: 'DetachInstances', actions: ['autoscaling:DetachInstances'], resources: groupArns, conditions }),
   );
   // The path taken instead of a detach when the group has terminating lifecycle hooks: the
   // group still launches a replacement, and the user's hooks run. Same groups, never "*".
@@ -59,6 +79,7 @@ export function grantResponderPermissions(scope: Construct, role: iam.IRole, pro
       sid: 'TerminateInstanceInGroup',
       actions: ['autoscaling:TerminateInstanceInAutoScalingGroup'],
       resources: groupArns,
+      conditions,
     }),
   );
   const targetGroupArns = props.targetGroupNames.map((name) =>
@@ -74,10 +95,11 @@ export function grantResponderPermissions(scope: Construct, role: iam.IRole, pro
       sid: 'DeregisterTargets',
       actions: ['elasticloadbalancing:DeregisterTargets'],
       resources: targetGroupArns,
+      conditions,
     }),
   );
   const containerInstanceArns = grantEcsDraining(stack, role, props.ecsClusters);
-  grantRecordsReadWrite(props.table, role, props.tableEncryptionKey);
+  grantRecordsReadWrite(props.table, role, props.tableEncryptionKey, RESPONDER_TABLE_ACTIONS);
 
   acknowledge(
     role,
@@ -133,7 +155,7 @@ export function grantIndexRefresherPermissions(role: iam.IRole, props: IndexRefr
       resources: ['*'],
     }),
   );
-  grantRecordsReadWrite(props.table, role, props.tableEncryptionKey);
+  grantRecordsReadWrite(props.table, role, props.tableEncryptionKey, INDEX_REFRESHER_TABLE_ACTIONS);
   acknowledge(
     role,
     'elasticloadbalancing:DescribeTargetGroups, elasticloadbalancing:DescribeTargetHealth, ' +

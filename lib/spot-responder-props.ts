@@ -7,6 +7,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import { PERMISSION_SCOPES, type PermissionScope } from './permissions';
 import { REBALANCE_ACTIONS, TAG_MODES, type LogLevel, type RebalanceAction, type TagMode } from '../lambda/contract';
 import { MIN_NODE_MAJOR, SPOT_RESPONDER_DEFAULTS, WARNING_BUFFER } from './defaults';
 import type { SpotDrillProps } from './drill';
@@ -77,6 +78,19 @@ export interface SpotResponderProps {
    * @default 'spot-responder'
    */
   readonly tagKey?: string;
+
+  /**
+   * How far the responder's mutating permissions (DetachInstances,
+   * TerminateInstanceInAutoScalingGroup, DeregisterTargets) reach. `'names'`: the groups and
+   * target groups `autoScalingGroupNames` / `targetGroupNames` name. `'tagged'`: those, and only
+   * if the group or target group itself carries `tagKey` = on/true/enabled/yes (an IAM
+   * `aws:ResourceTag` condition, any case), so IAM refuses what was not opted in whatever an
+   * event says. Pair it with `tagMode: 'opt-in'` and tag groups AND their target groups: an
+   * instance opted in by its own tag inside an untagged group is refused (AccessDenied, a failed
+   * response). ECS draining stays limited by `ecsClusters`.
+   * @default 'names'
+   */
+  readonly permissionScope?: PermissionScope;
 
   /**
    * ECS clusters (names, or full cluster ARNs in the stack's account and region) in which the
@@ -229,6 +243,7 @@ export interface ResolvedSpotResponderProps {
   readonly rebalanceAction: RebalanceAction;
   readonly tagMode: TagMode;
   readonly tagKey: string;
+  readonly permissionScope: PermissionScope;
   readonly ecsClusters: string[];
   readonly recordRetentionDays: number;
   /** Whole minutes, 1 to 60. */
@@ -269,6 +284,7 @@ export function resolveSpotResponderProps(stack: Stack, props: SpotResponderProp
     rebalanceAction: props.rebalanceAction ?? defaults.rebalanceAction,
     tagMode: props.tagMode ?? defaults.tagMode,
     tagKey: props.tagKey ?? defaults.tagKey,
+    permissionScope: props.permissionScope ?? defaults.permissionScope,
     ecsClusters: props.ecsClusters ?? [],
     eventBus: props.eventBus,
     tableEncryptionKey: props.tableEncryptionKey,
@@ -287,6 +303,7 @@ export function resolveSpotResponderProps(stack: Stack, props: SpotResponderProp
   checkLogLevel('SpotResponderProps.logLevel', resolved.logLevel);
   checkOneOf('SpotResponderProps.rebalanceAction', resolved.rebalanceAction, REBALANCE_ACTIONS);
   checkOneOf('SpotResponderProps.tagMode', resolved.tagMode, TAG_MODES);
+  checkOneOf('SpotResponderProps.permissionScope', resolved.permissionScope, PERMISSION_SCOPES);
   checkTagKey('SpotResponderProps.tagKey', resolved.tagKey);
   checkEcsClusters('SpotResponderProps.ecsClusters', resolved.ecsClusters);
   checkClustersInStackEnv('SpotResponderProps.ecsClusters', stack, resolved.ecsClusters);

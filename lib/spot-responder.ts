@@ -139,6 +139,8 @@ export class SpotResponder extends Construct {
       autoScalingGroupNames: config.autoScalingGroupNames,
       targetGroupNames: config.targetGroupNames,
       ecsClusters: config.ecsClusters,
+      permissionScope: config.permissionScope,
+      tagKey: config.tagKey,
     });
 
     // Schedule (and deploy) -> index refresher -> the target index in the table.

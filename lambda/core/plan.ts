@@ -173,7 +173,9 @@ export interface TagDecision {
 }
 
 const OFF_VALUES = new Set(['off', 'false', 'disabled', 'no']);
-const ON_VALUES = new Set(['on', 'true', 'enabled', 'yes']);
+/** Tag values that opt in (compared trimmed, case-insensitively); also the IAM condition of permissionScope 'tagged'. */
+export const TAG_ON_VALUES: readonly string[] = ['on', 'true', 'enabled', 'yes'];
+const ON_VALUES = new Set(TAG_ON_VALUES);
 
 /** The instance's own tag wins over its group's; the mode decides what no tag means. */
 export function decideByTags(

@@ -26,6 +26,7 @@ beforeAll(() => {
       targetGroupNames: ['web-tg', 'api-?'],
       rebalanceAction: 'replace',
       tagMode: 'opt-in',
+      permissionScope: 'tagged',
       // Both spellings, so both kinds of container-instance ARN are checked.
       ecsClusters: ['web', 'arn:aws:ecs:eu-west-1:111111111111:cluster/batch'],
       indexRefreshInterval: Duration.minutes(1),

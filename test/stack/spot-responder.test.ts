@@ -31,6 +31,7 @@ beforeAll(() => {
       rebalanceAction: 'replace',
       tagMode: 'opt-in',
       tagKey: 'team:spot/respond',
+      permissionScope: 'tagged',
       ecsClusters: ['web', 'arn:aws:ecs:eu-west-1:111111111111:cluster/batch_1'],
       recordRetentionDays: 30,
       indexRefreshInterval: Duration.minutes(10),
@@ -450,16 +451,34 @@ describe('IAM', () => {
     expect(ecsStatements.flatMap((s) => asArray(s.Resource))).not.toContain('*');
   });
 
-  test('both functions read and write the table and its one index, nothing wider', () => {
+  test('each function gets exactly the table actions its code sends, on the table alone (no Query, Scan, index)', () => {
     const { template, stack, responder } = defaults;
     const tableArn = resolve(stack, responder.table.tableArn) as { 'Fn::GetAtt': [string, string] };
     const tableId = tableArn['Fn::GetAtt'][0];
-    for (const fn of [responder.responderFunction, responder.indexRefresherFunction]) {
+    const granted = (fn: typeof responder.responderFunction) => {
       const statement = statementWithSid(statementsOf(template, fn.role!), 'ReadWriteTable');
-      expect(asArray(statement.Action)).toEqual(
-        expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem']),
-      );
-      expect(asArray(statement.Resource).map(arnText)).toEqual([`<${tableId}.Arn>`, `<${tableId}.Arn>/index/byDay`]);
+      expect(asArray(statement.Resource).map(arnText)).toEqual([`<${tableId}.Arn>`]);
+      return sorted(asArray(statement.Action));
+    };
+    expect(granted(responder.responderFunction)).toEqual(
+      sorted(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']),
+    );
+    expect(granted(responder.indexRefresherFunction)).toEqual(
+      sorted(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']),
+    );
+    const everyTableAction = allStatements(template).flatMap((s) => asArray(s.Action)).filter((a) => a.startsWith('dynamodb:'));
+    for (const wide of ['dynamodb:Query', 'dynamodb:Scan', 'dynamodb:DescribeTable', 'dynamodb:ConditionCheckItem']) {
+      expect(everyTableAction).not.toContain(wide);
+    }
+  });
+
+  test("permissionScope 'tagged' makes the three mutating actions require the opt-in tag on the group or target group", () => {
+    const tagged = { StringEqualsIgnoreCase: { 'aws:ResourceTag/team:spot/respond': ['on', 'true', 'enabled', 'yes'] } };
+    const customStatements = statementsOf(custom.template, custom.responder.responderFunction.role!);
+    const defaultStatements = statementsOf(defaults.template, defaults.responder.responderFunction.role!);
+    for (const sid of ['DetachInstances', 'TerminateInstanceInGroup', 'DeregisterTargets']) {
+      expect(statementWithSid(customStatements, sid).Condition).toEqual(tagged);
+      expect(statementWithSid(defaultStatements, sid).Condition).toBeUndefined();
     }
   });
 
@@ -670,6 +689,7 @@ describe('props validation', () => {
     ['logLevel', { logLevel: 'LOUD' as never }],
     ['rebalanceAction', { rebalanceAction: 'terminate' as never }],
     ['tagMode', { tagMode: 'opt_in' as never }],
+    ['permissionScope', { permissionScope: 'tags' as never }],
     ['tagKey', { tagKey: '' }],
     ['tagKey', { tagKey: 'k'.repeat(129) }],
     ['tagKey', { tagKey: ' spot-responder' }],
