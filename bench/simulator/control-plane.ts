@@ -9,7 +9,9 @@
 // protocols and the JSON of two others for every answer would cost more than the simulator.
 // Throttles are thrown as the deserializer would have built them (name = AWS's error code,
 // $metadata.httpStatusCode), which is all the SDK's retry classification reads.
-import type { Pluggable } from '@smithy/types';
+import { Readable } from 'node:stream';
+import type { HttpRequest, HttpResponse, Pluggable } from '@smithy/types';
+import { SimulatedDynamo } from './dynamodb';
 import { DOCUMENTED_BUCKETS, type ServerBuckets, type ServerFamily, SimulatedServiceError, Throttler } from './throttle';
 
 export interface SimTarget {
@@ -79,6 +81,8 @@ export class ControlPlane {
   readonly events: SimEvent[] = [];
   readonly calls: Record<string, number> = {};
   readonly throttler: Throttler;
+  /** The tables (dynamodb.ts): create them with `dynamo.createTable` before the first call. */
+  readonly dynamo = new SimulatedDynamo();
   private readonly latency: LatencyModel;
   private readonly replacementDelayMs: number;
   private readonly now: () => number;
@@ -111,12 +115,51 @@ export class ControlPlane {
     };
   }
 
+  /**
+   * DynamoDB's HTTP handler: give it to the DynamoDB client as its `requestHandler`. Unlike the
+   * other services, DynamoDB is answered on the wire (its JSON protocol costs nothing to write):
+   * the document client unmarshals answers in a middleware beside the deserializer, which a
+   * command-layer answer would skip, and the SDK then parses DynamoDB's own error bodies
+   * (`__type`, `CancellationReasons`, `Item`) as it would AWS's.
+   */
+  dynamoHttpHandler(): { handle(request: HttpRequest, options?: { abortSignal?: AbortSignal }): Promise<{ response: HttpResponse }> } {
+    return {
+      handle: async (request, options) => {
+        const target = String(request.headers['x-amz-target'] ?? request.headers['X-Amz-Target'] ?? '');
+        const command = target.slice(target.indexOf('.') + 1);
+        const body = typeof request.body === 'string' ? request.body : Buffer.from(request.body as Uint8Array).toString('utf8');
+        const input = JSON.parse(body || '{}') as Record<string, unknown>;
+        const answer = (statusCode: number, payload: unknown): { response: HttpResponse } => ({
+          response: {
+            statusCode,
+            headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `sim-${Math.random().toString(16).slice(2, 10)}` },
+            body: Readable.from([Buffer.from(JSON.stringify(payload))]),
+          },
+        });
+        try {
+          const output = await this.call('dynamodb', command, input, options?.abortSignal);
+          return answer(200, output);
+        } catch (err) {
+          if (!(err instanceof SimulatedServiceError)) throw err;
+          const { name, message, $metadata, $fault: _fault, Code: _code, stack: _stack, ...extra } = err as SimulatedServiceError & Record<string, unknown>;
+          return answer($metadata.httpStatusCode, { __type: `com.amazonaws.dynamodb.v20120810#${name}`, message, ...extra });
+        }
+      },
+    };
+  }
+
   /** Answer one call as AWS would, after its latency; throttled calls are refused after theirs too. */
-  async call(service: string, command: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+  async call(service: string, command: string, input: Record<string, unknown>, abortSignal?: AbortSignal): Promise<Record<string, unknown>> {
     const key = `${service}:${command}`;
     this.calls[key] = (this.calls[key] ?? 0) + 1;
     const family = familyOf(service, command);
-    await sleep(this.latency(family));
+    const latency = this.latency(family);
+    if (service === 'dynamodb') {
+      // Half the latency on the way in, half on the way out: a transaction holds its items in between.
+      this.throttler.admit(family);
+      return this.dynamo.handle(command, input, { arrive: () => sleep(latency / 2, abortSignal), answer: () => sleep(latency / 2, abortSignal) });
+    }
+    await sleep(latency);
     this.throttler.admit(family);
     return this.handle(service, command, input);
   }
@@ -236,8 +279,17 @@ export class ControlPlane {
         };
       }
       case 'ecs:ListContainerInstances': {
-        const cluster = this.containerInstances.get(String(input.cluster)) ?? new Map();
-        return { containerInstanceArns: [...cluster.keys()] };
+        const cluster = this.containerInstances.get(String(input.cluster));
+        if (!cluster) throw new SimulatedServiceError('ClusterNotFoundException', 400, 'Cluster not found.');
+        // The cluster query language's `ec2InstanceId == id` and `ec2InstanceId in [...]`, the forms the adapter sends.
+        const filter = typeof input.filter === 'string' ? input.filter : undefined;
+        const wanted = filter ? new Set([...filter.matchAll(/i-[0-9a-z]+/g)].map((m) => m[0])) : undefined;
+        return {
+          containerInstanceArns: [...cluster.entries()]
+            .filter(([, ci]) => !wanted || wanted.has(ci.ec2InstanceId))
+            .filter(([, ci]) => ci.status === 'ACTIVE' || ci.status === 'DRAINING')
+            .map(([arn]) => arn),
+        };
       }
       case 'ecs:DescribeContainerInstances': {
         const cluster = this.containerInstances.get(String(input.cluster)) ?? new Map();
@@ -303,6 +355,20 @@ function validation(message: string): SimulatedServiceError {
   return new SimulatedServiceError('ValidationError', 400, message);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** A wait that an abort signal cuts short with the AbortError the HTTP handler would throw. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const aborted = () => {
+      clearTimeout(timer);
+      const error = new Error('Request aborted');
+      error.name = 'AbortError';
+      reject(error);
+    };
+    if (signal?.aborted) return aborted();
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', aborted);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', aborted, { once: true });
+  });
 }
