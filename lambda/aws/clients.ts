@@ -12,6 +12,7 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/service-error-classification';
+import type { RetryErrorInfo, StandardRetryToken } from '@smithy/types';
 import { ConfiguredRetryStrategy } from '@smithy/util-retry';
 import { DEFAULT_PACING, Pacer, type PacingConfig, pacingPlugin } from './pacing';
 
@@ -25,11 +26,18 @@ import { DEFAULT_PACING, Pacer, type PacingConfig, pacingPlugin } from './pacing
  *   attempt timing out: 5 x 5 s + 1.5 s = 26.5 s, still well inside 120 s; the responder's
  *   per-call abort signal cuts it shorter when the deadline is nearer.
  * - keep-alive sockets, so warm invocations skip the TCP and TLS handshakes.
- * Throttling takes the same backoff: a throttled call 1.5 s later beats one that lands after
- * the instance is gone. A server Retry-After hint can stretch one wait (the SDK honours it).
+ * Throttling is different (ThrottleRetryStrategy): a throttle says "not now", not "broken", so
+ * a throttled call keeps trying, with the same backoff capped at 2 s, up to maxThrottledAttempts,
+ * and the call's deadline (its abort signal) ends it first. Five attempts in 1.5 s give up while
+ * the account's bucket still refills: in a wave, several containers pace themselves to the same
+ * per-account bucket, and the wave benchmark (BENCHMARKS.md, section 5) saw a third of the
+ * events fail with "Rate exceeded" on DeregisterTargets and DetachInstances, never retried
+ * within their window. Retries still pass the client-side pacing first (pacing.ts), so a
+ * container never sends faster than the bucket refills.
  */
 export const AWS_CALL_POLICY = {
   maxAttempts: 5,
+  maxThrottledAttempts: 60,
   baseDelayMs: 100,
   maxDelayMs: 2_000,
   connectionTimeoutMs: 1_000,
@@ -51,6 +59,34 @@ export function fullJitterDelay(
 export type Sleep = (ms: number) => Promise<void>;
 
 export const sleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The SDK's standard strategy with AWS_CALL_POLICY's attempts and full-jitter backoff, except for
+ * throttling errors (as the SDK classifies them): those are retried up to maxThrottledAttempts
+ * with the same backoff (capped at maxDelayMs), and draw nothing from the client's retry quota,
+ * which exists to stop retry storms against a failing service, not against a bucket that
+ * refills at a known rate (the client-side pacing already spaces the attempts). The SDK races
+ * the wait with the call's abort signal, so the deadline ends a throttled call, not the count.
+ * https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
+ */
+export class ThrottleRetryStrategy extends ConfiguredRetryStrategy {
+  constructor(
+    private readonly random: () => number = Math.random,
+    private readonly wait: Sleep = sleep,
+  ) {
+    super(AWS_CALL_POLICY.maxAttempts, (attempt) => fullJitterDelay(attempt, random));
+  }
+
+  override async refreshRetryTokenForRetry(token: StandardRetryToken, errorInfo: RetryErrorInfo): Promise<StandardRetryToken> {
+    if (errorInfo.errorType !== 'THROTTLING') return super.refreshRetryTokenForRetry(token, errorInfo);
+    const retries = token.getRetryCount() + 1;
+    if (retries >= AWS_CALL_POLICY.maxThrottledAttempts) throw new Error('No retry token available: throttled on every attempt');
+    const delay = fullJitterDelay(retries, this.random);
+    await this.wait(delay);
+    const next: StandardRetryToken = { getRetryCount: () => retries, getRetryDelay: () => 0, getRetryCost: () => undefined };
+    return Object.assign(next, { $retryLog: { acquisitionDelay: delay } });
+  }
+}
 
 type Credentials = NonNullable<DynamoDBClientConfig['credentials']>;
 
@@ -90,7 +126,7 @@ export function commonConfig(opts: AwsClientOptions) {
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
     // Each client gets its own strategy: the retry quota it keeps is per client.
-    retryStrategy: new ConfiguredRetryStrategy(AWS_CALL_POLICY.maxAttempts, (attempt) => fullJitterDelay(attempt)),
+    retryStrategy: new ThrottleRetryStrategy(),
     requestHandler: opts.requestHandler ?? new NodeHttpHandler({
       connectionTimeout: AWS_CALL_POLICY.connectionTimeoutMs,
       requestTimeout: AWS_CALL_POLICY.requestTimeoutMs,

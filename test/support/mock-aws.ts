@@ -44,6 +44,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { createAwsClients, type AwsClients } from '../../lambda/aws/clients';
+import type { PacingConfig } from '../../lambda/aws/pacing';
 import type { IndexedTarget } from '../../lambda/core/model';
 import type { CallOptions } from '../../lambda/core/ports';
 import type { AcceptPolicy } from '../../lambda/events';
@@ -269,12 +270,18 @@ export interface MockAwsOptions {
   policy?: AcceptPolicy;
   /** ECS clusters to drain in (ECS draining is off without them, as in the Lambda). */
   ecsClusters?: string[];
+  /** The clients' pacing (DEFAULT_PACING by default): a test of many attempts may turn it off. */
+  pacing?: PacingConfig;
 }
 
 /** Real clients, mocked `send`, default answers for the default fleet. */
 export function mockAws(opts: MockAwsOptions): MockAws {
   // Static credentials and a region: nothing may reach for the credential chain or IMDS.
-  const clients = createAwsClients({ region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const clients = createAwsClients({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    ...(opts.pacing ? { pacing: opts.pacing } : {}),
+  });
   const ec2 = mockClient(clients.ec2);
   const autoScaling = mockClient(clients.autoScaling);
   const elbv2 = mockClient(clients.elbv2);

@@ -1,8 +1,8 @@
 import 'aws-sdk-client-mock-jest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GetItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { AWS_CALL_POLICY, createAwsClients, errorInfo, fullJitterDelay } from '../../../lambda/aws/clients';
+import { DynamoDBClient, GetItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { AWS_CALL_POLICY, ThrottleRetryStrategy, createAwsClients, errorInfo, fullJitterDelay } from '../../../lambda/aws/clients';
 
 describe('AWS_CALL_POLICY', () => {
   it('keeps the worst-case retry waits within two seconds', () => {
@@ -35,7 +35,7 @@ describe('createAwsClients', () => {
     // Assess
     for (const client of [clients.ec2, clients.autoScaling, clients.elbv2, clients.dynamoRaw]) {
       const strategy = await client.config.retryStrategy();
-      expect(strategy.constructor.name).toBe('ConfiguredRetryStrategy');
+      expect(strategy).toBeInstanceOf(ThrottleRetryStrategy);
       expect(await client.config.region()).toBe('eu-west-1');
       expect((await client.config.endpoint?.())?.hostname).toBe('127.0.0.1');
     }
@@ -78,6 +78,86 @@ describe('createAwsClients', () => {
       expect(errorInfo(error)).toEqual({ name: 'InternalServerError', message: 'boom', retryable: true });
       dynamoRaw.destroy();
     });
+  });
+});
+
+describe('ThrottleRetryStrategy against a server that throttles', () => {
+  let server: Server;
+  let requests = 0;
+  /** Requests answered with DynamoDB's throttling error before the server starts to answer. */
+  let throttleFirst = Infinity;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      requests++;
+      req.resume();
+      const throttled = requests <= throttleFirst;
+      res.writeHead(throttled ? 400 : 200, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end(JSON.stringify(throttled ? { __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException', message: 'Rate exceeded' } : {}));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  /** A client with the strategy, its backoff waits replaced by `wait`. */
+  function client(wait: (ms: number) => Promise<void> = async () => undefined) {
+    const { port } = server.address() as AddressInfo;
+    return new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${port}`,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      retryStrategy: new ThrottleRetryStrategy(() => 0.5, wait),
+    });
+  }
+  const get = (c: DynamoDBClient, abortSignal?: AbortSignal) =>
+    c.send(new GetItemCommand({ TableName: 't', Key: { pk: { S: 'x' } } }), abortSignal ? { abortSignal } : {});
+
+  it('keeps retrying a throttled call past the ordinary attempts until the bucket lets it through', async () => {
+    // Prepare
+    requests = 0;
+    throttleFirst = AWS_CALL_POLICY.maxAttempts + 3;
+    const c = client();
+
+    // Act
+    const out = await get(c);
+
+    // Assess
+    expect(out.$metadata.attempts).toBe(AWS_CALL_POLICY.maxAttempts + 4);
+    expect(requests).toBe(AWS_CALL_POLICY.maxAttempts + 4);
+    c.destroy();
+  });
+
+  it('gives up after maxThrottledAttempts, surfacing the throttle', async () => {
+    // Prepare
+    requests = 0;
+    throttleFirst = Infinity;
+    const c = client();
+
+    // Act
+    const error = await get(c).catch((e: unknown) => e);
+
+    // Assess
+    expect(requests).toBe(AWS_CALL_POLICY.maxThrottledAttempts);
+    expect(errorInfo(error)).toEqual({ name: 'ThrottlingException', message: 'Rate exceeded', retryable: true });
+    c.destroy();
+  });
+
+  it('stops at the deadline: the abort signal ends the waiting between throttled attempts', async () => {
+    // Prepare: each backoff wait takes 40 ms; the deadline comes after 100 ms
+    requests = 0;
+    throttleFirst = Infinity;
+    const c = client(() => new Promise((resolve) => setTimeout(resolve, 40)));
+
+    // Act
+    const error = await get(c, AbortSignal.timeout(100)).catch((e: unknown) => e);
+
+    // Assess
+    expect((error as Error).name).toMatch(/Abort|Timeout/);
+    expect(requests).toBeLessThan(10);
+    c.destroy();
   });
 });
 

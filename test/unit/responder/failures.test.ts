@@ -21,7 +21,9 @@ import {
   deregistrationsSent,
   finishedRecord,
   finishesSent,
+  eventTimeOf,
   FLEET,
+  mockAws,
   type MockAws,
   responseFailure,
   serviceError,
@@ -78,7 +80,7 @@ describe('throttling', () => {
     beforeEach(() => jest.spyOn(Math, 'random').mockReturnValue(0));
     afterEach(() => jest.restoreAllMocks());
 
-    it('allows exactly the policy\'s attempts for a throttled call on every client', async () => {
+    it('allows maxThrottledAttempts for a throttled call and maxAttempts for a transient one, on every client', async () => {
       // Prepare
       const aws = worldFor(terminateWarning());
       const { ec2, autoScaling, elbv2, dynamoRaw } = aws.clients;
@@ -87,14 +89,20 @@ describe('throttling', () => {
         // Act
         const strategy = await client.config.retryStrategy();
         if (!('refreshRetryTokenForRetry' in strategy)) throw new Error('expected a token-based (v2) retry strategy');
-        let token = await strategy.acquireInitialRetryToken('throttle-test');
+        let throttled = await strategy.acquireInitialRetryToken('throttle-test');
+        for (let retry = 1; retry < AWS_CALL_POLICY.maxThrottledAttempts; retry++) {
+          throttled = await strategy.refreshRetryTokenForRetry(throttled, { errorType: 'THROTTLING' });
+        }
+        let transient = await strategy.acquireInitialRetryToken('transient-test');
         for (let retry = 1; retry < AWS_CALL_POLICY.maxAttempts; retry++) {
-          token = await strategy.refreshRetryTokenForRetry(token, { errorType: 'THROTTLING' });
+          transient = await strategy.refreshRetryTokenForRetry(transient, { errorType: 'TRANSIENT' });
         }
 
         // Assess
-        expect(token.getRetryCount()).toBe(AWS_CALL_POLICY.maxAttempts - 1);
-        await expect(strategy.refreshRetryTokenForRetry(token, { errorType: 'THROTTLING' })).rejects.toThrow();
+        expect(throttled.getRetryCount()).toBe(AWS_CALL_POLICY.maxThrottledAttempts - 1);
+        await expect(strategy.refreshRetryTokenForRetry(throttled, { errorType: 'THROTTLING' })).rejects.toThrow();
+        expect(transient.getRetryCount()).toBe(AWS_CALL_POLICY.maxAttempts - 1);
+        await expect(strategy.refreshRetryTokenForRetry(transient, { errorType: 'TRANSIENT' })).rejects.toThrow();
       }
     });
   });
@@ -152,17 +160,18 @@ describe('throttling', () => {
       expect(finishedRecord(aws)).toMatchObject({ outcome: 'handled', status: 'COMPLETED' });
     });
 
-    it('a deregistration throttled on every attempt fails after the policy\'s attempts, recorded as retryable', async () => {
+    it('a deregistration throttled on every attempt fails after maxThrottledAttempts, recorded as retryable', async () => {
       // Prepare
       const event = terminateWarning();
-      const aws = worldFor(event);
+      // Pacing off: sixty attempts at ELBv2's 4 per second would take ten seconds of the test.
+      const aws = mockAws({ now: eventTimeOf(event) + 5_000, pacing: { 'elbv2-targets': 'off', 'elbv2-describe': 'off', 'ec2-describe': 'off', 'auto-scaling': 'off' } });
       const attempts = scriptElbv2(aws, (arn) => arn === ADMIN);
 
       // Act
       const failure = await responseFailure(aws.handler()(event));
 
       // Assess
-      expect(attempts.filter((arn) => arn === ADMIN)).toHaveLength(AWS_CALL_POLICY.maxAttempts);
+      expect(attempts.filter((arn) => arn === ADMIN)).toHaveLength(AWS_CALL_POLICY.maxThrottledAttempts);
       expect(failure.record.actions).toContainEqual(
         expect.objectContaining({
           target: ADMIN,
