@@ -30,7 +30,7 @@ const HANDLER_ENV = {
 };
 
 /** esbuild as CDK runs it: --bundle --target=node22 --platform=node --format=cjs --minify --sourcemap --sources-content=false, nothing external. */
-const AS_DEPLOYED: BuildOptions = {
+export const AS_DEPLOYED: BuildOptions = {
   bundle: true,
   platform: 'node',
   target: 'node22',

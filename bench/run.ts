@@ -1,5 +1,7 @@
 // `npm run bench`: runs every measurement once, against its own moto, and writes BENCHMARKS.md
 // from what it measured. Nothing here asserts a time: the numbers are reported, not judged.
+// `npm run bench -- wave` runs only section 5 (the wave, against the simulator; no moto) and
+// replaces that section of the existing BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,10 +21,18 @@ import {
 import { measureLatency, renderLatency, type LatencyResult } from './latency';
 import { ELBV2_DESCRIBE_PER_SECOND, fullScanCalls, measureScaling, renderScaling, type ScalingStep } from './scaling';
 import { isElbv2Describe, median, progress } from './support';
+import { measureWaveSection, renderWaveSection, type WaveSection } from './wave-run';
 
 const OUTPUT = path.join(REPO_ROOT, 'BENCHMARKS.md');
+const WAVE_HEADING = '## 5. A wave of simultaneous warnings (simulator)';
 
 async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  if (only.length > 0) {
+    const unknown = only.filter((name) => name !== 'wave');
+    if (unknown.length > 0) throw new Error(`unknown section(s): ${unknown.join(', ')}; known: wave`);
+    return waveOnly();
+  }
   const started = performance.now();
   const date = new Date();
   progress('bundling lambda/handler.ts and timing fresh processes (before the emulator starts)');
@@ -40,10 +50,12 @@ async function main(): Promise<void> {
     progress('3/4 scaling with target groups');
     const scaling = await measureScaling(emulator.endpoint);
     await emulator.reset();
-    progress('4/4 memory over many events in one process');
+    progress('4/5 memory over many events in one process');
     const heap = await measureHeap(emulator.endpoint, bundle);
+    progress('5/5 a wave of warnings against the simulator');
+    const wave = await measureWaveSection(progress);
 
-    const report = render(date, (performance.now() - started) / 1000, calls, latency, scaling, cold, heap);
+    const report = render(date, (performance.now() - started) / 1000, calls, latency, scaling, cold, heap, wave);
     fs.writeFileSync(OUTPUT, report);
     process.stdout.write(report);
     progress(`wrote ${path.relative(process.cwd(), OUTPUT)}`);
@@ -51,6 +63,28 @@ async function main(): Promise<void> {
     if (emulator) await stopHeld(emulator);
     fs.rmSync(bundle.dir, { recursive: true, force: true });
   }
+}
+
+/** Section 5 alone, written over that section of the existing report (or appended to it). */
+async function waveOnly(): Promise<void> {
+  const started = performance.now();
+  const date = new Date();
+  const wave = await measureWaveSection(progress);
+  const section = [
+    WAVE_HEADING,
+    '',
+    `Command: \`npm run bench -- wave\` (this section alone), ${((performance.now() - started) / 1000).toFixed(0)} s, ` +
+      `${date.toISOString()}, code ${run('git', ['describe', '--always', '--dirty'])}; the other sections are from the run named at the top.`,
+    '',
+    renderWaveSection(wave),
+    '',
+  ].join('\n');
+  const existing = fs.existsSync(OUTPUT) ? fs.readFileSync(OUTPUT, 'utf8') : '';
+  const at = existing.indexOf(WAVE_HEADING);
+  const report = at >= 0 ? existing.slice(0, at) + section : `${existing.trimEnd()}\n\n${section}`;
+  fs.writeFileSync(OUTPUT, report);
+  process.stdout.write(section);
+  progress(`wrote section 5 of ${path.relative(process.cwd(), OUTPUT)}`);
 }
 
 /**
@@ -77,6 +111,7 @@ function render(
   scaling: ScalingStep[],
   cold: ColdStartResult,
   heap: HeapResult,
+  wave: WaveSection,
 ): string {
   return [
     header(date, seconds),
@@ -117,6 +152,10 @@ function render(
     '',
     `Measured with Node ${process.version} on this machine; Lambda runs Node 22 on arm64 with its own CPU share, so ` +
       'the ratios carry over, the milliseconds do not.',
+    '',
+    WAVE_HEADING,
+    '',
+    renderWaveSection(wave),
     '',
   ].join('\n');
 }

@@ -100,6 +100,11 @@ export class Throttler {
     }
   }
 
+  /** Forgets the counts (not the buckets' tokens): a benchmark counts from its start. */
+  reset(): void {
+    for (const counts of [this.throttled, this.admitted]) for (const key of Object.keys(counts)) delete counts[key as ServerFamily];
+  }
+
   /** Throws the family's throttling error if its bucket is empty. */
   admit(family: ServerFamily): void {
     const bucket = this.buckets.get(family);
