@@ -74,8 +74,8 @@ export function renderWaveSection(section: WaveSection): string {
     '',
     renderWaves(waves),
     '',
-    '**What one thread cannot show.** Every container and the simulated AWS share one Node thread here (the CPU column of ' +
-      "the run is in the JSON the bench logs): the responder's own CPU per call (the SDK's middleware, marshalling) queues " +
+    '**What one thread cannot show.** Every container and the simulated AWS share one Node thread here: ' +
+      "the responder's own CPU per call (the SDK's middleware, marshalling) queues " +
       'behind every other container\'s. In Lambda each container has its own share (a third of a vCPU at 512 MB). Calls, ' +
       'throttles and who waits for which bucket are the model; milliseconds under heavy load are upper bounds.',
     '',
