@@ -1,6 +1,7 @@
 // How records look on a terminal (human) and to a script (one JSON object per line).
 import type { ActionResult, ResponseRecord } from '../lambda/core/model';
 import type { PlanStep } from '../lambda/dry-run/guard';
+import { observedSummary } from '../lambda/response/notifications';
 
 /** The JSON shape of `replay --json` and `history --json`: stable field names, nulls not omitted. */
 export function recordSummary(record: ResponseRecord & { deliveries?: number }): Record<string, unknown> {
@@ -29,6 +30,7 @@ export function recordSummary(record: ResponseRecord & { deliveries?: number }):
     notes: record.notes ?? [],
     ...(record.attempts && record.attempts.length > 1 ? { attempts: record.attempts } : {}),
     ...(record.dryRun ? { dryRun: true } : {}),
+    ...(record.mode ? { mode: record.mode } : {}),
     ...(record.deliveries ? { deliveries: record.deliveries } : {}),
   };
 }
@@ -65,7 +67,8 @@ function describeAction(a: ActionResult): string {
 }
 
 export function formatRecord(record: ResponseRecord & { deliveries?: number }): string {
-  const head = `${record.outcome.toUpperCase()}${record.dryRun ? ' (dry run)' : ''}  event ${record.eventId}  ${record.instanceId ?? '(no instance)'}${
+  const mode = record.dryRun ? ' (dry run)' : record.mode === 'observe' ? ' (observe mode)' : '';
+  const head = `${record.outcome.toUpperCase()}${mode}  event ${record.eventId}  ${record.instanceId ?? '(no instance)'}${
     record.instanceAction ? ` ${record.instanceAction}` : ''
   }${record.eventTime ? `  at ${record.eventTime}` : ''}`;
   const lines = [head];
@@ -79,6 +82,7 @@ export function formatRecord(record: ResponseRecord & { deliveries?: number }): 
   if (record.instanceType || record.availabilityZone) {
     lines.push(`  pool: ${record.instanceType ?? '?'} in ${record.availabilityZone ?? '?'}`);
   }
+  if (record.outcome === 'observed') lines.push(`  observe: would ${observedSummary(record)}; nothing was changed`);
   lines.push(...record.actions.map(describeAction));
   if (record.replacement) {
     const r = record.replacement;

@@ -41,6 +41,7 @@ import { EMULATOR_ACCOUNT, EMULATOR_CREDENTIALS, EMULATOR_REGION } from '../cli/
 import { REPO_ROOT, emulatorClientConfig, startEmulator, type Emulator } from './emulator';
 import { buildDemoFleet } from './fleet';
 import { MOTO_SKIPPED_RESOURCE_TYPES } from './moto-cloudformation-gaps';
+import { RESPONDER_ENV } from '../lambda/contract';
 
 const run = promisify(execFile);
 
@@ -211,12 +212,22 @@ async function logGroupRetention(ctx: Context, names: string[]): Promise<Map<str
 
 /** POWERTOOLS_LOG_LEVEL of each function, as Lambda reports its configuration. */
 async function logLevels(ctx: Context, functions: string[]): Promise<(string | undefined)[]> {
-  return Promise.all(
-    functions.map(async (name) => {
-      const config = await ctx.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
-      return config.Environment?.Variables?.POWERTOOLS_LOG_LEVEL;
-    }),
-  );
+  return Promise.all(functions.map((name) => variableOf(ctx, name, 'POWERTOOLS_LOG_LEVEL')));
+}
+
+async function variableOf(ctx: Context, functionName: string, variable: string): Promise<string | undefined> {
+  const config = await ctx.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }));
+  return config.Environment?.Variables?.[variable];
+}
+
+/** The mode as the stack's ResponseMode output and the responder's RESPONSE_MODE say; both must agree with `expected`. */
+async function checkMode(ctx: Context, expected: 'observe' | 'act'): Promise<void> {
+  const stack = await describeStack(ctx);
+  const output = stack ? outputsOf(stack) : {};
+  const responder = output.ResponderFunctionName;
+  check(output.ResponseMode === expected, `ResponseMode output is ${output.ResponseMode ?? 'absent'}, expected ${expected}`);
+  const variable = responder ? await variableOf(ctx, responder, RESPONDER_ENV.mode) : undefined;
+  check(variable === expected, `the responder's ${RESPONDER_ENV.mode} is ${variable ?? 'unset'}, expected ${expected}`);
 }
 
 async function deployAndCheck(ctx: Context): Promise<Deployed> {
@@ -246,8 +257,9 @@ async function deployAndCheck(ctx: Context): Promise<Deployed> {
   check(retention.size === 2, `log groups missing in CloudWatch Logs: ${JSON.stringify(logGroups)}`);
   const levels = await logLevels(ctx, functions);
   check(levels.every((l) => l === 'INFO'), `the functions' log levels are ${JSON.stringify(levels)}, expected INFO`);
+  await checkMode(ctx, 'observe');
   check(outputs.ResponderFunctionName && functions.includes(outputs.ResponderFunctionName), 'ResponderFunctionName is not a function of the stack');
-  ok(`table ${table} ACTIVE in DynamoDB; both log groups in CloudWatch Logs; both functions in Lambda`);
+  ok(`table ${table} ACTIVE in DynamoDB; both log groups in CloudWatch Logs; both functions in Lambda; mode observe`);
   return deployed;
 }
 
@@ -294,8 +306,11 @@ async function replayThroughOutputs(ctx: Context): Promise<void> {
 }
 
 async function updateAndCheck(ctx: Context, functions: string[]): Promise<void> {
-  step(`update: -c spotResponder:logLevel=${UPDATED_LOG_LEVEL}, cdk deploy again`);
-  await cdk(ctx, deployArgs(ctx, ['--no-previous-parameters', '-c', `spotResponder:logLevel=${UPDATED_LOG_LEVEL}`]));
+  step(`update: -c spotResponder:mode=act -c spotResponder:logLevel=${UPDATED_LOG_LEVEL}, cdk deploy again`);
+  await cdk(
+    ctx,
+    deployArgs(ctx, ['--no-previous-parameters', '-c', 'spotResponder:mode=act', '-c', `spotResponder:logLevel=${UPDATED_LOG_LEVEL}`]),
+  );
   const stack = await describeStack(ctx);
   check(stack?.StackStatus === 'UPDATE_COMPLETE', `stack status ${stack?.StackStatus ?? 'absent'}, expected UPDATE_COMPLETE`);
   const after = await checkResources(ctx, 'UPDATE_COMPLETE');
@@ -308,7 +323,8 @@ async function updateAndCheck(ctx: Context, functions: string[]): Promise<void> 
     levels.every((l) => l === UPDATED_LOG_LEVEL),
     `the functions' log levels after the update are ${JSON.stringify(levels)}, expected ${UPDATED_LOG_LEVEL}`,
   );
-  ok(`UPDATE_COMPLETE; both functions now log at ${UPDATED_LOG_LEVEL}`);
+  await checkMode(ctx, 'act');
+  ok(`UPDATE_COMPLETE; both functions now log at ${UPDATED_LOG_LEVEL}; mode act`);
 }
 
 async function destroyAndCheck(ctx: Context, table: string, logGroups: string[]): Promise<void> {

@@ -8,15 +8,17 @@ import {
   INDEX_REFRESHER_ENV,
   REBALANCE_ACTIONS,
   RESPONDER_ENV,
+  RESPONSE_MODES,
   SIGNALS_ENV,
   TAG_MODES,
   type RebalanceAction,
+  type ResponseMode,
   type TagMode,
 } from './contract';
 import { parsePacing, type PacingConfig } from './aws/pacing';
 
 // The responder's behaviour types name these; they are read here, so they are offered here too.
-export type { RebalanceAction, TagMode };
+export type { RebalanceAction, ResponseMode, TagMode };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -99,6 +101,8 @@ export interface ResponderConfig {
   acceptedAccounts: string[] | '*';
   acceptedRegions: string[] | '*';
   recordRetentionDays: number;
+  /** observe: plan and record, change nothing in the fleet; act: act. */
+  mode: ResponseMode;
   /** record (default): a rebalance recommendation is only recorded; replace: act on it early. */
   rebalanceAction: RebalanceAction;
   tagPolicy: TagPolicy;
@@ -124,6 +128,7 @@ export function loadResponderConfig(env: Env = process.env): ResponderConfig {
     acceptedAccounts: allowList(env, RESPONDER_ENV.acceptedAccounts),
     acceptedRegions: allowList(env, RESPONDER_ENV.acceptedRegions),
     recordRetentionDays: positiveInt(env, RESPONDER_ENV.recordRetentionDays, DEFAULTS.recordRetentionDays),
+    mode: oneOf(env, RESPONDER_ENV.mode, RESPONSE_MODES, DEFAULTS.mode),
     rebalanceAction: oneOf(env, RESPONDER_ENV.rebalanceAction, REBALANCE_ACTIONS, DEFAULTS.rebalanceAction),
     tagPolicy: {
       mode: oneOf(env, RESPONDER_ENV.tagMode, TAG_MODES, DEFAULTS.tagMode),

@@ -12,6 +12,14 @@ export type RebalanceAction = (typeof REBALANCE_ACTIONS)[number];
 export const TAG_MODES = ['opt-out', 'opt-in'] as const;
 export type TagMode = (typeof TAG_MODES)[number];
 
+/**
+ * `observe`: claim, look up, plan and record what the responder would do, and change nothing in
+ * the fleet (every mutating call is answered 'planned', unsent; the role has no permission to
+ * make one). `act`: do it.
+ */
+export const RESPONSE_MODES = ['observe', 'act'] as const;
+export type ResponseMode = (typeof RESPONSE_MODES)[number];
+
 /** The log levels the functions' Powertools logger takes (POWERTOOLS_LOG_LEVEL). */
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -26,6 +34,8 @@ export const RESPONDER_ENV = {
   acceptedRegions: 'ACCEPTED_REGIONS',
   /** Days (whole, positive) an event record lives before DynamoDB's TTL removes it. */
   recordRetentionDays: 'RECORD_RETENTION_DAYS',
+  /** One of RESPONSE_MODES. */
+  mode: 'RESPONSE_MODE',
   /** One of REBALANCE_ACTIONS. */
   rebalanceAction: 'REBALANCE_ACTION',
   /** One of TAG_MODES. */
@@ -90,6 +100,11 @@ export const DEFAULTS = {
   indexRefreshMinutes: 5,
   /** The account's ELBv2 Describe bucket refills at about 10 per second; 4 leaves the rest to others. */
   indexDescribeCallsPerSecond: 4,
+  /**
+   * A new deployment only observes (records what it would do, changes nothing) until it is told
+   * to act: on the first day nobody knows yet which groups it would touch. See the README's Deploy.
+   */
+  mode: 'observe',
   /** A rebalance recommendation is only recorded: it is often a false alarm, and replacing costs. */
   rebalanceAction: 'record',
   /** Every instance is managed unless tagged off, so installing the responder is enough. */
@@ -149,7 +164,7 @@ export const METRICS = {
 } as const;
 
 /** Every response outcome, as the metrics' `outcome` dimension spells it. */
-export const OUTCOMES = ['handled', 'duplicate', 'skipped', 'rejected', 'failed', 'in-progress', 'abandoned'] as const;
+export const OUTCOMES = ['handled', 'observed', 'duplicate', 'skipped', 'rejected', 'failed', 'in-progress', 'abandoned'] as const;
 
 /** Every skip kind, as the metrics' `skipKind` dimension spells it (see core/model.ts SkipKind). */
 export const SKIP_KINDS = [

@@ -24,6 +24,7 @@ export const handler = makeHandler({
       ecsClusters: config.ecsClusters,
       notificationTopicArn: config.notificationTopicArn,
       indexRefreshMinutes: config.indexRefreshMinutes,
+      mode: config.mode,
     },
     powertoolsLog(),
   ),

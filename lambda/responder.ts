@@ -113,7 +113,7 @@ async function answerBatch(raws: readonly unknown[], deps: ResponderDeps): Promi
   raws.forEach((raw, index) => {
     const parsed = parseEvent(raw, deps.policy);
     if (!parsed.ok) {
-      const record = rejectedRecord(parsed.rejection, receivedAt, now());
+      const record = inMode(rejectedRecord(parsed.rejection, receivedAt, now()), deps);
       deps.log.warn('event rejected', { eventId: record.eventId, reason: record.reason, kind: parsed.rejection.kind });
       rejected.push(settle(index, record, async () => (await deps.store.recordUnclaimed(record), record)));
       return;
@@ -176,7 +176,7 @@ async function respondToNotices(notices: readonly Notice[], deps: ResponderDeps,
     return {
       ...notice,
       window,
-      base: baseRecord(notice.signal, receivedAt, window.deadline),
+      base: inMode(baseRecord(notice.signal, receivedAt, window.deadline), deps),
       early,
       keys: {
         eventId: notice.signal.eventId,
@@ -433,6 +433,11 @@ async function checkIndexedGroups(
     });
   }
   return checked;
+}
+
+/** In observe mode every record says so, whatever its outcome (a skip would have been one in act mode too). */
+function inMode(record: ResponseRecord, deps: ResponderDeps): ResponseRecord {
+  return deps.mode === 'observe' ? { ...record, mode: 'observe' } : record;
 }
 
 function run(flight: InFlight, plan: ActPlan): PlanRun {

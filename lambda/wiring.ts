@@ -1,6 +1,7 @@
 // Real adapters behind the ports of the responder and of the index refresher. The Lambda and
 // the CLI build their dependencies here, from one set of SDK clients, so both run the same
-// code path.
+// code path. Observe mode is wired here too: the same adapters for every read and for the
+// records table, the dry run's planned stand-ins for every fleet mutation.
 import { AutoScalingAdapter } from './aws/auto-scaling';
 import type { AwsClients } from './aws/clients';
 import { Ec2Adapter } from './aws/ec2';
@@ -9,7 +10,9 @@ import { DynamoEventStore } from './aws/store/event-store';
 import { LoadBalancingAdapter } from './aws/load-balancing';
 import { SnsNotifier } from './aws/sns-notifier';
 import { DynamoTargetIndex } from './aws/target-index';
-import { DEFAULTS } from './contract';
+import { DEFAULTS, type ResponseMode } from './contract';
+import { SERVICE, installGuard } from './dry-run/guard';
+import { PlannedAutoScaling, PlannedEcs, PlannedLoadBalancing, type PlanSink } from './dry-run/planned-adapters';
 import type { AcceptPolicy } from './events';
 import type { IndexRefresherDeps } from './index-refresher';
 import type { Log } from './log';
@@ -30,19 +33,39 @@ export interface ResponderSettings {
   ecsClusters?: string[];
   /** SNS topic for handled interruptions and failures; none: no notifications. */
   notificationTopicArn?: string;
+  /**
+   * observe: claim, look up, plan and record, and change nothing in the fleet. Default act: the
+   * CLI's replay against an emulator, tests; the Lambda passes its configured RESPONSE_MODE.
+   */
+  mode?: ResponseMode;
 }
 
-/** The responder's ports on real AWS: one adapter per service over `clients`, the store and index on `settings.tableName`. */
+/**
+ * The responder's ports on real AWS: one adapter per service over `clients`, the store and index
+ * on `settings.tableName`. In observe mode (`settings.mode`) the fleet's mutating methods are the
+ * dry run's planned stand-ins (each call not sent is logged with its input, and answered
+ * 'planned'), and the EC2, Auto Scaling, ELBv2 and ECS clients are made to refuse any
+ * mutation for good (the dry run's guard middleware), so not even a bug can change the fleet;
+ * the store and index write the table as in act mode: the claims and records are the history.
+ */
 export function createResponderDeps(
   clients: AwsClients,
   settings: ResponderSettings,
   log: Log,
   now?: () => number,
 ): ResponderDeps {
+  const observe = settings.mode === 'observe';
+  if (observe) {
+    for (const key of ['ec2', 'autoScaling', 'elbv2', 'ecs'] as const) installGuard(clients[key], SERVICE[key]);
+  }
+  const ecs =
+    settings.ecsClusters && settings.ecsClusters.length > 0 ? new EcsAdapter(clients.ecs, settings.ecsClusters) : undefined;
+  const autoScaling = new AutoScalingAdapter(clients.autoScaling);
+  const notSent = observeLog(log);
   return {
     ec2: new Ec2Adapter(clients.ec2),
-    autoScaling: new AutoScalingAdapter(clients.autoScaling),
-    loadBalancing: new LoadBalancingAdapter(clients.elbv2),
+    autoScaling: observe ? new PlannedAutoScaling(autoScaling, notSent) : autoScaling,
+    loadBalancing: observe ? new PlannedLoadBalancing(notSent) : new LoadBalancingAdapter(clients.elbv2),
     targetIndex: new DynamoTargetIndex({
       client: clients.dynamo,
       tableName: settings.tableName,
@@ -55,15 +78,19 @@ export function createResponderDeps(
       retentionDays: settings.recordRetentionDays,
       ...(now ? { now: () => new Date(now()) } : {}),
     }),
-    ...(settings.ecsClusters && settings.ecsClusters.length > 0
-      ? { ecs: new EcsAdapter(clients.ecs, settings.ecsClusters) }
-      : {}),
+    ...(ecs ? { ecs: observe ? new PlannedEcs(ecs, notSent) : ecs } : {}),
     ...(settings.notificationTopicArn ? { notifier: SnsNotifier.forTopic(settings.notificationTopicArn) } : {}),
     policy: settings.policy,
     behaviour: settings.behaviour ?? DEFAULT_BEHAVIOUR,
     log,
     ...(now ? { now } : {}),
+    ...(observe ? { mode: 'observe' as const } : {}),
   };
+}
+
+/** Observe mode's sink: one INFO line per call that was not sent, with the input it would have had. */
+function observeLog(log: Log): PlanSink {
+  return { write: (service, command, input) => log.info('observe mode: not sent', { service, command, input }) };
 }
 
 export interface IndexRefresherSettings {

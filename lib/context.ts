@@ -5,7 +5,15 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Node } from 'constructs';
-import { REBALANCE_ACTIONS, TAG_MODES, type LogLevel, type RebalanceAction, type TagMode } from '../lambda/contract';
+import {
+  REBALANCE_ACTIONS,
+  RESPONSE_MODES,
+  TAG_MODES,
+  type LogLevel,
+  type RebalanceAction,
+  type ResponseMode,
+  type TagMode,
+} from '../lambda/contract';
 import { MIN_NODE_MAJOR } from './defaults';
 import { PERMISSION_SCOPES, type PermissionScope } from './permissions';
 import { SpotResponderStackProps } from './spot-responder-stack';
@@ -39,6 +47,8 @@ export const CONTEXT_KEYS = {
   autoScalingGroupNames: 'spotResponder:autoScalingGroupNames',
   /** Target group names (IAM wildcards allowed) the responder may deregister from. Default `["*"]`. */
   targetGroupNames: 'spotResponder:targetGroupNames',
+  /** `"observe"` (plan and record, change nothing) or `"act"`. Default observe. */
+  mode: 'spotResponder:mode',
   /** What a rebalance recommendation triggers: `"record"` or `"replace"`. Default record. */
   rebalanceAction: 'spotResponder:rebalanceAction',
   /** `"opt-out"` (act unless the tag says off) or `"opt-in"` (act only if it says on). Default opt-out. */
@@ -151,6 +161,7 @@ export function readSpotResponderContext(node: Node): SpotResponderAppConfig {
     get(CONTEXT_KEYS.rebalanceAction),
     REBALANCE_ACTIONS,
   );
+  const mode = oneOf<ResponseMode>(CONTEXT_KEYS.mode, get(CONTEXT_KEYS.mode), RESPONSE_MODES);
   const tagMode = oneOf<TagMode>(CONTEXT_KEYS.tagMode, get(CONTEXT_KEYS.tagMode), TAG_MODES);
   const permissionScope = oneOf<PermissionScope>(CONTEXT_KEYS.permissionScope, get(CONTEXT_KEYS.permissionScope), PERMISSION_SCOPES);
   // Not get(): an empty tag key is a mistake to report, not "unset".
@@ -178,6 +189,7 @@ export function readSpotResponderContext(node: Node): SpotResponderAppConfig {
     stackProps: {
       alarmEmail,
       responder: {
+        mode,
         acceptedAccounts,
         acceptedRegions,
         autoScalingGroupNames,

@@ -11,6 +11,13 @@ export const NOTICE = Duration.minutes(2);
 
 /** The defaults of SpotResponderProps (each documented on its prop). */
 export const SPOT_RESPONDER_DEFAULTS = {
+  /**
+   * Observe until told to act: with the opt-out tag mode and every group in scope, a responder
+   * that acted from its first deployment would change every Spot group of the region before
+   * anyone has seen what it does. Synth warns while `mode` is unset, so an upgrade from a
+   * version that always acted cannot go quiet unnoticed.
+   */
+  mode: DEFAULTS.mode,
   /** Any group of the stack's account and region: the tag mode, not IAM, decides which are managed. */
   autoScalingGroupNames: ['*'],
   /** Any target group of the stack's account and region, for the same reason. */

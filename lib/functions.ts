@@ -20,6 +20,7 @@ export function responderEnvironment(config: ResolvedSpotResponderProps, tableNa
     [RESPONDER_ENV.acceptedAccounts]: allowListEnv(config.acceptedAccounts),
     [RESPONDER_ENV.acceptedRegions]: allowListEnv(config.acceptedRegions),
     [RESPONDER_ENV.recordRetentionDays]: String(config.recordRetentionDays),
+    [RESPONDER_ENV.mode]: config.mode,
     [RESPONDER_ENV.rebalanceAction]: config.rebalanceAction,
     [RESPONDER_ENV.tagMode]: config.tagMode,
     [RESPONDER_ENV.tagKey]: config.tagKey,

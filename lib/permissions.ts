@@ -5,6 +5,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import type { ResponseMode } from '../lambda/contract';
 import { autoScalingGroupResourceName, targetGroupResourceName } from '../lambda/core/scope';
 import { acknowledge, wildcardResourceFinding } from './nag';
 import { TAG_ON_VALUES } from '../lambda/core/plan';
@@ -27,6 +28,8 @@ export interface ResponderPermissionsProps {
   readonly permissionScope: PermissionScope;
   /** The tag key tagMode reads, and 'tagged' requires. */
   readonly tagKey: string;
+  /** observe: only the reads and the table; no statement that could change the fleet. */
+  readonly mode: ResponseMode;
 }
 
 /** How far the responder's mutating permissions reach: by name (default) or by name and opt-in tag. */
@@ -36,10 +39,12 @@ export type PermissionScope = (typeof PERMISSION_SCOPES)[number];
 /**
  * The responder's role: describe the fleet, detach from (or terminate in) the named Auto
  * Scaling groups, deregister from the named target groups, drain in the named ECS clusters,
- * and read and write the records table.
+ * and read and write the records table. In observe mode only the reads and the table: the
+ * mutating statements are left out, so IAM refuses a mutation even if the code tried one.
  */
 export function grantResponderPermissions(scope: Construct, role: iam.IRole, props: ResponderPermissionsProps): void {
   const stack = Stack.of(scope);
+  const act = props.mode === 'act';
   role.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: 'DescribeFleet',
@@ -69,19 +74,21 @@ export function grantResponderPermissions(scope: Construct, role: iam.IRole, pro
     props.permissionScope === 'tagged'
       ? { StringEqualsIgnoreCase: { [`aws:ResourceTag/${props.tagKey}`]: [...TAG_ON_VALUES] } }
       : undefined;
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({ sid: 'DetachInstances', actions: ['autoscaling:DetachInstances'], resources: groupArns, conditions }),
-  );
-  // The path taken instead of a detach when the group has terminating lifecycle hooks: the
-  // group still launches a replacement, and the user's hooks run. Same groups, never "*".
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'TerminateInstanceInGroup',
-      actions: ['autoscaling:TerminateInstanceInAutoScalingGroup'],
-      resources: groupArns,
-      conditions,
-    }),
-  );
+  if (act) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'DetachInstances', actions: ['autoscaling:DetachInstances'], resources: groupArns, conditions }),
+    );
+    // The path taken instead of a detach when the group has terminating lifecycle hooks: the
+    // group still launches a replacement, and the user's hooks run. Same groups, never "*".
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TerminateInstanceInGroup',
+        actions: ['autoscaling:TerminateInstanceInAutoScalingGroup'],
+        resources: groupArns,
+        conditions,
+      }),
+    );
+  }
   const targetGroupArns = props.targetGroupNames.map((name) =>
     stack.formatArn({
       service: 'elasticloadbalancing',
@@ -90,15 +97,17 @@ export function grantResponderPermissions(scope: Construct, role: iam.IRole, pro
       arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
     }),
   );
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'DeregisterTargets',
-      actions: ['elasticloadbalancing:DeregisterTargets'],
-      resources: targetGroupArns,
-      conditions,
-    }),
-  );
-  const containerInstanceArns = grantEcsDraining(stack, role, props.ecsClusters);
+  if (act) {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'DeregisterTargets',
+        actions: ['elasticloadbalancing:DeregisterTargets'],
+        resources: targetGroupArns,
+        conditions,
+      }),
+    );
+  }
+  const containerInstanceArns = grantEcsDraining(stack, role, props.ecsClusters, act);
   grantRecordsReadWrite(props.table, role, props.tableEncryptionKey, RESPONDER_TABLE_ACTIONS);
 
   acknowledge(
@@ -109,13 +118,15 @@ export function grantResponderPermissions(scope: Construct, role: iam.IRole, pro
       'tracing adds; they are the only actions on "*".',
     'AwsSolutions-IAM5[Resource::*]',
   );
-  acknowledge(
-    role,
-    'DetachInstances and TerminateInstanceInAutoScalingGroup are limited to Auto Scaling group ARNs ' +
-      'of this account and region. The group id in such an ARN is a generated UUID, so it must be a ' +
-      'wildcard; the group name is the autoScalingGroupNames prop ("*" unless the deployer narrows it).',
-    ...groupArns.map((arn) => wildcardResourceFinding(scope, arn)),
-  );
+  if (act) {
+    acknowledge(
+      role,
+      'DetachInstances and TerminateInstanceInAutoScalingGroup are limited to Auto Scaling group ARNs ' +
+        'of this account and region. The group id in such an ARN is a generated UUID, so it must be a ' +
+        'wildcard; the group name is the autoScalingGroupNames prop ("*" unless the deployer narrows it).',
+      ...groupArns.map((arn) => wildcardResourceFinding(scope, arn)),
+    );
+  }
   if (containerInstanceArns.length > 0) {
     acknowledge(
       role,
@@ -125,13 +136,15 @@ export function grantResponderPermissions(scope: Construct, role: iam.IRole, pro
       ...containerInstanceArns.map((arn) => wildcardResourceFinding(scope, arn)),
     );
   }
-  acknowledge(
-    role,
-    'DeregisterTargets is limited to target group ARNs of this account and region. The last ARN ' +
-      'segment is a generated id, so it must be a wildcard; the name is the targetGroupNames prop ' +
-      '("*" unless the deployer narrows it).',
-    ...targetGroupArns.map((arn) => wildcardResourceFinding(scope, arn)),
-  );
+  if (act) {
+    acknowledge(
+      role,
+      'DeregisterTargets is limited to target group ARNs of this account and region. The last ARN ' +
+        'segment is a generated id, so it must be a wildcard; the name is the targetGroupNames prop ' +
+        '("*" unless the deployer narrows it).',
+      ...targetGroupArns.map((arn) => wildcardResourceFinding(scope, arn)),
+    );
+  }
 }
 
 export interface IndexRefresherPermissionsProps {
@@ -175,10 +188,11 @@ export function grantIndexRefresherPermissions(role: iam.IRole, props: IndexRefr
  * `ecs:cluster` condition key. Both scopes are used for those two: the ARN covers the long
  * ARN format, the only one ECS issues now, and the condition is the check AWS documents for
  * these actions whatever the format (it is also what CDK's own ECS drain hook relies on).
- * The adapter must therefore always name the cluster in those calls.
+ * The adapter must therefore always name the cluster in those calls. Without `drain` (observe
+ * mode), UpdateContainerInstancesState is left out.
  * @returns the wildcard container-instance ARNs, for their nag acknowledgement
  */
-function grantEcsDraining(stack: Stack, role: iam.IRole, clusters: readonly string[]): string[] {
+function grantEcsDraining(stack: Stack, role: iam.IRole, clusters: readonly string[], drain: boolean): string[] {
   if (clusters.length === 0) return [];
   const clusterArns = clusters.map((cluster) =>
     isClusterArn(cluster) ? cluster : stack.formatArn({ service: 'ecs', resource: 'cluster', resourceName: cluster }),
@@ -205,7 +219,8 @@ function grantEcsDraining(stack: Stack, role: iam.IRole, clusters: readonly stri
   role.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: 'DrainContainerInstances',
-      actions: ['ecs:DescribeContainerInstances', 'ecs:UpdateContainerInstancesState'],
+      // Observe mode finds the container instance (to plan its drain) but may not drain it.
+      actions: ['ecs:DescribeContainerInstances', ...(drain ? ['ecs:UpdateContainerInstancesState'] : [])],
       resources: containerInstanceArns,
       conditions: { ArnEquals: { 'ecs:cluster': clusterArns } },
     }),

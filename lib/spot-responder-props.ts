@@ -8,7 +8,15 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { PERMISSION_SCOPES, type PermissionScope } from './permissions';
-import { REBALANCE_ACTIONS, TAG_MODES, type LogLevel, type RebalanceAction, type TagMode } from '../lambda/contract';
+import {
+  REBALANCE_ACTIONS,
+  RESPONSE_MODES,
+  TAG_MODES,
+  type LogLevel,
+  type RebalanceAction,
+  type ResponseMode,
+  type TagMode,
+} from '../lambda/contract';
 import { MIN_NODE_MAJOR, SPOT_RESPONDER_DEFAULTS, WARNING_BUFFER } from './defaults';
 import type { SpotDrillProps } from './drill';
 import {
@@ -28,6 +36,16 @@ import {
 } from './validation';
 
 export interface SpotResponderProps {
+  /**
+   * `'observe'`: on every warning the responder claims, looks up, plans and records what it
+   * would do (`spot-responder history` shows it: outcome `observed`, actions `planned`) and
+   * changes nothing; its role has no permission to deregister, detach, terminate or drain.
+   * `'act'`: it does it. Start with `'observe'`, read the history, then narrow with `tagMode`
+   * `'opt-in'` and switch to `'act'` (README: Deploy).
+   * @default 'observe' - and synth warns (`spot-responder:mode-defaulted`) until it is set
+   */
+  readonly mode?: ResponseMode;
+
   /**
    * Accounts whose interruption warnings the responder acts on; `'*'` accepts any account.
    * Events from other accounts are rejected by the handler. The function's role can act only
@@ -236,6 +254,9 @@ export interface SpotResponderProps {
 
 /** SpotResponderProps with every default applied and every value checked. */
 export interface ResolvedSpotResponderProps {
+  readonly mode: ResponseMode;
+  /** The deployer left `mode` unset (the construct warns at synth). */
+  readonly modeDefaulted: boolean;
   readonly acceptedAccounts: string[] | '*';
   readonly acceptedRegions: string[] | '*';
   readonly autoScalingGroupNames: string[];
@@ -271,6 +292,8 @@ export interface ResolvedSpotResponderProps {
 export function resolveSpotResponderProps(stack: Stack, props: SpotResponderProps): ResolvedSpotResponderProps {
   const defaults = SPOT_RESPONDER_DEFAULTS;
   const resolved = {
+    mode: props.mode ?? defaults.mode,
+    modeDefaulted: props.mode === undefined,
     acceptedAccounts: props.acceptedAccounts ?? [stack.account],
     acceptedRegions: props.acceptedRegions ?? [stack.region],
     autoScalingGroupNames: props.autoScalingGroupNames ?? [...defaults.autoScalingGroupNames],
@@ -301,6 +324,7 @@ export function resolveSpotResponderProps(stack: Stack, props: SpotResponderProp
   checkIntegerInRange('SpotResponderProps.recordRetentionDays', resolved.recordRetentionDays, 1, 3650);
   checkIntegerInRange('SpotResponderProps.indexDescribeCallsPerSecond', resolved.indexDescribeCallsPerSecond, 1, 10);
   checkLogLevel('SpotResponderProps.logLevel', resolved.logLevel);
+  checkOneOf('SpotResponderProps.mode', resolved.mode, RESPONSE_MODES);
   checkOneOf('SpotResponderProps.rebalanceAction', resolved.rebalanceAction, REBALANCE_ACTIONS);
   checkOneOf('SpotResponderProps.tagMode', resolved.tagMode, TAG_MODES);
   checkOneOf('SpotResponderProps.permissionScope', resolved.permissionScope, PERMISSION_SCOPES);

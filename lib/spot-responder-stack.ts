@@ -56,6 +56,10 @@ export class SpotResponderStack extends Stack {
       value: this.responder.deadLetterQueue.queueUrl,
       description: 'events that could not be delivered or handled',
     });
+    new CfnOutput(this, 'ResponseMode', {
+      value: this.responder.mode,
+      description: "observe: records what it would do and changes nothing; act: acts (context spotResponder:mode)",
+    });
     new CfnOutput(this, 'ResponderFunctionName', {
       value: this.responder.responderFunction.functionName,
       description: 'the responder Lambda (structured JSON logs)',

@@ -1,6 +1,6 @@
 // The SpotResponder construct: the architecture of the README, wired from one small piece
 // per concern. Defaults and their reasons live in defaults.ts; each piece in its own file.
-import { CfnOutput, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -8,6 +8,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { ResponseMode } from '../lambda/contract';
 import { createAlarms } from './alarms';
 import { createDashboard } from './dashboard';
 import { SpotDrill } from './drill';
@@ -39,6 +40,9 @@ export const SINGLETON_EXPORT_NAME = 'spot-responder:table';
 
 export type { SpotResponderProps } from './spot-responder-props';
 
+/** The id of the synth warning while `mode` is unset (acknowledge it with Annotations.acknowledgeWarning). */
+export const MODE_DEFAULTED_WARNING = 'spot-responder:mode-defaulted';
+
 /**
  * Handles the Spot interruption lifecycle. On an interruption warning (and, if configured, a
  * rebalance recommendation) the responder deregisters the instance from its target groups,
@@ -54,6 +58,8 @@ export type { SpotResponderProps } from './spot-responder-props';
  * handle, after each queue's receive count, in that queue's own dead-letter queue.
  */
 export class SpotResponder extends Construct {
+  /** `observe`: records what it would do and changes nothing; `act`: acts. */
+  public readonly mode: ResponseMode;
   public readonly table: dynamodb.Table;
   public readonly responderFunction: ResponderFunction;
   public readonly indexRefresherFunction: ResponderFunction;
@@ -103,6 +109,17 @@ export class SpotResponder extends Construct {
     super(scope, id);
     const config = resolveSpotResponderProps(Stack.of(this), props);
     refuseSecondResponder(this);
+    this.mode = config.mode;
+    if (config.modeDefaulted) {
+      // Loud, not silent: an app upgraded from a version that always acted would otherwise stop
+      // acting unnoticed. Setting `mode` (either value) or acknowledging the id silences it.
+      Annotations.of(this).addWarningV2(
+        MODE_DEFAULTED_WARNING,
+        `mode is not set, so this responder only OBSERVES: it records what it would do on each Spot ` +
+          `interruption and changes nothing. Set mode: 'act' (context spotResponder:mode=act) to act, ` +
+          `or mode: 'observe' to keep observing without this warning.`,
+      );
+    }
 
     // EC2 events -> rules -> queues -> responder in batches -> AWS calls and a record in the
     // table; what EventBridge cannot deliver -> DLQ; what the responder fails -> each queue's DLQ.
@@ -141,6 +158,7 @@ export class SpotResponder extends Construct {
       ecsClusters: config.ecsClusters,
       permissionScope: config.permissionScope,
       tagKey: config.tagKey,
+      mode: config.mode,
     });
 
     // Schedule (and deploy) -> index refresher -> the target index in the table.

@@ -81,7 +81,7 @@ export function attemptSummary(a: AttemptRecord): AttemptSummary {
  * - detached, autoScalingGroup, lifecycleState: from the attempt that detached (else the latest
  *   that named a group); replacement: the latest attempt that saw one; instanceType and
  *   availabilityZone: the latest attempt that read them; timeline: every milestone;
- * - outcome: decided over the merged actions when any attempt acted (handled or failed), else
+ * - outcome: decided over the merged actions when any attempt acted (handled, observed or failed), else
  *   the latest attempt's; reason, skipKind and duplicateOf follow the outcome;
  * - receivedAt from the first attempt, finishedAt and msLeftAtFinish from the latest.
  * Throws RangeError when given no attempt.
@@ -94,7 +94,7 @@ export function mergeAttempts(attempts: readonly AttemptRecord[]): ResponseRecor
   const { attempt: _n, claimToken: _t, ...lastRecord } = last;
   if (attempts.length === 1) return { ...lastRecord, attempts: summaries };
 
-  const acting = attempts.filter((a) => a.outcome === 'handled' || a.outcome === 'failed');
+  const acting = attempts.filter((a) => a.outcome === 'handled' || a.outcome === 'observed' || a.outcome === 'failed');
   const actions = mergeActions(acting.length > 0 ? acting : attempts);
   const detacher = [...attempts].reverse().find((a) => a.detached);
   const grouped = detacher ?? [...attempts].reverse().find((a) => a.autoScalingGroup);

@@ -282,6 +282,7 @@ export function unclaimedStatus(outcome: Outcome): ClaimStatus {
     case 'failed':
       return CLAIM_STATUS.failed;
     case 'handled':
+    case 'observed':
       return CLAIM_STATUS.completed;
     case 'in-progress':
     case 'abandoned':

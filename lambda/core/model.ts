@@ -51,11 +51,12 @@ export type Ec2Signal = SpotWarning | RebalanceRecommendation | InstanceStateCha
 export type InterruptionNotice = SpotWarning | RebalanceRecommendation;
 
 /**
- * What became of an event. 'in-progress' and 'abandoned' are never written as an outcome: history
+ * What became of an event. 'observed': a response in observe mode that would have acted; every
+ * mutating call it planned is recorded with result 'planned', none was sent. 'in-progress' and 'abandoned' are never written as an outcome: history
  * reads them off an open claim (core/claims.ts: claimState), one whose holder still works and one
  * whose holder died before recording (the next delivery takes over).
  */
-export type Outcome = 'handled' | 'duplicate' | 'skipped' | 'rejected' | 'failed' | 'in-progress' | 'abandoned';
+export type Outcome = 'handled' | 'observed' | 'duplicate' | 'skipped' | 'rejected' | 'failed' | 'in-progress' | 'abandoned';
 
 /**
  * Why a response did nothing, as a closed set beside the free-text reason (as RejectionKind is
@@ -205,7 +206,7 @@ export type DetachDecision =
  * lifecycle hook, so the user's hook still runs. ecs-drain: UpdateContainerInstancesState.
  */
 export type ActionKind = 'lookup' | 'deregister' | 'detach' | 'terminate-in-group' | 'ecs-drain';
-/** planned: a dry run's stand-in for a mutation it did not make. */
+/** planned: a mutation planned and not made (observe mode, or a dry run's stand-in). */
 export type ActionResultKind = 'ok' | 'not-registered' | 'skipped' | 'failed' | 'planned';
 
 export interface ActionResult {
@@ -258,6 +259,11 @@ export interface ResponseRecord {
   receivedAt: string;
   finishedAt: string;
   dryRun?: boolean;
+  /**
+   * 'observe' on every record a responder in observe mode wrote: it changed nothing in the
+   * fleet, its actions say what it would have done ('planned'). Absent: the responder acted.
+   */
+  mode?: 'observe';
   /** The replacement instance Auto Scaling launched, once seen. */
   replacement?: {
     instanceId: string;

@@ -96,7 +96,11 @@ export function decideDetach(membership: AsgMembership | null): DetachDecision {
   return { detach: true, groupName: membership.groupName };
 }
 
-/** A response fails if any action failed; it is skipped if there was nothing to do at all. */
+/**
+ * A response fails if any action failed; it is skipped if there was nothing to do at all; it is
+ * observed if every call it would have made was only planned (observe mode: nothing was sent),
+ * else handled. A merge of an acting attempt and an observing one is handled: something was done.
+ */
 export function decideOutcome(actions: readonly ActionResult[]): { outcome: Outcome; reason?: string; skipKind?: SkipKind } {
   const failed = actions.filter((a) => a.result === 'failed');
   if (failed.length > 0) {
@@ -112,6 +116,8 @@ export function decideOutcome(actions: readonly ActionResult[]): { outcome: Outc
       skipKind: 'nothing-to-do',
     };
   }
+  const done = actions.some((a) => a.action !== 'lookup' && (a.result === 'ok' || a.result === 'not-registered'));
+  if (!done && actions.some((a) => a.result === 'planned')) return { outcome: 'observed' };
   return { outcome: 'handled' };
 }
 

@@ -19,7 +19,7 @@ import {
   signalKey,
   unclaimedStatus,
 } from '../core/claims';
-import type { ResponseRecord, TimelineEntry } from '../core/model';
+import type { Outcome, ResponseRecord, TimelineEntry } from '../core/model';
 import type {
   CallOptions,
   ClaimKeys,
@@ -104,7 +104,7 @@ export class ReadOnlyEventStore implements EventStorePort {
       {
         TableName: this.tableName,
         items: [
-          { Update: itemKey.event(keys.eventId), status, outcome: record.outcome, set: 'every field of the record' },
+          { Update: itemKey.event(keys.eventId), status, outcome: actingOutcome(record.outcome), set: 'every field of the record' },
           { Update: signalKey(keys), status },
           ...(keys.actsOnInstance
             ? [
@@ -231,4 +231,13 @@ export class ReadOnlyEventStore implements EventStorePort {
       throw err;
     }
   }
+}
+
+/**
+ * The outcome an acting responder would record. In a dry run every mutation is only planned, so
+ * decideOutcome says 'observed' (what observe mode records); the dry run shows what acting
+ * would write instead, and says separately that nothing was sent.
+ */
+export function actingOutcome(outcome: Outcome): Outcome {
+  return outcome === 'observed' ? 'handled' : outcome;
 }

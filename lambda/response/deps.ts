@@ -46,4 +46,9 @@ export interface ResponderDeps {
   metrics?: MetricsSink;
   /** Told of handled interruptions and failures; none: no notifications. */
   notifier?: NotifierPort;
+  /**
+   * 'observe': the fleet ports only plan (lambda/wiring.ts), and every record says mode
+   * 'observe'. Absent: the responder acts.
+   */
+  mode?: 'observe';
 }

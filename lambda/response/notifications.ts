@@ -16,7 +16,7 @@ import { recordFigures } from './metrics';
 /** What one notification says. Times in ms; null when unknown. The JSON subscribers receive. */
 export interface Notification {
   kind: 'spot-responder.notification';
-  outcome: Extract<Outcome, 'handled' | 'failed' | 'rejected'>;
+  outcome: Extract<Outcome, 'handled' | 'observed' | 'failed' | 'rejected'>;
   eventId: string;
   /** ISO time EC2 stamped on the signal. */
   eventTime: string | null;
@@ -58,7 +58,10 @@ export function notificationFor(record: ResponseRecord): RenderedNotification | 
   const f = recordFigures(record);
   const interruption = f.signal === 'spot-interruption-warning' || f.signal === 'rebalance-recommendation';
   const outcome = record.outcome;
-  if (!(outcome === 'failed' || outcome === 'rejected' || (outcome === 'handled' && interruption))) return null;
+  if (!(outcome === 'failed' || outcome === 'rejected' || ((outcome === 'handled' || outcome === 'observed') && interruption))) {
+    return null;
+  }
+  if (outcome === 'observed') return observedNotification(record, f.timeToTrafficStoppedMs ?? null);
   const notification: Notification = {
     kind: 'spot-responder.notification',
     outcome,
@@ -91,6 +94,59 @@ export function notificationFor(record: ResponseRecord): RenderedNotification | 
     'Full record: spot-responder history --json',
   ].join('\n');
   return { subject, text, notification };
+}
+
+/**
+ * Observe mode: what the responder would have done, said as such; nothing was changed, so the
+ * subject never reads like a handled interruption or a failure.
+ */
+function observedNotification(record: ResponseRecord, timeToTrafficStoppedMs: number | null): RenderedNotification {
+  const who = record.instanceId ?? 'an unidentified instance';
+  const would = observedSummary(record);
+  const notification: Notification = {
+    kind: 'spot-responder.notification',
+    outcome: 'observed',
+    eventId: record.eventId,
+    eventTime: record.eventTime,
+    signal: record.detailType,
+    instanceId: record.instanceId,
+    instanceAction: record.instanceAction,
+    autoScalingGroup: record.autoScalingGroup,
+    timeToTrafficStoppedMs,
+    msLeftAtFinish: record.msLeftAtFinish,
+    deregisteredFrom: [],
+    detached: false,
+    replacementInstanceId: null,
+    reason: `observe mode, nothing changed: ${would}`,
+    account: record.account,
+    region: record.region,
+  };
+  const subject = ascii(`spot-responder: observed ${who}${record.autoScalingGroup ? ` (${record.autoScalingGroup})` : ''}, no action taken`).slice(0, 100);
+  const text = [
+    `${record.detailType ?? 'An event'} for ${who}: observed (the responder is in observe mode and changed nothing).`,
+    `It would have: ${would}.`,
+    `Auto Scaling group: ${record.autoScalingGroup ?? 'none'}`,
+    `Event ${record.eventId} at ${record.eventTime ?? 'unknown time'} (${record.account ?? '?'} / ${record.region ?? '?'}).`,
+    'Full record: spot-responder history --json',
+  ].join('\n');
+  return { subject, text, notification };
+}
+
+/**
+ * The planned calls of an observed record, in words: "deregister from 3 target group(s),
+ * detach from web-asg with replacement". Shared with the CLI's history.
+ */
+export function observedSummary(record: Pick<ResponseRecord, 'actions'>): string {
+  const planned = record.actions.filter((a) => a.result === 'planned');
+  const groups = new Set(planned.filter((a) => a.action === 'deregister').map((a) => a.target));
+  const parts: string[] = [];
+  if (groups.size > 0) parts.push(`deregister from ${groups.size} target group(s)`);
+  for (const a of planned) {
+    if (a.action === 'detach') parts.push(`detach from ${a.target} with replacement`);
+    if (a.action === 'terminate-in-group') parts.push(`terminate in ${a.target} with replacement`);
+    if (a.action === 'ecs-drain') parts.push('set its ECS container instance DRAINING');
+  }
+  return parts.join(', ') || 'nothing';
 }
 
 function summary(record: ResponseRecord): string {

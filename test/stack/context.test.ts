@@ -28,6 +28,7 @@ describe('cdk.json', () => {
     expect(indexRefreshInterval?.toMinutes()).toBe(5);
     expect(runtime?.name).toBe('nodejs22.x');
     expect(responder).toEqual({
+      mode: 'observe',
       acceptedAccounts: undefined,
       acceptedRegions: undefined,
       autoScalingGroupNames: ['*'],
@@ -98,6 +99,7 @@ describe('readSpotResponderContext', () => {
       'spotResponder:refreshIndexOnDeploy': 'false',
       'spotResponder:logLevel': 'debug',
       'spotResponder:rebalanceAction': 'REPLACE',
+      'spotResponder:mode': 'ACT',
       'spotResponder:tagMode': ' opt-in ',
       'spotResponder:tagKey': 'Spot Responder',
       'spotResponder:ecsClusters': 'web, batch',
@@ -106,6 +108,7 @@ describe('readSpotResponderContext', () => {
     expect(nag).toBe(false);
     expect(stackProps.responder).toMatchObject({
       rebalanceAction: 'replace',
+      mode: 'act',
       tagMode: 'opt-in',
       tagKey: 'Spot Responder',
       ecsClusters: ['web', 'batch'],
@@ -140,6 +143,8 @@ describe('readSpotResponderContext', () => {
     ['spotResponder:nag', 1, /nag" must be true or false/],
     ['spotResponder:rebalanceAction', 'terminate', /rebalanceAction" must be one of "record", "replace", got "terminate"/],
     ['spotResponder:rebalanceAction', true, /rebalanceAction" must be a string/],
+    ['spotResponder:mode', 'dry-run', /mode" must be one of "observe", "act", got "dry-run"/],
+    ['spotResponder:mode', false, /mode" must be a string/],
     ['spotResponder:tagMode', 'optin', /tagMode" must be one of "opt-out", "opt-in", got "optin"/],
     ['spotResponder:permissionScope', 'tags', /permissionScope" must be one of "names", "tagged", got "tags"/],
     ['spotResponder:tagKey', '', /tagKey" must not be empty/],

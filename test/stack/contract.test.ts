@@ -17,6 +17,7 @@ beforeAll(() => {
     responder: {
       acceptedAccounts: ['111111111111'],
       acceptedRegions: '*',
+      mode: 'act',
       rebalanceAction: 'replace',
       tagMode: 'opt-in',
       tagKey: 'team/spot',
@@ -52,6 +53,7 @@ test("the responder's environment holds exactly the contract's variables, and it
     acceptedAccounts: ['111111111111'],
     acceptedRegions: '*',
     recordRetentionDays: 30,
+    mode: 'act',
     rebalanceAction: 'replace',
     tagPolicy: { mode: 'opt-in', key: 'team/spot' },
     ecsClusters: ['web'],

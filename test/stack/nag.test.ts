@@ -2,26 +2,30 @@
 // adding annotations, and reads acknowledgements from `Validations.of(...).acknowledge()`.
 // So the check here is the plugin's own report on the synthesized app, which includes
 // warnings as well as errors.
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations as TemplateAnnotations, Match } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
-import { SpotResponder } from '../../lib/spot-responder';
+import { MODE_DEFAULTED_WARNING, SpotResponder } from '../../lib/spot-responder';
 import { SpotResponderStack } from '../../lib/spot-responder-stack';
 import { testApp } from './helpers';
 
 let app: ReturnType<typeof testApp>;
 let stacks: Stack[];
 
-// Defaults has no ECS clusters, Everything has two: nag must be clean with and without ECS.
+// Defaults has no ECS clusters (and observes), Everything has two and acts, Observing has two and
+// observes: nag must be clean with and without ECS, in both modes.
 beforeAll(() => {
   app = testApp();
   const defaults = new SpotResponderStack(app, 'Defaults');
+  // The warning that mode is unset is meant for deployers; acknowledged as a deployer would.
+  Annotations.of(defaults).acknowledgeWarning(MODE_DEFAULTED_WARNING, 'observe mode is what this stack wants');
   const everything = new SpotResponderStack(app, 'Everything', {
     alarmEmail: 'oncall@example.com',
     responder: {
+      mode: 'act',
       autoScalingGroupNames: ['web-*', 'batch'],
       targetGroupNames: ['web-tg', 'api-?'],
       rebalanceAction: 'replace',
@@ -33,11 +37,15 @@ beforeAll(() => {
       refreshIndexOnDeploy: false,
     },
   });
+  const observing = new SpotResponderStack(app, 'Observing', {
+    responder: { mode: 'observe', ecsClusters: ['web', 'arn:aws:ecs:eu-west-1:111111111111:cluster/batch'] },
+  });
   const withKey = new Stack(app, 'WithKey');
   new SpotResponder(withKey, 'SpotResponder', {
+    mode: 'act',
     tableEncryptionKey: new kms.Key(withKey, 'TableKey', { enableKeyRotation: true }),
   });
-  stacks = [defaults, everything, withKey];
+  stacks = [defaults, everything, observing, withKey];
   app.synth();
 }, 120_000);
 
@@ -49,8 +57,8 @@ test('AwsSolutions reports no errors and no warnings', () => {
 
 test('the CDK itself reports no errors and no unacknowledged warnings', () => {
   for (const stack of stacks) {
-    expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
-    expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+    expect(TemplateAnnotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
+    expect(TemplateAnnotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
   }
 });
 

@@ -13,17 +13,21 @@ import { SpotResponderStack } from '../../lib/spot-responder-stack';
 import { SpotResponderConfigError } from '../../lib/validation';
 import { allStatements, arnText, asArray, statementWithSid, statementsOf, testApp } from './helpers';
 
-// Two stacks, synthesized once: one with every default, one with every option changed.
+// The stacks, synthesized once: one with every default, the defaults acting, one with every option changed.
 let defaults: { stack: SpotResponderStack; template: Template; responder: SpotResponder };
+let acting: { stack: SpotResponderStack; template: Template; responder: SpotResponder };
 let custom: { stack: SpotResponderStack; template: Template; responder: SpotResponder };
 let withKey: { stack: Stack; template: Template; responder: SpotResponder; key: kms.Key };
 
 beforeAll(() => {
   const app = testApp();
   const defaultStack = new SpotResponderStack(app, 'Defaults');
+  // The defaults, acting: the IAM of act mode with every other default (observe mode's IAM: mode.test.ts).
+  const actingStack = new SpotResponderStack(app, 'Acting', { responder: { mode: 'act' } });
   const customStack = new SpotResponderStack(app, 'Custom', {
     alarmEmail: 'oncall@example.com',
     responder: {
+      mode: 'act',
       acceptedAccounts: '*',
       acceptedRegions: ['eu-west-1', 'eu-central-1'],
       autoScalingGroupNames: ['web-*', 'batch'],
@@ -49,6 +53,7 @@ beforeAll(() => {
   const keyed = new SpotResponder(keyStack, 'SpotResponder', { tableEncryptionKey: key });
   app.synth();
   defaults = { stack: defaultStack, template: Template.fromStack(defaultStack), responder: defaultStack.responder };
+  acting = { stack: actingStack, template: Template.fromStack(actingStack), responder: actingStack.responder };
   custom = { stack: customStack, template: Template.fromStack(customStack), responder: customStack.responder };
   withKey = { stack: keyStack, template: Template.fromStack(keyStack), responder: keyed, key };
 }, 120_000);
@@ -365,7 +370,7 @@ describe('IAM', () => {
   });
 
   test('DetachInstances, TerminateInstanceInAutoScalingGroup and DeregisterTargets are limited to ARNs of this account and region', () => {
-    const { template, responder } = defaults;
+    const { template, responder } = acting;
     const statements = statementsOf(template, responder.responderFunction.role!);
     const groupArns = ['arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*'];
 
@@ -475,10 +480,11 @@ describe('IAM', () => {
   test("permissionScope 'tagged' makes the three mutating actions require the opt-in tag on the group or target group", () => {
     const tagged = { StringEqualsIgnoreCase: { 'aws:ResourceTag/team:spot/respond': ['on', 'true', 'enabled', 'yes'] } };
     const customStatements = statementsOf(custom.template, custom.responder.responderFunction.role!);
-    const defaultStatements = statementsOf(defaults.template, defaults.responder.responderFunction.role!);
+    // The default scope, acting (observe mode has none of these statements: mode.test.ts).
+    const actingStatements = statementsOf(acting.template, acting.responder.responderFunction.role!);
     for (const sid of ['DetachInstances', 'TerminateInstanceInGroup', 'DeregisterTargets']) {
       expect(statementWithSid(customStatements, sid).Condition).toEqual(tagged);
-      expect(statementWithSid(defaultStatements, sid).Condition).toBeUndefined();
+      expect(statementWithSid(actingStatements, sid).Condition).toBeUndefined();
     }
   });
 

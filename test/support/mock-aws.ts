@@ -272,6 +272,8 @@ export interface MockAwsOptions {
   ecsClusters?: string[];
   /** The clients' pacing (DEFAULT_PACING by default): a test of many attempts may turn it off. */
   pacing?: PacingConfig;
+  /** observe: the deps of a responder in observe mode (wiring.ts); default act. */
+  mode?: 'observe' | 'act';
 }
 
 /** Real clients, mocked `send`, default answers for the default fleet. */
@@ -311,6 +313,7 @@ export function mockAws(opts: MockAwsOptions): MockAws {
     recordRetentionDays: 90,
     policy: opts.policy ?? fixturePolicy(),
     ...(opts.ecsClusters ? { ecsClusters: opts.ecsClusters } : {}),
+    ...(opts.mode ? { mode: opts.mode } : {}),
   };
   const deps = (overrides: Partial<ResponderDeps> = {}): ResponderDeps => ({
     ...createResponderDeps(clients, settings, silentLog, clock.now),

@@ -138,6 +138,14 @@ describe('decideOutcome', () => {
     expect(decideOutcome([action('not-registered')])).toEqual({ outcome: 'handled' });
   });
 
+  it('is observed when everything it would do was only planned (observe mode), handled once anything was done', () => {
+    expect(decideOutcome([action('planned'), action('skipped', 'x')])).toEqual({ outcome: 'observed' });
+    // A retry in act mode of an event first observed: something was done.
+    expect(decideOutcome([action('planned'), action('ok')])).toEqual({ outcome: 'handled' });
+    const failedLookup: ActionResult = { action: 'lookup', target: 'DescribeInstances', result: 'failed', latencyMs: 1 };
+    expect(decideOutcome([action('planned'), failedLookup]).outcome).toBe('failed');
+  });
+
   it('is failed when any action failed, naming it', () => {
     const failed = { ...action('failed'), error: { name: 'AccessDenied', message: 'no', retryable: false } };
     expect(decideOutcome([action('ok'), failed])).toEqual({ outcome: 'failed', reason: `deregister ${TG('web')}: no` });

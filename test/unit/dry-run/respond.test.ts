@@ -108,7 +108,9 @@ describe('a dry run of a warning for an InService instance of an Auto Scaling gr
 
     // Assess
     expectOnlyReads(world);
-    expect(record).toMatchObject({ outcome: 'handled', instanceAction: action, deregisteredFrom: [], detached: false });
+    // Only planned calls: the response itself says observed; dryRunRecord shows it as the
+    // handled record acting would write (planning.test / the CLI tests).
+    expect(record).toMatchObject({ outcome: 'observed', instanceAction: action, deregisteredFrom: [], detached: false });
     expect(record.actions.map((a) => `${a.action} ${a.result}`)).toEqual([
       'deregister planned',
       'deregister planned',

@@ -527,7 +527,8 @@ describe('adapters that only plan their mutations (the dry run)', () => {
       ['deregister', 'planned'],
       ['detach', 'planned'],
     ]);
-    expect(record).toMatchObject({ outcome: 'handled', deregisteredFrom: [], detached: false });
+    // Nothing was done, everything was planned: observed, not handled (core/plan.ts decideOutcome).
+    expect(record).toMatchObject({ outcome: 'observed', deregisteredFrom: [], detached: false });
     expect(record.timeline?.map((e) => e.event)).toEqual(['warning-received']);
     expect(record).not.toHaveProperty('replacement');
     expect(aws.autoScaling).toHaveReceivedCommandTimes(DescribeAutoScalingGroupsCommand, 1);
