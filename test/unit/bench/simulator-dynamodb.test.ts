@@ -113,9 +113,12 @@ describe('DynamoDB semantics on the wire', () => {
   });
 
   test('while a transaction is in flight, another on its items is cancelled (TransactionConflict) and a single write refused', async () => {
-    const { raw } = setup(40);
+    // Latency 400 ms: half on the way in, half out, so the first holds A from 200 to 400 ms.
+    // Sent 50 ms later, the second and the single write arrive at about 250 ms: inside that
+    // window with 150 ms to spare either side, however loaded the machine.
+    const { raw } = setup(400);
     const first = raw.send(new TransactWriteItemsCommand({ TransactItems: [put('A')] }));
-    await new Promise((resolve) => setTimeout(resolve, 25)); // the first has arrived (20 ms) and not answered (40 ms)
+    await new Promise((resolve) => setTimeout(resolve, 50));
     const second = raw.send(new TransactWriteItemsCommand({ TransactItems: [put('C'), { ...put('A'), Put: { ...put('A').Put, ConditionExpression: undefined } }] }));
     const single = raw.send(new UpdateItemCommand({ TableName: TABLE, Key: { pk: { S: 'A' } }, UpdateExpression: 'SET x = :one', ExpressionAttributeValues: { ':one': { N: '1' } } }));
     await expect(first).resolves.toBeDefined();
