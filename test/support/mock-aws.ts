@@ -15,10 +15,11 @@ import {
   DetachInstancesCommand,
   TerminateInstanceInAutoScalingGroupCommand,
   type DescribeAutoScalingGroupsCommandOutput,
+  type DescribeAutoScalingInstancesCommandInput,
   type DescribeAutoScalingInstancesCommandOutput,
 } from '@aws-sdk/client-auto-scaling';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DescribeInstancesCommand, EC2Client, type DescribeInstancesCommandOutput } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client, type DescribeInstancesCommandInput, type DescribeInstancesCommandOutput } from '@aws-sdk/client-ec2';
 import {
   DescribeContainerInstancesCommand,
   ECSClient,
@@ -556,4 +557,32 @@ export function terminateWarning(): RawEvent {
 /** The default world, its clock `msAfterEvent` after the event (5 s: well inside the window). */
 export function worldFor(event: RawEvent, msAfterEvent = 5_000, ecsClusters?: string[]): MockAws {
   return mockAws({ now: eventTimeOf(event) + msAfterEvent, ...(ecsClusters ? { ecsClusters } : {}) });
+}
+
+/** The fixture warning for instance number n (0 is the default fleet's instance), with its own event id. */
+export function warningFor(n: number): RawEvent {
+  const base = terminateWarning();
+  const instanceId = n === 0 ? FLEET.instanceId : `i-${n.toString(16).padStart(17, '0')}`;
+  return { ...base, id: `00000000-0000-4000-8000-${n.toString().padStart(12, '0')}`, detail: { 'instance-id': instanceId, 'instance-action': 'terminate' } };
+}
+
+/** EC2 and Auto Scaling answer for every instance asked, all InService in the default group (batch tests). */
+export function answerForEveryInstance(aws: MockAws): void {
+  aws.ec2.on(DescribeInstancesCommand).callsFake((input: DescribeInstancesCommandInput) => ({
+    Reservations: [
+      {
+        Instances: (input.InstanceIds ?? []).map((id) => ({ InstanceId: id, State: { Name: 'running' }, PrivateIpAddress: '10.0.9.9', Tags: [] })),
+      },
+    ],
+  }));
+  aws.autoScaling.on(DescribeAutoScalingInstancesCommand).callsFake((input: DescribeAutoScalingInstancesCommandInput) => ({
+    AutoScalingInstances: (input.InstanceIds ?? []).map((id) => ({
+      InstanceId: id,
+      AutoScalingGroupName: FLEET.groupName,
+      LifecycleState: 'InService',
+      AvailabilityZone: FLEET.availabilityZone,
+      HealthStatus: 'HEALTHY',
+      ProtectedFromScaleIn: false,
+    })),
+  }));
 }

@@ -1,13 +1,8 @@
 // A batch of warnings answered together (respondBatch, and the handler's SQS entry): each event
 // keeps its own claim, plan and record; the AWS calls are merged and chunked; a failed merged
 // call fails exactly the events it carried.
-import {
-  DescribeAutoScalingInstancesCommand,
-  DetachInstancesCommand,
-  type DescribeAutoScalingInstancesCommandInput,
-  type DetachInstancesCommandInput,
-} from '@aws-sdk/client-auto-scaling';
-import { DescribeInstancesCommand, type DescribeInstancesCommandInput } from '@aws-sdk/client-ec2';
+import { DescribeAutoScalingInstancesCommand, DetachInstancesCommand, type DetachInstancesCommandInput } from '@aws-sdk/client-auto-scaling';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DeregisterTargetsCommand, ElasticLoadBalancingV2ServiceException } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { AutoScalingServiceException } from '@aws-sdk/client-auto-scaling';
 import { BatchGetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
@@ -15,53 +10,25 @@ import type { SQSEvent } from 'aws-lambda';
 import { respondBatch } from '../../../lambda/responder';
 import {
   FLEET,
+  answerForEveryInstance,
   claimsSent,
   emulateClaimTable,
   serviceError,
-  terminateWarning,
+  warningFor,
   worldFor,
-  type MockAws,
 } from '../../support/mock-aws';
 import type { RawEvent } from '../../support/fixtures';
 
 const [HTTP, HTTPS] = FLEET.asgTargetGroups;
 
-/** The fixture warning for instance number n (0 is the default fleet's instance). */
-function warningFor(n: number): RawEvent {
-  const base = terminateWarning();
-  const instanceId = n === 0 ? FLEET.instanceId : `i-${n.toString(16).padStart(17, '0')}`;
-  return { ...base, id: `00000000-0000-4000-8000-${n.toString().padStart(12, '0')}`, detail: { 'instance-id': instanceId, 'instance-action': 'terminate' } };
-}
-
 const instanceOf = (event: RawEvent) => (event.detail as Record<string, string>)['instance-id'] as string;
-
-/** EC2 and Auto Scaling answer for every instance asked, all InService in the default group. */
-function fleetOf(aws: MockAws): void {
-  aws.ec2.on(DescribeInstancesCommand).callsFake((input: DescribeInstancesCommandInput) => ({
-    Reservations: [
-      {
-        Instances: (input.InstanceIds ?? []).map((id) => ({ InstanceId: id, State: { Name: 'running' }, PrivateIpAddress: '10.0.9.9', Tags: [] })),
-      },
-    ],
-  }));
-  aws.autoScaling.on(DescribeAutoScalingInstancesCommand).callsFake((input: DescribeAutoScalingInstancesCommandInput) => ({
-    AutoScalingInstances: (input.InstanceIds ?? []).map((id) => ({
-      InstanceId: id,
-      AutoScalingGroupName: FLEET.groupName,
-      LifecycleState: 'InService',
-      AvailabilityZone: FLEET.availabilityZone,
-      HealthStatus: 'HEALTHY',
-      ProtectedFromScaleIn: false,
-    })),
-  }));
-}
 
 describe('a batch of warnings for instances of one group', () => {
   it('makes one call per API and per target group, each carrying every instance, and records every event', async () => {
     // Prepare
     const events = [0, 1, 2].map(warningFor);
     const aws = worldFor(events[0] as RawEvent);
-    fleetOf(aws);
+    answerForEveryInstance(aws);
     const ids = events.map(instanceOf);
 
     // Act
@@ -87,7 +54,7 @@ describe('a batch of warnings for instances of one group', () => {
     // Prepare
     const events = Array.from({ length: 55 }, (_, n) => warningFor(n));
     const aws = worldFor(events[0] as RawEvent);
-    fleetOf(aws);
+    answerForEveryInstance(aws);
 
     // Act
     const records = await respondBatch(events, aws.deps());
@@ -106,7 +73,7 @@ describe('a failed merged call', () => {
     // Prepare: the index puts only instance 0 in ADMIN; that target group's call fails
     const events = [0, 1, 2].map(warningFor);
     const aws = worldFor(events[0] as RawEvent);
-    fleetOf(aws);
+    answerForEveryInstance(aws);
     aws.elbv2
       .on(DeregisterTargetsCommand, { TargetGroupArn: FLEET.indexedGroup })
       .rejects(serviceError(ElasticLoadBalancingV2ServiceException, 'AccessDenied', 403, 'not allowed'));
@@ -125,7 +92,7 @@ describe('a failed merged call', () => {
     // Prepare
     const events = [0, 1].map(warningFor);
     const aws = worldFor(events[0] as RawEvent);
-    fleetOf(aws);
+    answerForEveryInstance(aws);
     aws.autoScaling.on(DetachInstancesCommand).rejects(serviceError(AutoScalingServiceException, 'AccessDenied', 403, 'not allowed'));
 
     // Act
@@ -146,7 +113,7 @@ describe('a failed merged call', () => {
     const events = [0, 1, 2].map(warningFor);
     const ids = events.map(instanceOf);
     const aws = worldFor(events[0] as RawEvent);
-    fleetOf(aws);
+    answerForEveryInstance(aws);
     const refusal = () => serviceError(AutoScalingServiceException, 'ValidationError', 400, `The instance ${ids[1]} is not in InService or Standby.`);
     aws.autoScaling.on(DetachInstancesCommand).callsFake((input: DetachInstancesCommandInput) => {
       if ((input.InstanceIds ?? []).includes(ids[1] as string)) throw refusal();
@@ -226,7 +193,7 @@ describe('the handler given an SQS batch', () => {
     // Prepare: the claim of event 1 is refused by DynamoDB outright (the store fails)
     const events = [0, 1, 2].map(warningFor);
     const aws = worldFor(events[0] as RawEvent);
-    fleetOf(aws);
+    answerForEveryInstance(aws);
     aws.elbv2
       .on(DeregisterTargetsCommand, { TargetGroupArn: FLEET.indexedGroup })
       .rejects(serviceError(ElasticLoadBalancingV2ServiceException, 'AccessDenied', 403, 'not allowed'));

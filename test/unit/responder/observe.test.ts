@@ -4,13 +4,11 @@
 // one event (respond), on a batch (respondBatch) and through the SQS entry (the handler).
 import {
   AutoScalingClient,
-  DescribeAutoScalingInstancesCommand,
   DescribeLifecycleHooksCommand,
   DetachInstancesCommand,
   TerminateInstanceInAutoScalingGroupCommand,
-  type DescribeAutoScalingInstancesCommandInput,
 } from '@aws-sdk/client-auto-scaling';
-import { DescribeInstancesCommand, type DescribeInstancesCommandInput } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeContainerInstancesCommand, ListContainerInstancesCommand, UpdateContainerInstancesStateCommand } from '@aws-sdk/client-ecs';
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
@@ -24,14 +22,16 @@ import { recordFigures } from '../../../lambda/response/metrics';
 import { notificationFor } from '../../../lambda/response/notifications';
 import { createResponderDeps } from '../../../lambda/wiring';
 import { formatRecord } from '../../../cli/format';
-import { eventWith, fixturePolicy, loadEvent, type RawEvent } from '../../support/fixtures';
+import { fixturePolicy, loadEvent, type RawEvent } from '../../support/fixtures';
 import {
   FLEET,
+  answerForEveryInstance,
   claimsSent,
   eventTimeOf,
   finishedRecord,
   instanceReply,
   mockAws,
+  warningFor,
   type MockAws,
 } from '../../support/mock-aws';
 
@@ -169,36 +169,11 @@ describe('a warning in observe mode', () => {
 });
 
 describe('a batch in observe mode', () => {
-  const warningFor = (n: number): RawEvent =>
-    eventWith(loadEvent('spot-interruption-warning/terminate.json'), {
-      id: `00000000-0000-4000-8000-${n.toString().padStart(12, '0')}`,
-      detail: { 'instance-id': n === 0 ? FLEET.instanceId : `i-${n.toString(16).padStart(17, '0')}`, 'instance-action': 'terminate' },
-    });
-
-  /** EC2 and Auto Scaling answer for every instance asked, all InService in the default group. */
-  function fleetOf(aws: MockAws): void {
-    aws.ec2.on(DescribeInstancesCommand).callsFake((input: DescribeInstancesCommandInput) => ({
-      Reservations: [
-        { Instances: (input.InstanceIds ?? []).map((id) => ({ InstanceId: id, State: { Name: 'running' }, PrivateIpAddress: '10.0.9.9', Tags: [] })) },
-      ],
-    }));
-    aws.autoScaling.on(DescribeAutoScalingInstancesCommand).callsFake((input: DescribeAutoScalingInstancesCommandInput) => ({
-      AutoScalingInstances: (input.InstanceIds ?? []).map((id) => ({
-        InstanceId: id,
-        AutoScalingGroupName: FLEET.groupName,
-        LifecycleState: 'InService',
-        AvailabilityZone: FLEET.availabilityZone,
-        HealthStatus: 'HEALTHY',
-        ProtectedFromScaleIn: false,
-      })),
-    }));
-  }
-
   it('respondBatch: every event claimed and recorded observed, no merged mutation sent', async () => {
     // Prepare
     const events = [0, 1, 2, 3, 4].map(warningFor);
     const aws = observing(events[0] as RawEvent);
-    fleetOf(aws);
+    answerForEveryInstance(aws);
 
     // Act
     const records = await respondBatch(events, aws.deps());
@@ -214,7 +189,7 @@ describe('a batch in observe mode', () => {
     // Prepare
     const events = [0, 1, 2].map(warningFor);
     const aws = observing(events[0] as RawEvent);
-    fleetOf(aws);
+    answerForEveryInstance(aws);
     const batch: SQSEvent = {
       Records: events.map((e, i) => ({ messageId: `m-${i}`, body: JSON.stringify(e), eventSource: 'aws:sqs' })) as SQSEvent['Records'],
     };
