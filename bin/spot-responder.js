@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// `npx spot-responder` runs the TypeScript CLI through tsx: no build step from a clone.
+// `spot-responder`, the package's bin. In a clone it runs the TypeScript CLI through tsx (no
+// build step); the installed package ships no TypeScript sources, only the CLI compiled into
+// dist/ (npm run build:package), and runs that.
 
 // The AWS SDK warns once per client that Node 20 support ends; the Lambda runs Node 22, and
 // on a terminal the warning only buries the output. Every other warning still prints.
@@ -10,5 +12,13 @@ process.emitWarning = (warning, ...rest) => {
   emitWarning(warning, ...rest);
 };
 
-require('tsx/cjs');
-require('./spot-responder.ts');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const source = path.join(__dirname, 'spot-responder.ts');
+if (fs.existsSync(source)) {
+  require('tsx/cjs');
+  require(source);
+} else {
+  require(path.join(__dirname, '..', 'dist', 'bin', 'spot-responder.js'));
+}

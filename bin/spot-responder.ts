@@ -18,6 +18,7 @@ import { clientsFor, isAwsEndpoint, resolveTarget, type AwsTarget } from '../cli
 import { StackNotDeployedError, chooseTable, readStack, DEFAULT_STACK_NAME } from '../cli/stack-target';
 import { formatRefreshSummary, refreshIndexNow } from '../cli/index-refresh';
 import { dlqClientsFor, dlqEntrySummary, formatDlqEntry, receiveDlq, redrive, release, type RedriveTarget } from '../cli/dlq';
+import { packageRoot } from '../dev/package-root';
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
 const printError = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -109,7 +110,7 @@ function verboseLog(verbose: boolean | undefined) {
 }
 
 /** package.json's version: one place to bump. */
-const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(join(packageRoot(__dirname), 'package.json'), 'utf8')) as { version: string }).version;
 
 const program = new Command()
   .name('spot-responder')

@@ -15,6 +15,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { EMULATOR_CREDENTIALS, EMULATOR_REGION } from '../cli/emulator-target';
+import { packageRoot } from './package-root';
 
 export class EmulatorError extends Error {
   override name = 'EmulatorError';
@@ -28,7 +29,7 @@ export class EmulatorError extends Error {
 }
 
 /** The repository root, found from this file so it holds under tsx, jest and a compiled build. */
-export const REPO_ROOT = path.resolve(__dirname, '..');
+export const REPO_ROOT = packageRoot(__dirname);
 export const REQUIREMENTS_FILE = path.join(REPO_ROOT, 'requirements-emulator.txt');
 export const VENV_DIR = path.join(REPO_ROOT, '.venv');
 /** Logs, locks and leases; git-ignored. */

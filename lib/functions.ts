@@ -59,6 +59,7 @@ export function createResponderFunction(
     ...logGroupSettings(config),
     ...sizing(config),
     entry: path.join(LAMBDA_DIR, 'handler.ts'),
+    prebundled: 'responder',
     description: 'Drains, replaces and records EC2 Spot instances through their interruption lifecycle',
     timeout: RESPONDER_TIMEOUT,
     environment: responderEnvironment(config, table.tableName),
@@ -75,6 +76,7 @@ export function createIndexRefresherFunction(
     ...logGroupSettings(config),
     ...sizing(config),
     entry: path.join(LAMBDA_DIR, 'index-refresher-handler.ts'),
+    prebundled: 'index-refresher',
     description: 'Rebuilds the instance-to-target-group index the spot-responder reads',
     timeout: indexRefresherTimeout(config.indexRefreshMinutes),
     // No reserved concurrency: on a new account it would lower the unreserved pool below its

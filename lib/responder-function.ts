@@ -5,6 +5,22 @@ import { NodejsFunction, NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/a
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag';
+import { prebundledCodeDir, type PrebundledFunction } from './prebundled';
+
+/**
+ * How the functions are bundled: by NodejsFunction from the sources in a clone, and the same
+ * way by dev/bundle-lambdas.ts when the package is built, so both deliver the same code.
+ */
+export const BUNDLING = {
+  minify: true,
+  sourceMap: true,
+  // Stack traces need the mappings only; leaving the sources out keeps the zip small.
+  sourcesContent: false,
+  format: OutputFormat.CJS,
+  // Bundle the SDK too: the function then runs the SDK version we tested, not
+  // whatever the Lambda runtime happens to ship this month.
+  externalModules: [] as string[],
+} as const;
 
 export interface ResponderFunctionProps
   extends Omit<
@@ -20,6 +36,12 @@ export interface ResponderFunctionProps
   > {
   /** The TypeScript file that exports the handler. */
   readonly entry: string;
+  /**
+   * The pre-bundled code of `entry` the package ships (lib/prebundled.ts); used instead of
+   * bundling when it is there, so an installed package needs neither esbuild nor Docker.
+   * @default - always bundle `entry`
+   */
+  readonly prebundled?: PrebundledFunction;
   /**
    * A Node.js runtime (`nodejs<major>.x`); the bundle targets the same major version.
    * @default lambda.Runtime.NODEJS_22_X
@@ -47,8 +69,16 @@ export interface ResponderFunctionProps
  */
 export class ResponderFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: ResponderFunctionProps) {
-    const { logGroupRetention, logGroupRemovalPolicy, bundling, environment, runtime = lambda.Runtime.NODEJS_22_X, ...rest } =
-      props;
+    const {
+      logGroupRetention,
+      logGroupRemovalPolicy,
+      bundling,
+      environment,
+      prebundled,
+      runtime = lambda.Runtime.NODEJS_22_X,
+      ...rest
+    } = props;
+    const prebundledDir = prebundled ? prebundledCodeDir(prebundled) : undefined;
     // Both must exist before super() runs, so they sit beside the function, named after it.
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
       retention: logGroupRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -69,18 +99,9 @@ export class ResponderFunction extends NodejsFunction {
       role,
       logGroup,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...environment },
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        // Stack traces need the mappings only; leaving the sources out keeps the zip small.
-        sourcesContent: false,
-        target: esbuildTarget(runtime),
-        format: OutputFormat.CJS,
-        // Bundle the SDK too: the function then runs the SDK version we tested, not
-        // whatever the Lambda runtime happens to ship this month.
-        externalModules: [],
-        ...bundling,
-      },
+      // NodejsFunction ignores `entry` and `bundling` when `code` is given.
+      ...(prebundledDir ? { code: lambda.Code.fromAsset(prebundledDir), handler: 'index.handler' } : {}),
+      bundling: { ...BUNDLING, externalModules: [...BUNDLING.externalModules], target: esbuildTarget(runtime), ...bundling },
     });
 
     logGroup.grantWrite(role);

@@ -119,8 +119,17 @@ export interface AwsClients {
   dynamoRaw: DynamoDBClient;
 }
 
+/** What commonConfig gives every client (declared, so the package's .d.ts can name it). */
+export interface CommonClientConfig {
+  region?: string;
+  endpoint?: string;
+  credentials?: Credentials;
+  retryStrategy: ConfiguredRetryStrategy;
+  requestHandler: NonNullable<DynamoDBClientConfig['requestHandler']>;
+}
+
 /** The retry, timeout and socket settings above, for a client of any service. */
-export function commonConfig(opts: AwsClientOptions) {
+export function commonConfig(opts: AwsClientOptions): CommonClientConfig {
   return {
     ...(opts.region ? { region: opts.region } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
