@@ -1,7 +1,8 @@
 // `npm run bench`: runs every measurement once, against its own moto, and writes BENCHMARKS.md
 // from what it measured. Nothing here asserts a time: the numbers are reported, not judged.
-// `npm run bench -- wave` runs only section 5 (the wave, against the simulator; no moto) and
-// replaces that section of the existing BENCHMARKS.md.
+// `npm run bench -- wave` runs only section 5 (the wave, against the simulator; no moto),
+// `npm run bench -- rounds` only section 6 (one warning's rounds behind a latency proxy), and
+// each replaces its own section of the existing BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -21,17 +22,43 @@ import {
 import { measureLatency, renderLatency, type LatencyResult } from './latency';
 import { ELBV2_DESCRIBE_PER_SECOND, fullScanCalls, measureScaling, renderScaling, type ScalingStep } from './scaling';
 import { isElbv2Describe, median, progress } from './support';
+import { measureRounds, renderRounds, type RoundsResult } from './rounds';
 import { measureWaveSection, renderWaveSection, type WaveSection } from './wave-run';
 
 const OUTPUT = path.join(REPO_ROOT, 'BENCHMARKS.md');
 const WAVE_HEADING = '## 5. A wave of simultaneous warnings (simulator)';
+const ROUNDS_HEADING = '## 6. One warning, round by round, against the awslabs sample (moto behind a latency proxy)';
+
+/** A section that can run on its own (`npm run bench -- NAME`) and replace its part of the report. */
+interface SoloSection {
+  heading: string;
+  /** Measures and renders the section's body; `endpoint` is moto's when `emulator` is set. */
+  run(endpoint: string | undefined): Promise<string>;
+  emulator: boolean;
+}
+
+const SOLO_SECTIONS: Record<string, SoloSection> = {
+  wave: { heading: WAVE_HEADING, emulator: false, run: async () => renderWaveSection(await measureWaveSection(progress)) },
+  rounds: {
+    heading: ROUNDS_HEADING,
+    emulator: true,
+    run: async (endpoint) => renderRounds(await measureRounds(required(endpoint))),
+  },
+};
+
+function required(endpoint: string | undefined): string {
+  if (!endpoint) throw new Error('this section needs the emulator');
+  return endpoint;
+}
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   if (only.length > 0) {
-    const unknown = only.filter((name) => name !== 'wave');
-    if (unknown.length > 0) throw new Error(`unknown section(s): ${unknown.join(', ')}; known: wave`);
-    return waveOnly();
+    const known = Object.keys(SOLO_SECTIONS);
+    const unknown = only.filter((name) => !known.includes(name));
+    if (unknown.length > 0) throw new Error(`unknown section(s): ${unknown.join(', ')}; known: ${known.join(', ')}`);
+    for (const name of only) await sectionOnly(name, SOLO_SECTIONS[name] as SoloSection);
+    return;
   }
   const started = performance.now();
   const date = new Date();
@@ -52,10 +79,13 @@ async function main(): Promise<void> {
     await emulator.reset();
     progress('4/5 memory over many events in one process');
     const heap = await measureHeap(emulator.endpoint, bundle);
-    progress('5/5 a wave of warnings against the simulator');
+    await emulator.reset();
+    progress('5/6 one warning round by round behind a latency proxy');
+    const roundsResult = await measureRounds(emulator.endpoint);
+    progress('6/6 a wave of warnings against the simulator');
     const wave = await measureWaveSection(progress);
 
-    const report = render(date, (performance.now() - started) / 1000, calls, latency, scaling, cold, heap, wave);
+    const report = render(date, (performance.now() - started) / 1000, calls, latency, scaling, cold, heap, wave, roundsResult);
     fs.writeFileSync(OUTPUT, report);
     process.stdout.write(report);
     progress(`wrote ${path.relative(process.cwd(), OUTPUT)}`);
@@ -65,26 +95,37 @@ async function main(): Promise<void> {
   }
 }
 
-/** Section 5 alone, written over that section of the existing report (or appended to it). */
-async function waveOnly(): Promise<void> {
+/**
+ * One section alone, written over that section of the existing report (from its heading to the
+ * next `## ` heading), or appended to it.
+ */
+async function sectionOnly(name: string, solo: SoloSection): Promise<void> {
   const started = performance.now();
   const date = new Date();
-  const wave = await measureWaveSection(progress);
+  const emulator = solo.emulator ? await startEmulator({ log: (line) => progress(line) }) : undefined;
+  let body: string;
+  try {
+    body = await solo.run(emulator?.endpoint);
+  } finally {
+    if (emulator) await stopHeld(emulator);
+  }
   const section = [
-    WAVE_HEADING,
+    solo.heading,
     '',
-    `Command: \`npm run bench -- wave\` (this section alone), ${((performance.now() - started) / 1000).toFixed(0)} s, ` +
+    `Command: \`npm run bench -- ${name}\` (this section alone), ${((performance.now() - started) / 1000).toFixed(0)} s, ` +
       `${date.toISOString()}, code ${run('git', ['describe', '--always', '--dirty'])}; the other sections are from the run named at the top.`,
     '',
-    renderWaveSection(wave),
+    body,
     '',
   ].join('\n');
   const existing = fs.existsSync(OUTPUT) ? fs.readFileSync(OUTPUT, 'utf8') : '';
-  const at = existing.indexOf(WAVE_HEADING);
-  const report = at >= 0 ? existing.slice(0, at) + section : `${existing.trimEnd()}\n\n${section}`;
+  const at = existing.indexOf(solo.heading);
+  const next = at >= 0 ? existing.indexOf('\n## ', at + solo.heading.length) : -1;
+  const report =
+    at < 0 ? `${existing.trimEnd()}\n\n${section}` : existing.slice(0, at) + section + (next >= 0 ? existing.slice(next + 1) : '');
   fs.writeFileSync(OUTPUT, report);
   process.stdout.write(section);
-  progress(`wrote section 5 of ${path.relative(process.cwd(), OUTPUT)}`);
+  progress(`wrote "${solo.heading}" in ${path.relative(process.cwd(), OUTPUT)}`);
 }
 
 /**
@@ -112,6 +153,7 @@ function render(
   cold: ColdStartResult,
   heap: HeapResult,
   wave: WaveSection,
+  roundsResult: RoundsResult,
 ): string {
   return [
     header(date, seconds),
@@ -156,6 +198,10 @@ function render(
     WAVE_HEADING,
     '',
     renderWaveSection(wave),
+    '',
+    ROUNDS_HEADING,
+    '',
+    renderRounds(roundsResult),
     '',
   ].join('\n');
 }

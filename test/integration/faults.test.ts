@@ -1,4 +1,4 @@
-// The responder driven through the fault-injecting proxy (test/support/fault-proxy.ts) in front
+// The responder driven through the fault-injecting proxy (dev/fault-proxy.ts) in front
 // of moto: the fleet is built directly on moto, the warning is replayed through the proxy.
 // What moto cannot show: it ignores DynamoDB's ClientRequestToken (the proxy honours it), and
 // its threaded server lets two conflicting TransactWriteItems both succeed under load, so
@@ -7,7 +7,7 @@ import { spotWarningEvent } from '../../cli/demo';
 import { createReplayer, type Replayer } from '../../cli/replay';
 import { buildDemoFleet, type DemoFleet } from '../../dev/fleet';
 import { testEndpoint, useEmulator } from '../support/emulator-env';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
+import { startFaultProxy, type FaultProxy } from '../../dev/fault-proxy';
 import { destroyClients, recordOf, uniqueName } from '../support/integration';
 
 useEmulator();

@@ -1,5 +1,6 @@
 // A fault-injecting HTTP proxy in front of the emulator (moto): the faults AWS really produces,
-// on the calls a test chooses, so the responder can be driven through each of them. Written by
+// on the calls a test chooses, so the responder can be driven through each of them; and, for the
+// benchmarks, latency per call (moto answers in about a millisecond, AWS's control plane in tens). Written by
 // hand: no library injects AWS-shaped faults per API operation (toxiproxy works at the TCP
 // level and cannot answer with AWS's error bodies or honour DynamoDB's idempotency token).
 //
@@ -63,8 +64,27 @@ export function randomFaults(rates: { throttle: number; serverError: number; res
   };
 }
 
-/** Starts the proxy on a free loopback port in front of `upstream` (http://host:port). */
-export async function startFaultProxy(upstream: string, initial: FaultPlan = () => undefined): Promise<FaultProxy> {
+/** Milliseconds to hold one request before it is forwarded or faulted; 0 or undefined: none. */
+export type LatencyPlan = (call: CallInfo) => number | undefined;
+
+/**
+ * A jittered control-plane latency: `medianMs` ± `jitterMs` (uniform) on every call except
+ * DynamoDB's (which gets `dynamoMs`), as the issue's single-warning measurement set it up.
+ */
+export function controlPlaneLatency(medianMs: number, jitterMs: number, dynamoMs = 0, random: () => number = Math.random): LatencyPlan {
+  return (call) => (call.service === 'dynamodb' ? dynamoMs : medianMs + (random() * 2 - 1) * jitterMs);
+}
+
+export interface FaultProxyOptions {
+  /** Added before each request is answered or forwarded (ms). */
+  latency?: LatencyPlan;
+}
+
+/**
+ * Starts the proxy on a free loopback port in front of `upstream` (http://host:port).
+ * `initial` decides each request's fault (none by default); `options.latency` delays each one.
+ */
+export async function startFaultProxy(upstream: string, initial: FaultPlan = () => undefined, options: FaultProxyOptions = {}): Promise<FaultProxy> {
   const target = new URL(upstream);
   let plan = initial;
   const calls: ProxiedCall[] = [];
@@ -77,38 +97,45 @@ export async function startFaultProxy(upstream: string, initial: FaultPlan = () 
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const call = identify(req, body);
-      const fault = plan(call);
-      const token = call.service === 'dynamodb' && call.operation === 'TransactWriteItems' ? requestToken(body) : undefined;
-      const remembered = token ? tokens.get(token) : undefined;
-      const replay = remembered && Date.now() - remembered.at < IDEMPOTENCY_WINDOW_MS ? remembered : undefined;
-      calls.push({ ...call, fault, replayed: replay !== undefined && (fault === undefined || isAfter(fault)) });
-      switch (fault) {
-        case 'throttle':
-          return answer(res, 400, throttlingBody(call));
-        case '5xx-before':
-          return answer(res, 503, serverErrorBody(call, 'ServiceUnavailable', 'Service Unavailable'));
-        case 'reset':
-        case 'down':
-          return req.socket.destroy();
-        case 'hang':
-          hung.add(res);
-          return;
-        default:
-          break;
-      }
-      if (replay) {
-        res.writeHead(replay.status, replay.headers);
-        return res.end(replay.body);
-      }
-      forward(target, req, body, (status, headers, upstreamBody) => {
-        if (token && status < 500) tokens.set(token, { at: Date.now(), status, headers, body: upstreamBody });
-        if (fault === '5xx-after') return answer(res, 500, serverErrorBody(call, 'InternalFailure', 'We encountered an internal error. Please try again.'));
-        if (fault === 'reset-after') return req.socket.destroy();
-        res.writeHead(status, headers);
-        res.end(upstreamBody);
-      }, () => req.socket.destroy());
+      const delay = options.latency?.(call) ?? 0;
+      if (delay > 0) setTimeout(() => handle(req, res, body, call), delay);
+      else handle(req, res, body, call);
     });
   });
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, call: CallInfo): void => {
+    const fault = plan(call);
+    const token = call.service === 'dynamodb' && call.operation === 'TransactWriteItems' ? requestToken(body) : undefined;
+    const remembered = token ? tokens.get(token) : undefined;
+    const replay = remembered && Date.now() - remembered.at < IDEMPOTENCY_WINDOW_MS ? remembered : undefined;
+    calls.push({ ...call, fault, replayed: replay !== undefined && (fault === undefined || isAfter(fault)) });
+    switch (fault) {
+      case 'throttle':
+        return answer(res, 400, throttlingBody(call));
+      case '5xx-before':
+        return answer(res, 503, serverErrorBody(call, 'ServiceUnavailable', 'Service Unavailable'));
+      case 'reset':
+      case 'down':
+        req.socket.destroy();
+        return;
+      case 'hang':
+        hung.add(res);
+        return;
+      default:
+        break;
+    }
+    if (replay) {
+      res.writeHead(replay.status, replay.headers);
+      res.end(replay.body);
+      return;
+    }
+    forward(target, req, body, (status, headers, upstreamBody) => {
+      if (token && status < 500) tokens.set(token, { at: Date.now(), status, headers, body: upstreamBody });
+      if (fault === '5xx-after') return answer(res, 500, serverErrorBody(call, 'InternalFailure', 'We encountered an internal error. Please try again.'));
+      if (fault === 'reset-after') return req.socket.destroy();
+      res.writeHead(status, headers);
+      res.end(upstreamBody);
+    }, () => req.socket.destroy());
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
