@@ -1,12 +1,15 @@
 // `spot-responder demo`: the whole story on a local emulator, for a newcomer. Start moto, build
-// a Spot fleet, replay an interruption warning, show what changed, replay it again, clean up.
+// a Spot fleet, check it with the doctor, replay an interruption warning, show what changed,
+// replay it again, a wave as one batch, the history and the report, clean up.
 import type { ResponseRecord } from '../lambda/core/model';
 import type { Log } from '../lambda/log';
 import { startEmulator, type Emulator } from '../dev/emulator';
 import { countCalls, describeCounts } from '../dev/call-counter';
 import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from '../dev/fleet';
+import { runDoctor } from './doctor';
 import { formatRecord } from './format';
 import { listHistory } from './history';
+import { runReport } from './report';
 import { DEFAULT_TABLE, createReplayer } from './replay';
 import { rebalanceRecommendationEvent, secondsAfter, spotWarningEvent, stateChangeEvent } from './sample-events';
 
@@ -23,7 +26,7 @@ const DEMO_GROUP_SIZE = 7;
 const WAVE_SIZE = 5;
 
 export async function runDemo({ print, log }: DemoOptions): Promise<number> {
-  const total = 10;
+  const total = 12;
   let step = 0;
   const progress = (what: string): void => print(`\n[${++step}/${total}] ${what}`);
   let emulator: Emulator | undefined;
@@ -48,6 +51,14 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
     const summary = await replayer.refreshIndex();
     print(`      ${summary.targetGroups} target groups, ${summary.instances} instances indexed with ${summary.elbv2Calls} ELBv2 calls`);
     print('      (the responder reads this index, so it never scans target groups while the clock runs)');
+
+    progress('Before any warning: spot-responder doctor checks the fleet fits a two-minute notice (read-only)');
+    const doctor = await runDoctor({ endpointUrl: emulator.endpoint, json: false }, (line) => print(`      ${line}`));
+    print(
+      doctor.exitCode === 1
+        ? '      (doctor exits 1 on a finding that loses traffic; this demo fleet keeps the defaults on purpose)'
+        : '      (nothing here would lose traffic)',
+    );
 
     progress(`EC2 recommends rebalancing ${victim}: an early, weaker signal`);
     const rebalance = await replayer.replay(rebalanceRecommendationEvent(victim));
@@ -110,7 +121,14 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
     for (const record of history.filter((r) => r.instanceId === victim)) print(indent(formatRecord(record), 4));
     print(`      ... and ${history.filter((r) => waveVictims.includes(r.instanceId ?? '')).length} records of the wave`);
 
-    const ok = storyHeld(first, second, unchanged) && waveHeld;
+    progress('What the history says about your pools (spot-responder report; --html FILE draws it)');
+    const report = await runReport(
+      { endpointUrl: emulator.endpoint, table: DEFAULT_TABLE, since: '1h', json: false, spotPrices: false },
+      (text) => text.split('\n').forEach((line) => print(`      ${line}`)),
+    );
+    print('      (spot-responder drill rehearses all this with AWS Fault Injection Service in a real account)');
+
+    const ok = storyHeld(first, second, unchanged) && waveHeld && report.totals.interruptions === 1 + WAVE_SIZE;
     print(
       ok
         ? '\nDemo finished: traffic stopped, replacement launched, one record with its timeline, duplicate ignored, a wave handled as one batch.'

@@ -102,7 +102,8 @@ export const NO_GROUP = '(no group)';
 /**
  * The report of `records` over [since, until] (ISO). An interruption is a record of a Spot
  * interruption warning, or a record whose timeline has `warning-received` (a rebalance response
- * the warning then landed on), except duplicates and rejected events. A failure is an
+ * the warning then landed on), except duplicates and rejected events. A rebalance recommendation
+ * counts as one without a warning only when no interruption of the same instance is in `records`. A failure is an
  * interruption whose outcome is failed or abandoned, a warning that arrived too late to act on,
  * or a response that finished after its deadline. Throws RangeError when since/until are no ISO times.
  */
@@ -117,7 +118,10 @@ export function buildReport(records: readonly ResponseRecord[], since: string, u
     .map(interruptionRow)
     .filter((r): r is InterruptionRow => r !== null)
     .sort((a, b) => Date.parse(b.warnedAt) - Date.parse(a.warnedAt) || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
-  const rebalances = records.filter(isRebalanceOnly);
+  // A recommendation counts on its own only when no warning for that instance came in the window:
+  // a record-only recommendation and the warning that follows are two records of one interruption.
+  const warned = new Set(rows.map((r) => r.instanceId).filter((id): id is string => id !== null));
+  const rebalances = records.filter((r) => isRebalanceOnly(r) && !(r.instanceId && warned.has(r.instanceId)));
   const total = rows.length;
   const summarize = (of: InterruptionRow[], recommendations: number): Summary => ({
     interruptions: of.length,

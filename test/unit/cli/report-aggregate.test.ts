@@ -127,6 +127,22 @@ describe('buildReport', () => {
     expect(report.daily.find((d) => d.day === '2026-11-03')).toEqual({ day: '2026-11-03', interruptions: 4, failures: 1 });
   });
 
+  it('does not count a recorded-only rebalance recommendation as one without a warning when the warning followed', () => {
+    // Prepare: the demo's story, a record-only recommendation, then the warning for the same instance.
+    const records = [
+      record({ eventId: 'r', detailType: REBALANCE_RECOMMENDATION, outcome: 'skipped', skipKind: 'record-only', instanceType: undefined, availabilityZone: undefined }),
+      record({ eventId: 'w', eventTime: '2026-11-03T10:01:00Z' }),
+      record({ eventId: 'r2', instanceId: 'i-other', detailType: REBALANCE_RECOMMENDATION, outcome: 'skipped', skipKind: 'record-only' }),
+    ];
+
+    // Act
+    const report = buildReport(records, SINCE, UNTIL);
+
+    // Assess
+    expect(report.totals).toMatchObject({ interruptions: 1, rebalanceRecommendations: 1 });
+    expect(report.pools.map((p) => p.pool)).not.toContain(UNKNOWN);
+  });
+
   it('refuses a window that is not two ISO times in order', () => {
     expect(() => buildReport([], UNTIL, SINCE)).toThrow(RangeError);
     expect(() => buildReport([], 'last week', UNTIL)).toThrow(/ISO/);
