@@ -121,7 +121,7 @@ async function answerBatch(raws: readonly unknown[], deps: ResponderDeps): Promi
     const signal = parsed.signal;
     const log = deps.log.child({ eventId: signal.eventId, instanceId: signal.instanceId, signal: signal.kind });
     const identity = baseRecord(signal, receivedAt, null);
-    if (signal.kind === 'instance-state-change') {
+    if (signal.kind === 'instance-state-change' || signal.kind === 'shutdown-command-status') {
       // Bookkeeping comes last: a state change may extend the record a notice of this batch writes.
       stateChanges.push(() => settle(index, identity, () => extendTimeline(signal, deps, receivedAt, log)));
       return;

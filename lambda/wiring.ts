@@ -9,10 +9,11 @@ import { EcsAdapter } from './aws/ecs';
 import { DynamoEventStore } from './aws/store/event-store';
 import { LoadBalancingAdapter } from './aws/load-balancing';
 import { SnsNotifier } from './aws/sns-notifier';
+import { SsmShutdownAdapter } from './aws/ssm';
 import { DynamoTargetIndex } from './aws/target-index';
 import { DEFAULTS, type ResponseMode } from './contract';
 import { SERVICE, installGuard } from './dry-run/guard';
-import { PlannedAutoScaling, PlannedEcs, PlannedLoadBalancing, type PlanSink } from './dry-run/planned-adapters';
+import { PlannedAutoScaling, PlannedEcs, PlannedLoadBalancing, PlannedShutdown, type PlanSink } from './dry-run/planned-adapters';
 import type { AcceptPolicy } from './events';
 import type { IndexRefresherDeps } from './index-refresher';
 import type { Log } from './log';
@@ -44,7 +45,7 @@ export interface ResponderSettings {
  * The responder's ports on real AWS: one adapter per service over `clients`, the store and index
  * on `settings.tableName`. In observe mode (`settings.mode`) the fleet's mutating methods are the
  * dry run's planned stand-ins (each call not sent is logged with its input, and answered
- * 'planned'), and the EC2, Auto Scaling, ELBv2 and ECS clients are made to refuse any
+ * 'planned'), and the EC2, Auto Scaling, ELBv2, ECS and SSM clients are made to refuse any
  * mutation for good (the dry run's guard middleware), so not even a bug can change the fleet;
  * the store and index write the table as in act mode: the claims and records are the history.
  */
@@ -56,7 +57,7 @@ export function createResponderDeps(
 ): ResponderDeps {
   const observe = settings.mode === 'observe';
   if (observe) {
-    for (const key of ['ec2', 'autoScaling', 'elbv2', 'ecs'] as const) installGuard(clients[key], SERVICE[key]);
+    for (const key of ['ec2', 'autoScaling', 'elbv2', 'ecs', 'ssm'] as const) installGuard(clients[key], SERVICE[key]);
   }
   const ecs =
     settings.ecsClusters && settings.ecsClusters.length > 0 ? new EcsAdapter(clients.ecs, settings.ecsClusters) : undefined;
@@ -79,6 +80,10 @@ export function createResponderDeps(
       ...(now ? { now: () => new Date(now()) } : {}),
     }),
     ...(ecs ? { ecs: observe ? new PlannedEcs(ecs, notSent) : ecs } : {}),
+    // Graceful shutdown only when the construct deployed its document (behaviour.shutdown).
+    ...(settings.behaviour?.shutdown
+      ? { shutdown: observe ? new PlannedShutdown(notSent) : new SsmShutdownAdapter(clients.ssm) }
+      : {}),
     ...(settings.notificationTopicArn ? { notifier: SnsNotifier.forTopic(settings.notificationTopicArn) } : {}),
     policy: settings.policy,
     behaviour: settings.behaviour ?? DEFAULT_BEHAVIOUR,

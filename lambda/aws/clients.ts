@@ -9,6 +9,7 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/service-error-classification';
@@ -113,6 +114,8 @@ export interface AwsClients {
   autoScaling: AutoScalingClient;
   elbv2: ElasticLoadBalancingV2Client;
   ecs: ECSClient;
+  /** SSM Run Command (graceful shutdown) and the doctor's DescribeInstanceInformation; not paced (aws/ssm.ts). */
+  ssm: SSMClient;
   /** Document client: plain JS values, undefined attributes dropped. */
   dynamo: DynamoDBDocumentClient;
   /** The low-level client under `dynamo`, for table administration (the CLI's emulator setup). */
@@ -165,6 +168,7 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
     autoScaling,
     elbv2,
     ecs: new ECSClient(commonConfig(opts)),
+    ssm: new SSMClient(commonConfig(opts)),
     dynamo: DynamoDBDocumentClient.from(dynamoRaw, { marshallOptions: { removeUndefinedValues: true } }),
     dynamoRaw,
   };

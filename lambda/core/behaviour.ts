@@ -2,6 +2,7 @@
 // the responder may touch. The plan reads it; wiring and the CLI fill it from configuration.
 import type { RebalanceAction, TagPolicy } from '../config';
 import type { ResourceScope } from './scope';
+import type { ShutdownSettings } from './shutdown';
 
 /**
  * rebalanceAction: 'record' only records a rebalance recommendation, 'replace' acts on it as on
@@ -16,6 +17,8 @@ export interface ResponderBehaviour {
    * is planned as skipped (no call). Absent: everything (UNSCOPED).
    */
   scope?: ResourceScope;
+  /** Graceful shutdown (SSM Run Command on the warned instance); absent: off. */
+  shutdown?: ShutdownSettings;
 }
 
 export const DEFAULT_BEHAVIOUR: ResponderBehaviour = {

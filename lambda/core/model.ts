@@ -42,10 +42,28 @@ export interface InstanceStateChange {
 }
 
 /**
- * Every EC2 signal the responder accepts, after validation. Not all of them announce an
- * interruption: a state change only extends the timeline of an earlier response.
+ * SSM's EC2 Command Invocation Status-change Notification for the graceful-shutdown document:
+ * how the command the responder sent to the instance ended (Success, Failed, TimedOut, Cancelled,
+ * Undeliverable, Terminated ...). Like a state change, it only extends a timeline.
  */
-export type Ec2Signal = SpotWarning | RebalanceRecommendation | InstanceStateChange;
+export interface ShutdownCommandStatus {
+  kind: 'shutdown-command-status';
+  eventId: string;
+  eventTime: string;
+  account: string;
+  region: string;
+  instanceId: string;
+  commandId: string;
+  documentName: string;
+  status: string;
+}
+
+/**
+ * Every signal the responder accepts, after validation. Not all of them announce an
+ * interruption: a state change or a shutdown command's status only extends the timeline of an
+ * earlier response.
+ */
+export type Ec2Signal = SpotWarning | RebalanceRecommendation | InstanceStateChange | ShutdownCommandStatus;
 
 /** The signals that announce an interruption and may be acted on. */
 export type InterruptionNotice = SpotWarning | RebalanceRecommendation;
@@ -101,6 +119,8 @@ export type TimelineEvent =
   | 'replacement-launched'
   | 'replacement-running'
   | 'replacement-healthy'
+  | 'shutdown-command-sent'
+  | 'shutdown-command-finished'
   | 'instance-restarted'
   | 'instance-stopping'
   | 'instance-stopped'
@@ -205,7 +225,8 @@ export type DetachDecision =
  * terminate-in-group: the path taken instead of detach when the group has a terminating
  * lifecycle hook, so the user's hook still runs. ecs-drain: UpdateContainerInstancesState.
  */
-export type ActionKind = 'lookup' | 'deregister' | 'detach' | 'terminate-in-group' | 'ecs-drain';
+/** shutdown: SendCommand of the graceful-shutdown document to the instance (SSM Run Command). */
+export type ActionKind = 'lookup' | 'deregister' | 'detach' | 'terminate-in-group' | 'ecs-drain' | 'shutdown';
 /** planned: a mutation planned and not made (observe mode, or a dry run's stand-in). */
 export type ActionResultKind = 'ok' | 'not-registered' | 'skipped' | 'failed' | 'planned';
 
@@ -219,6 +240,8 @@ export interface ActionResult {
   latencyMs: number;
   reason?: string;
   error?: { name: string; message: string; retryable: boolean };
+  /** shutdown only: the SSM command id SendCommand returned (its final status arrives as an event). */
+  commandId?: string;
 }
 
 /** The durable record of one event: what we found, what we did, how long it took. */

@@ -97,12 +97,14 @@ export function decideDetach(membership: AsgMembership | null): DetachDecision {
 }
 
 /**
- * A response fails if any action failed; it is skipped if there was nothing to do at all; it is
+ * A response fails if any action but the shutdown command failed; it is skipped if there was nothing to do at all; it is
  * observed if every call it would have made was only planned (observe mode: nothing was sent),
  * else handled. A merge of an acting attempt and an observing one is handled: something was done.
  */
 export function decideOutcome(actions: readonly ActionResult[]): { outcome: Outcome; reason?: string; skipKind?: SkipKind } {
-  const failed = actions.filter((a) => a.result === 'failed');
+  // A failed graceful-shutdown command does not fail the response: the queue's retry would come
+  // after the interruption, and would only repeat what did work (the record notes it instead).
+  const failed = actions.filter((a) => a.result === 'failed' && a.action !== 'shutdown');
   if (failed.length > 0) {
     return {
       outcome: 'failed',

@@ -79,6 +79,28 @@ export interface LoadBalancingPort {
   deregister(targetGroupArn: string, targets: readonly DeregisterTarget[], opts?: CallOptions): Promise<Array<ItemResult<DeregisterResult>>>;
 }
 
+/**
+ * How SendCommand answered for one instance: `sent` with the command id (its final status comes
+ * later, as an EventBridge event); `not-managed` when SSM refused the instance (InvalidInstanceId:
+ * no SSM agent, not registered with SSM, or not in a state SSM accepts); `planned` when a dry run
+ * or observe mode stood in and sent nothing.
+ */
+export type ShutdownSendResult = { status: 'sent'; commandId: string } | { status: 'not-managed'; reason: string } | { status: 'planned' };
+
+/** SSM Run Command: the graceful-shutdown document, sent to warned instances. */
+export interface ShutdownPort {
+  /**
+   * SendCommand of `documentName` with `parameters` to every instance (at most 50 per call, the
+   * adapter chunks); keyed by instance id. A failed call is `ok: false` for the instances it carried.
+   */
+  sendShutdown(
+    documentName: string,
+    instanceIds: readonly string[],
+    parameters: Record<string, string[]>,
+    opts?: CallOptions,
+  ): Promise<Map<string, ItemResult<ShutdownSendResult>>>;
+}
+
 /** Where the instances are registered, kept fresh off the hot path (see index-refresher). */
 export interface TargetIndexPort {
   /** BatchGetItem for all ids (and the index's meta item); keyed by instance id. */

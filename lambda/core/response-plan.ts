@@ -24,6 +24,7 @@ import {
   type ResponseWindow,
 } from './plan';
 import { UNSCOPED, groupOutOfScope, targetGroupOutOfScope, type ResourceScope } from './scope';
+import { planShutdown, type PlannedShutdown } from './shutdown';
 
 /** One lookup, settled: its value, or the failed-lookup action the record will carry. */
 export type Lookup<T> = { ok: true; value: T } | { ok: false; failure: ActionResult };
@@ -101,6 +102,8 @@ export interface ActPlan {
    */
   replacement: PlannedReplacement | null;
   ecsDrain: PlannedDrain | null;
+  /** The graceful-shutdown command for the instance (core/shutdown.ts); null when the feature is off or the signal sends none. */
+  shutdown: PlannedShutdown | null;
   notes: string[];
 }
 
@@ -192,13 +195,14 @@ export function planResponse(
     ...(instance.availabilityZone ? { availabilityZone: instance.availabilityZone } : {}),
   };
   const act = (
-    fields: Pick<ActPlan, 'deregistrations' | 'replacement' | 'ecsDrain'> & Partial<Pick<ActPlan, 'skippedDeregistrations'>>,
+    fields: Pick<ActPlan, 'deregistrations' | 'replacement' | 'ecsDrain'> & Partial<Pick<ActPlan, 'skippedDeregistrations' | 'shutdown'>>,
   ): ActPlan => ({
     kind: 'act',
     found,
     group,
     failedLookups,
     skippedDeregistrations: [],
+    shutdown: null,
     ...fields,
     notes,
   });
@@ -239,6 +243,7 @@ export function planResponse(
     skippedDeregistrations,
     replacement: planReplacement(signal, facts.membership.ok, membership, group, scope, notes),
     ecsDrain: container ? planDrain(container) : null,
+    shutdown: planShutdown(signal, facts.instance.ok ? instance.tags : null, group?.tags, behaviour.shutdown),
   });
 }
 

@@ -16,7 +16,7 @@ export interface PlanStep {
   /** 1-based, in the order the calls were made or planned. */
   step: number;
   kind: PlanStepKind;
-  /** ec2, autoscaling, elbv2, ecs, dynamodb, sts */
+  /** ec2, autoscaling, elbv2, ecs, ssm, dynamodb, sts */
   service: string;
   /** The API operation: DescribeInstances, GetItem, DeregisterTargets ... */
   command: string;
@@ -65,6 +65,7 @@ export const SERVICE = {
   autoScaling: 'autoscaling',
   elbv2: 'elbv2',
   ecs: 'ecs',
+  ssm: 'ssm',
   dynamo: 'dynamodb',
   dynamoRaw: 'dynamodb',
 } as const satisfies Record<keyof AwsClients, string>;
@@ -150,6 +151,7 @@ export function guardClients(clients: AwsClients, journal: PlanJournal): AwsClie
     autoScaling: guardedView(clients.autoScaling, SERVICE.autoScaling, journal),
     elbv2: guardedView(clients.elbv2, SERVICE.elbv2, journal),
     ecs: guardedView(clients.ecs, SERVICE.ecs, journal),
+    ssm: guardedView(clients.ssm, SERVICE.ssm, journal),
     dynamo: guardedView(clients.dynamo, SERVICE.dynamo, journal),
     dynamoRaw: guardedView(clients.dynamoRaw, SERVICE.dynamoRaw, journal),
   };

@@ -6,6 +6,8 @@
 import { DETACH_INSTANCES_LIMIT, detachInstancesInput, terminateInstanceInput } from '../aws/auto-scaling';
 import { chunk } from '../aws/batching';
 import { DRAIN_LIMIT, drainingInput } from '../aws/ecs';
+import { sendCommandInput } from '../aws/ssm';
+import { SEND_COMMAND_INSTANCE_LIMIT } from '../core/shutdown';
 import { DEREGISTER_TARGETS_LIMIT, deregisterTargetsInput } from '../aws/load-balancing';
 import type { AsgFacts, AsgMembership, ContainerInstanceRef } from '../core/model';
 import type {
@@ -17,6 +19,8 @@ import type {
   EcsPort,
   ItemResult,
   LoadBalancingPort,
+  ShutdownPort,
+  ShutdownSendResult,
 } from '../core/ports';
 import { SERVICE } from './guard';
 
@@ -95,5 +99,23 @@ export class PlannedEcs implements EcsPort {
       this.sink.write(SERVICE.ecs, 'UpdateContainerInstancesState', drainingInput(cluster, run));
     }
     return planned(containerInstanceArns.length, 'planned');
+  }
+}
+
+/** SendCommand of the graceful-shutdown document, planned: what it would send, nothing sent. */
+export class PlannedShutdown implements ShutdownPort {
+  constructor(private readonly sink: PlanSink) {}
+
+  /** One planned SendCommand per 50 instances; which of them SSM would refuse cannot be foreseen. */
+  async sendShutdown(
+    documentName: string,
+    instanceIds: readonly string[],
+    parameters: Record<string, string[]>,
+  ): Promise<Map<string, ItemResult<ShutdownSendResult>>> {
+    const ids = [...new Set(instanceIds)];
+    for (const run of chunk(ids, SEND_COMMAND_INSTANCE_LIMIT)) {
+      this.sink.write(SERVICE.ssm, 'SendCommand', sendCommandInput(documentName, run, parameters));
+    }
+    return new Map(ids.map((id) => [id, { ok: true, value: { status: 'planned' } }]));
   }
 }

@@ -11,7 +11,7 @@ import type { ResponderDeps } from '../response/deps';
 import { createResponderDeps, type ResponderSettings } from '../wiring';
 import { PlanJournal, guardClients, type PlanStep } from './guard';
 import { LiveTargetLookup, liveLookupNote } from './live-targets';
-import { PlannedAutoScaling, PlannedEcs, PlannedLoadBalancing } from './planned-adapters';
+import { PlannedAutoScaling, PlannedEcs, PlannedLoadBalancing, PlannedShutdown } from './planned-adapters';
 import { ReadOnlyEventStore, actingOutcome } from './read-only-store';
 
 export interface DryRun {
@@ -62,6 +62,7 @@ export function createDryRun(
       autoScaling: new PlannedAutoScaling(real.autoScaling, journal),
       loadBalancing: new PlannedLoadBalancing(journal),
       ...(real.ecs ? { ecs: new PlannedEcs(real.ecs, journal) } : {}),
+      ...(real.shutdown ? { shutdown: new PlannedShutdown(journal) } : {}),
       store: new ReadOnlyEventStore({
         client: readOnly.dynamo,
         tableName: settings.tableName,

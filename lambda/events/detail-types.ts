@@ -12,3 +12,9 @@ export const REBALANCE_RECOMMENDATION = 'EC2 Instance Rebalance Recommendation';
 
 /** Sent on every instance state transition, for every instance in the account and region. */
 export const INSTANCE_STATE_CHANGE = 'EC2 Instance State-change Notification';
+
+/** The `source` SSM stamps on its Run Command events. */
+export const SSM_EVENT_SOURCE = 'aws.ssm';
+
+/** Sent by SSM on every status change of a command on one instance (one invocation). */
+export const COMMAND_INVOCATION_STATUS_CHANGE = 'EC2 Command Invocation Status-change Notification';

@@ -4,9 +4,10 @@ import { type EventKind } from './envelope';
 import { instanceStateChange } from './instance-state-change';
 import { show } from './problems';
 import { rebalanceRecommendation } from './rebalance-recommendation';
+import { shutdownCommandStatus } from './shutdown-command-status';
 import { spotInterruptionWarning } from './spot-interruption-warning';
 
-export const EVENT_KINDS: readonly EventKind[] = [spotInterruptionWarning, rebalanceRecommendation, instanceStateChange];
+export const EVENT_KINDS: readonly EventKind[] = [spotInterruptionWarning, rebalanceRecommendation, instanceStateChange, shutdownCommandStatus];
 
 /** Every detail-type parseEvent accepts, e.g. to check the stack's rules; EVENT_KINDS gives each one's source. */
 export const SUPPORTED_DETAIL_TYPES: readonly string[] = EVENT_KINDS.map((kind) => kind.detailType);

@@ -7,6 +7,7 @@ import type {
   EcsPort,
   EventStorePort,
   LoadBalancingPort,
+  ShutdownPort,
   TargetIndexPort,
 } from '../core/ports';
 import type { AcceptPolicy } from '../events';
@@ -34,6 +35,8 @@ export interface ResponderDeps {
   store: EventStorePort;
   /** Absent when no ECS cluster is configured. */
   ecs?: EcsPort;
+  /** SSM Run Command for graceful shutdown; absent when it is off (behaviour.shutdown unset). */
+  shutdown?: ShutdownPort;
   policy: AcceptPolicy;
   /** DEFAULT_BEHAVIOUR when absent. */
   behaviour?: ResponderBehaviour;

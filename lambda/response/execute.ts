@@ -1,6 +1,6 @@
 // Runs the act plans of a batch as merged calls (response/merge.ts): one concurrent round, the
 // calls started in the order that matters when AWS paces them (deregistrations first, then
-// detach/terminate, then the ECS drain), each under the latest deadline of the events it
+// detach/terminate, then the ECS drain, then the graceful-shutdown SendCommand), each under the latest deadline of the events it
 // carries. It sends what the plans say and gives each event the answer for its own items; it
 // decides nothing. A failed merged call is a failed ActionResult for every event it carried,
 // and only for those.
@@ -9,13 +9,16 @@ import { withoutUndefined } from '../core/objects';
 import type { ActionKind, ActionResult, Deregistration } from '../core/model';
 import type { CallOptions, ItemResult } from '../core/ports';
 import type { ResponderDeps } from './deps';
-import { eventsCarried, latestDeadline, mergeCalls, type Carried, type PlanRun } from './merge';
+import { eventsCarried, latestDeadline, mergeCalls, mergeShutdowns, type Carried, type PlanRun } from './merge';
+import type { ShutdownSendResult } from '../core/ports';
 
-/** How each call of a plan went; `replaced` and `drained` are null when the plan had none. */
+/** How each call of a plan went; `replaced`, `drained` and `shutdown` are null when the plan had none. */
 export interface Executed {
   deregistered: ActionResult[];
   replaced: ActionResult | null;
   drained: ActionResult | null;
+  /** The graceful-shutdown command: sent (with its command id), skipped with the reason, planned or failed. */
+  shutdown?: ActionResult | null;
 }
 
 /**
@@ -36,6 +39,7 @@ export async function executeBatch(runs: readonly PlanRun[], deps: ResponderDeps
       plan.ecsDrain && !plan.ecsDrain.send && deps.ecs
         ? { action: 'ecs-drain', target: plan.ecsDrain.containerInstance.containerInstanceArn, result: 'ok', latencyMs: 0, reason: plan.ecsDrain.reason }
         : null,
+    shutdown: plan.shutdown && !plan.shutdown.send ? skipped('shutdown', shutdownTarget(deps), plan.shutdown.reason) : null,
   }));
 
   /** Makes one merged call and hands each carried item its ActionResult. */
@@ -115,8 +119,50 @@ export async function executeBatch(runs: readonly PlanRun[], deps: ResponderDeps
       );
     }
   }
+  // Last, so that with pacing nothing waits behind it; in the same round, so it never waits for
+  // traffic to stop and never delays it.
+  const shutdownPort = deps.shutdown;
+  const documentName = deps.behaviour?.shutdown?.documentName;
+  const shutdowns = mergeShutdowns(runs, now());
+  for (const carried of shutdowns.tooLate) {
+    (results[carried.run] as Executed).shutdown = skipped('shutdown', shutdownTarget(deps), 'deadline reached: less than a second left, nothing could run in time');
+  }
+  for (const { items, parameters, seconds } of shutdowns.calls) {
+    if (!shutdownPort || !documentName) {
+      for (const c of items) (results[c.run] as Executed).shutdown = skipped('shutdown', shutdownTarget(deps), 'graceful shutdown is not configured');
+      continue;
+    }
+    calls.push(
+      call(
+        'SendCommand',
+        items,
+        async (opts) => {
+          const answers = await shutdownPort.sendShutdown(documentName, items.map((c) => c.item), parameters, opts);
+          return items.map((c) => answers.get(c.item) ?? { ok: false, error: new Error('SendCommand gave no answer') });
+        },
+        (c, outcome) => {
+          const result = shutdownResult(documentName, c.item, seconds, outcome);
+          if (result.result === 'failed') deps.log.error('graceful-shutdown command not sent', { instanceId: c.item, error: result.error, reason: result.reason });
+          (results[c.run] as Executed).shutdown = result;
+        },
+      ),
+    );
+  }
   await Promise.all(calls);
   return results;
+}
+
+function shutdownTarget(deps: ResponderDeps): string {
+  return deps.behaviour?.shutdown?.documentName ?? '-';
+}
+
+function shutdownResult(documentName: string, instanceId: string, seconds: number, outcome: ItemOutcome<ShutdownSendResult>): ActionResult {
+  const base = { action: 'shutdown' as const, target: documentName, targetId: instanceId };
+  if (!outcome.ok) return failed(base, outcome);
+  const value = outcome.value;
+  if (value.status === 'not-managed') return { ...base, result: 'skipped', latencyMs: outcome.latencyMs, reason: value.reason };
+  if (value.status === 'planned') return { ...base, result: 'planned', latencyMs: outcome.latencyMs, reason: `${seconds} s left` };
+  return { ...base, result: 'ok', latencyMs: outcome.latencyMs, commandId: value.commandId, reason: `${seconds} s left` };
 }
 
 /** Every action of an execution, in the order the record lists them. */
@@ -125,6 +171,7 @@ export function actionsOf(executed: Executed): ActionResult[] {
     ...executed.deregistered,
     ...(executed.replaced ? [executed.replaced] : []),
     ...(executed.drained ? [executed.drained] : []),
+    ...(executed.shutdown ? [executed.shutdown] : []),
   ];
 }
 

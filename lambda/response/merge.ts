@@ -4,11 +4,12 @@
 // event it belongs to. Pure: no I/O.
 import type { Deregistration } from '../core/model';
 import type { ActPlan } from '../core/response-plan';
+import { secondsLeft, shutdownParameters, type ShutdownCommand } from '../core/shutdown';
 
 /** One event's act plan as a batch executes it. */
 export interface PlanRun {
   instanceId: string;
-  plan: Pick<ActPlan, 'deregistrations' | 'replacement' | 'ecsDrain'>;
+  plan: Pick<ActPlan, 'deregistrations' | 'replacement' | 'ecsDrain'> & Partial<Pick<ActPlan, 'shutdown'>>;
   /** Epoch ms after which this event's calls are worthless. */
   deadline: number;
 }
@@ -57,6 +58,45 @@ export function mergeCalls(runs: readonly PlanRun[]): MergedCalls {
     terminations,
     drains: [...drains].map(([cluster, items]) => ({ cluster, items })),
   };
+}
+
+/** One SendCommand's worth of instances: the same command and the same seconds left. */
+export interface MergedShutdown {
+  command: ShutdownCommand;
+  seconds: number;
+  /** SendCommand's Parameters for them. */
+  parameters: Record<string, string[]>;
+  items: Array<Carried<string>>;
+}
+
+/**
+ * The graceful-shutdown commands of a batch at `now` (epoch ms): SendCommand gives every
+ * instance of a call the same parameters, and the seconds left are one of them, so instances are
+ * grouped by command and by whole seconds left before their own deadline (the adapter then sends
+ * at most 50 per call). A wave's warnings come stamped within a few seconds of each other, so
+ * this is a handful of calls, not one per instance, and no instance is told it has more time
+ * than it has. A run whose deadline is less than a second away is in `tooLate`: nothing can run
+ * in time.
+ */
+export function mergeShutdowns(runs: readonly PlanRun[], now: number): { calls: MergedShutdown[]; tooLate: Array<Carried<string>> } {
+  const calls = new Map<string, MergedShutdown>();
+  const tooLate: Array<Carried<string>> = [];
+  runs.forEach(({ instanceId, plan, deadline }, run) => {
+    const shutdown = plan.shutdown;
+    if (!shutdown?.send) return;
+    const carried = { run, slot: 0, item: instanceId };
+    const seconds = secondsLeft(deadline, now);
+    if (seconds === null) {
+      tooLate.push(carried);
+      return;
+    }
+    const parameters = shutdownParameters(shutdown.command, seconds);
+    const key = JSON.stringify(parameters);
+    const call = calls.get(key);
+    if (call) call.items.push(carried);
+    else calls.set(key, { command: shutdown.command, seconds, parameters, items: [carried] });
+  });
+  return { calls: [...calls.values()], tooLate };
 }
 
 /** How many different events a merged call carries. */

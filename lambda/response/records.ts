@@ -7,12 +7,18 @@ import type { ActPlan, SkipPlan } from '../core/response-plan';
 import type { Rejection } from '../events';
 import { actionsOf, type Executed } from './execute';
 import { boundRecord } from '../events/bounds';
-import { INSTANCE_STATE_CHANGE, REBALANCE_RECOMMENDATION, SPOT_INTERRUPTION_WARNING } from '../events/detail-types';
+import {
+  COMMAND_INVOCATION_STATUS_CHANGE,
+  INSTANCE_STATE_CHANGE,
+  REBALANCE_RECOMMENDATION,
+  SPOT_INTERRUPTION_WARNING,
+} from '../events/detail-types';
 
 export const DETAIL_TYPES = {
   'spot-interruption-warning': SPOT_INTERRUPTION_WARNING,
   'rebalance-recommendation': REBALANCE_RECOMMENDATION,
   'instance-state-change': INSTANCE_STATE_CHANGE,
+  'shutdown-command-status': COMMAND_INVOCATION_STATUS_CHANGE,
 } as const;
 
 /** The fleet-facing fields of a record. */
@@ -75,7 +81,15 @@ export function actedFields(signal: InterruptionNotice, plan: ActPlan, acted: Ac
   const replacedOk = replaced?.result === 'ok';
   if (replacedOk) timeline.push({ event: replaced.action === 'detach' ? 'detached' : 'terminated-in-group', at });
   if (replacement) timeline.push({ event: 'replacement-launched', at: replacement.seenAt, detail: replacement.instanceId });
+  const shutdown = acted.shutdown;
+  if (shutdown?.result === 'ok') {
+    timeline.push({ event: 'shutdown-command-sent', at, detail: `command ${shutdown.commandId ?? '?'}, ${shutdown.reason ?? ''}`.trim() });
+  }
   const actions = [...plan.failedLookups, ...plan.skippedDeregistrations, ...actionsOf(acted)];
+  const notes =
+    shutdown?.result === 'failed'
+      ? [...plan.notes, `the graceful-shutdown command was not sent (${shutdown.error?.name ?? 'failed'}); the response's outcome does not depend on it`]
+      : plan.notes;
   return {
     ...fleetFields({
       ...plan.found,
@@ -89,7 +103,7 @@ export function actedFields(signal: InterruptionNotice, plan: ActPlan, acted: Ac
       actions,
       timeline,
       ...(replacement ? { replacement } : {}),
-      ...(plan.notes.length > 0 ? { notes: plan.notes } : {}),
+      ...(notes.length > 0 ? { notes } : {}),
     }),
     ...decideOutcome(actions),
   };

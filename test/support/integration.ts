@@ -75,7 +75,7 @@ export async function registrationsIn(elbv2: ElasticLoadBalancingV2Client, targe
 
 /** Closes the keep-alive sockets of a replayer's clients, so the worker can exit. */
 export function destroyClients(clients: AwsClients): void {
-  for (const client of [clients.ec2, clients.autoScaling, clients.elbv2, clients.ecs, clients.dynamo, clients.dynamoRaw]) {
+  for (const client of [clients.ec2, clients.autoScaling, clients.elbv2, clients.ecs, clients.ssm, clients.dynamo, clients.dynamoRaw]) {
     client.destroy();
   }
 }

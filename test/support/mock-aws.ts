@@ -43,9 +43,12 @@ import {
   type PutCommandInput,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { createAwsClients, type AwsClients } from '../../lambda/aws/clients';
 import type { PacingConfig } from '../../lambda/aws/pacing';
+import { DEFAULT_BEHAVIOUR } from '../../lambda/core/behaviour';
+import type { ShutdownSettings } from '../../lambda/core/shutdown';
 import type { IndexedTarget } from '../../lambda/core/model';
 import type { CallOptions } from '../../lambda/core/ports';
 import type { AcceptPolicy } from '../../lambda/events';
@@ -258,6 +261,8 @@ export interface MockAws {
   dynamo: AwsClientStub<DynamoDBDocumentClient>;
   /** Wired into the responder only when `ecsClusters` is given; by default it finds no container instance. */
   ecs: AwsClientStub<ECSClient>;
+  /** Wired only when `shutdown` is given; SendCommand answers command id `cmd-1` by default. */
+  ssm: AwsClientStub<SSMClient>;
   clock: TestClock;
   /** The real adapters over the mocked clients, on the test clock; `overrides` swap single ports. */
   deps(overrides?: Partial<ResponderDeps>): ResponderDeps;
@@ -275,6 +280,8 @@ export interface MockAwsOptions {
   pacing?: PacingConfig;
   /** observe: the deps of a responder in observe mode (wiring.ts); default act. */
   mode?: 'observe' | 'act';
+  /** Graceful shutdown on (behaviour.shutdown), with this document, default command and tag. */
+  shutdown?: ShutdownSettings;
 }
 
 /** Real clients, mocked `send`, default answers for the default fleet. */
@@ -290,6 +297,8 @@ export function mockAws(opts: MockAwsOptions): MockAws {
   const elbv2 = mockClient(clients.elbv2);
   const dynamo = mockClient(clients.dynamo);
   const ecs = mockClient(clients.ecs);
+  const ssm = mockClient(clients.ssm);
+  ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
 
   ec2.on(DescribeInstancesCommand).resolves(instanceReply());
   autoScaling.on(DescribeAutoScalingInstancesCommand).resolves(membershipReply());
@@ -315,6 +324,7 @@ export function mockAws(opts: MockAwsOptions): MockAws {
     policy: opts.policy ?? fixturePolicy(),
     ...(opts.ecsClusters ? { ecsClusters: opts.ecsClusters } : {}),
     ...(opts.mode ? { mode: opts.mode } : {}),
+    ...(opts.shutdown ? { behaviour: { ...DEFAULT_BEHAVIOUR, shutdown: opts.shutdown } } : {}),
   };
   const deps = (overrides: Partial<ResponderDeps> = {}): ResponderDeps => ({
     ...createResponderDeps(clients, settings, silentLog, clock.now),
@@ -322,7 +332,7 @@ export function mockAws(opts: MockAwsOptions): MockAws {
     sleep: async () => undefined,
     ...overrides,
   });
-  return { clients, ec2, autoScaling, elbv2, dynamo, ecs, clock, deps, handler: (overrides) => makeHandler(deps(overrides)) };
+  return { clients, ec2, autoScaling, elbv2, dynamo, ecs, ssm, clock, deps, handler: (overrides) => makeHandler(deps(overrides)) };
 }
 
 /** The fleet-facing clients: a rejected or late event must not reach any of them. */

@@ -170,6 +170,7 @@ describe('planResponse: the act plan', () => {
       skippedDeregistrations: [],
       replacement: { path: 'detach', groupName: 'web-asg' },
       ecsDrain: null,
+      shutdown: null,
       notes: [],
     });
   });

@@ -30,6 +30,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { createAwsClients, type AwsClients } from '../../../lambda/aws/clients';
 import {
   DryRunViolationError,
@@ -50,6 +51,7 @@ function mockedWorld() {
     autoScaling: mockClient(clients.autoScaling),
     elbv2: mockClient(clients.elbv2),
     ecs: mockClient(clients.ecs),
+    ssm: mockClient(clients.ssm),
     dynamo: mockClient(clients.dynamo),
     dynamoRaw: mockClient(clients.dynamoRaw),
   };
@@ -111,6 +113,7 @@ describe('the guarded clients', () => {
     ['Auto Scaling TerminateInstanceInAutoScalingGroup', 'autoScaling', () => new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: 'i-1', ShouldDecrementDesiredCapacity: false })],
     ['EC2 TerminateInstances', 'ec2', () => new TerminateInstancesCommand({ InstanceIds: ['i-1'] })],
     ['ECS UpdateContainerInstancesState', 'ecs', () => new UpdateContainerInstancesStateCommand({ cluster: 'c', containerInstances: ['a'], status: 'DRAINING' })],
+    ['SSM SendCommand', 'ssm', () => new SendCommandCommand({ DocumentName: 'd', InstanceIds: ['i-1'] })],
     ['DynamoDB TransactWriteItems (document)', 'dynamo', () => new TransactWriteCommand({ TransactItems: [] })],
     ['DynamoDB PutItem (document)', 'dynamo', () => new PutCommand({ TableName: 't', Item: { pk: 'a' } })],
     ['DynamoDB UpdateItem (document)', 'dynamo', () => new UpdateCommand({ TableName: 't', Key: { pk: 'a' } })],

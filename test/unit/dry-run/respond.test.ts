@@ -29,6 +29,9 @@ import {
   type GetCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { SendCommandCommand } from '@aws-sdk/client-ssm';
+import { DEFAULT_BEHAVIOUR } from '../../../lambda/core/behaviour';
+import type { ShutdownSettings } from '../../../lambda/core/shutdown';
 import { LoadBalancingAdapter } from '../../../lambda/aws/load-balancing';
 import type { ResponseRecord } from '../../../lambda/core/model';
 import { isReadOperation, operationOf, type PlanStep } from '../../../lambda/dry-run/guard';
@@ -55,11 +58,25 @@ function warning(action = 'terminate'): RawEvent {
 }
 
 /** The default world of mock-aws (plus the raw DynamoDB client), five seconds after the event, and a dry run over it. */
-function dryWorld(event: unknown, opts: { ecsClusters?: string[] } = {}) {
+/** Graceful shutdown as the construct deploys it in stack SpotResponder (the fixtures' document). */
+const SHUTDOWN: ShutdownSettings = {
+  documentName: 'SpotResponder-GracefulShutdown',
+  defaultCommand: { systemdUnit: 'app.service' },
+  tagKey: 'spot-responder:shutdown',
+};
+
+function dryWorld(event: unknown, opts: { ecsClusters?: string[]; shutdown?: ShutdownSettings } = {}) {
   const time = typeof event === 'object' && event !== null ? Date.parse(String((event as RawEvent).time)) : NaN;
   const aws = mockAws({ now: (Number.isNaN(time) ? Date.parse('2025-03-04T10:15:30Z') : time) + 5_000, ...opts });
   const dynamoRaw = mockClient(aws.clients.dynamoRaw);
-  const settings = { tableName: TABLE_NAME, recordRetentionDays: 90, policy: fixturePolicy(), ...opts };
+  const { shutdown, ...rest } = opts;
+  const settings = {
+    tableName: TABLE_NAME,
+    recordRetentionDays: 90,
+    policy: fixturePolicy(),
+    ...rest,
+    ...(shutdown ? { behaviour: { ...DEFAULT_BEHAVIOUR, shutdown } } : {}),
+  };
   const dryRun = createDryRun(aws.clients, settings, silentLog, aws.clock.now);
   return { aws, dynamoRaw, dryRun, respond: () => respond(event, dryRun.deps) };
 }
@@ -72,13 +89,14 @@ function expectOnlyReads({ aws, dynamoRaw }: World): void {
   expect(aws.autoScaling).not.toHaveReceivedCommand(DetachInstancesCommand);
   expect(aws.autoScaling).not.toHaveReceivedCommand(TerminateInstanceInAutoScalingGroupCommand);
   expect(aws.ecs).not.toHaveReceivedCommand(UpdateContainerInstancesStateCommand);
+  expect(aws.ssm).not.toHaveReceivedCommand(SendCommandCommand);
   expect(aws.dynamo).not.toHaveReceivedCommand(TransactWriteCommand);
   expect(aws.dynamo).not.toHaveReceivedCommand(PutCommand);
   expect(aws.dynamo).not.toHaveReceivedCommand(UpdateCommand);
   expect(dynamoRaw).not.toHaveReceivedCommand(TransactWriteItemsCommand);
   expect(dynamoRaw).not.toHaveReceivedCommand(PutItemCommand);
   expect(dynamoRaw).not.toHaveReceivedCommand(UpdateItemCommand);
-  const received = [aws.ec2, aws.autoScaling, aws.elbv2, aws.ecs, aws.dynamo, dynamoRaw].flatMap((stub) =>
+  const received = [aws.ec2, aws.autoScaling, aws.elbv2, aws.ecs, aws.ssm, aws.dynamo, dynamoRaw].flatMap((stub) =>
     stub.calls().map((call) => operationOf(call.args[0])),
   );
   expect(received.filter((operation) => !isReadOperation(operation))).toEqual([]);
@@ -342,9 +360,9 @@ describe('the guard under the responder', () => {
 });
 
 describe('every fixture', () => {
-  it.each(fixturePaths())('%s: a dry run sends only reads', async (path) => {
+  it.each(fixturePaths())('%s: a dry run sends only reads (graceful shutdown on)', async (path) => {
     // Prepare
-    const world = dryWorld(loadJson(path));
+    const world = dryWorld(loadJson(path), { shutdown: SHUTDOWN });
 
     // Act
     await world.respond().catch(() => undefined);
@@ -352,5 +370,30 @@ describe('every fixture', () => {
     // Assess
     expectOnlyReads(world);
     expect(world.dryRun.plan().length).toBeGreaterThan(0);
+  });
+});
+
+describe('graceful shutdown in a dry run', () => {
+  it('plans the SendCommand a warning would send, with the seconds left, and sends none', async () => {
+    // Prepare
+    const world = dryWorld(loadJson('spot-interruption-warning/terminate.json'), { shutdown: SHUTDOWN });
+
+    // Act
+    const record = await world.respond();
+
+    // Assess
+    expect(world.aws.ssm).not.toHaveReceivedCommand(SendCommandCommand);
+    expect(writes(world.dryRun.plan(), 'SendCommand')).toEqual([
+      expect.objectContaining({
+        service: 'ssm',
+        input: expect.objectContaining({
+          DocumentName: SHUTDOWN.documentName,
+          InstanceIds: ['i-1234567890abcdef0'],
+          Parameters: { Action: ['stop-unit'], Unit: ['app.service'], SecondsLeft: ['115'] },
+        }),
+      }),
+    ]);
+    expect(record.actions).toContainEqual(expect.objectContaining({ action: 'shutdown', result: 'planned', targetId: 'i-1234567890abcdef0' }));
+    expect(record.timeline?.map((t) => t.event)).not.toContain('shutdown-command-sent');
   });
 });

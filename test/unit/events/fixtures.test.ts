@@ -133,7 +133,7 @@ describe('valid fixtures', () => {
     const signals = validFixturePaths().map(signalOf);
 
     // Assess
-    expect(signals).toHaveLength(9);
+    expect(signals).toHaveLength(11);
     for (const signal of signals) expect(signal).toMatchObject({ instanceId: INSTANCE, ...FROM_FIXTURE_ACCOUNT });
     expect(new Set(signals.map((signal) => signal.eventId)).size).toBe(signals.length);
   });
@@ -203,7 +203,7 @@ describe('invalid fixtures', () => {
       {
         ...salvagedFromInvalid,
         kind: 'unsupported',
-        reason: 'source "com.example.spot-drill" is not supported (expected "aws.ec2")',
+        reason: 'source "com.example.spot-drill" is not supported (expected "aws.ec2", "aws.ssm")',
         eventId: '6d2e9f0a-7182-43b4-8f56-a7b8c9d0e1f2',
       },
     ],

@@ -6,7 +6,7 @@ import { fixturePolicy, loadEvent, validFixturePaths, type RawEvent } from '../.
 const ANYWHERE: AcceptPolicy = { accounts: '*', regions: '*' };
 const VALID_FIXTURES = validFixturePaths().map(loadEvent);
 const ENVELOPE_KEYS = ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail'];
-const DETAIL_KEYS = ['instance-id', 'instance-action', 'state'];
+const DETAIL_KEYS = ['instance-id', 'instance-action', 'state', 'command-id', 'document-name', 'status'];
 const REJECTION_KINDS = ['invalid', 'unsupported', 'not-accepted'];
 
 /** The contract: a result, never a throw; a rejection always says why, names the event and its kind. */
@@ -25,6 +25,10 @@ function assertWellFormed(parsed: ParsedEvent): void {
       case 'rebalance-recommendation':
         expect(Object.keys(signal).sort()).toEqual(['account', 'eventId', 'eventTime', 'instanceId', 'kind', 'region']);
         break;
+      case 'shutdown-command-status':
+        expect(signal.commandId).not.toBe('');
+        expect(signal.status).not.toBe('');
+        break;
     }
   } else {
     expect(REJECTION_KINDS).toContain(parsed.rejection.kind);
@@ -40,7 +44,6 @@ const wellFormed = fc
   .record({
     version: fc.constant('0'),
     id: fc.uuid(),
-    source: fc.constant('aws.ec2'),
     account: fc.stringMatching(/^\d{12}$/),
     time: fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString()),
     region: fc.constantFrom('us-east-1', 'eu-central-2', 'ap-southeast-4', 'us-gov-west-1', 'cn-north-1'),
@@ -50,17 +53,26 @@ const wellFormed = fc
       fc.record({ 'detail-type': fc.constant('EC2 Spot Instance Interruption Warning'), 'instance-action': fc.constantFrom(...INSTANCE_ACTIONS) }),
       fc.record({ 'detail-type': fc.constant('EC2 Instance Rebalance Recommendation') }),
       fc.record({ 'detail-type': fc.constant('EC2 Instance State-change Notification'), state: fc.constantFrom(...INSTANCE_STATES) }),
+      fc.record({
+        'detail-type': fc.constant('EC2 Command Invocation Status-change Notification'),
+        'command-id': fc.uuid(),
+        'document-name': fc.constantFrom('SpotResponder-GracefulShutdown', 'AWS-RunShellScript'),
+        status: fc.constantFrom('Pending', 'InProgress', 'Success', 'Failed', 'TimedOut', 'Cancelled', 'Undeliverable'),
+      }),
     ),
   })
   .map(({ instanceId: id, detail: { 'detail-type': detailType, ...detail }, ...envelope }) => {
-    const event = { ...envelope, 'detail-type': detailType, detail: { 'instance-id': id, ...detail } };
+    const source = 'command-id' in detail ? 'aws.ssm' : 'aws.ec2';
+    const event = { ...envelope, source, 'detail-type': detailType, detail: { 'instance-id': id, ...detail } };
     const common = { eventId: envelope.id, eventTime: envelope.time, account: envelope.account, region: envelope.region, instanceId: id };
     const signal: Ec2Signal =
       'instance-action' in detail
         ? { kind: 'spot-interruption-warning', ...common, instanceAction: detail['instance-action'] }
         : 'state' in detail
           ? { kind: 'instance-state-change', ...common, state: detail.state }
-          : { kind: 'rebalance-recommendation', ...common };
+          : 'command-id' in detail
+            ? { kind: 'shutdown-command-status', ...common, commandId: detail['command-id'], documentName: detail['document-name'], status: detail.status }
+            : { kind: 'rebalance-recommendation', ...common };
     return { event, signal };
   });
 

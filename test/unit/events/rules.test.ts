@@ -59,12 +59,12 @@ describe('envelope fields', () => {
 });
 
 describe('dispatch on source, then detail-type', () => {
-  it('rejects a source other than aws.ec2', () => {
+  it('rejects a source other than aws.ec2 and aws.ssm', () => {
     // Act
     const reason = reasonFor({ source: 'aws.autoscaling' });
 
     // Assess
-    expect(reason).toBe('source "aws.autoscaling" is not supported (expected "aws.ec2")');
+    expect(reason).toBe('source "aws.autoscaling" is not supported (expected "aws.ec2", "aws.ssm")');
   });
 
   it('names the source even when the detail-type is one it supports from aws.ec2', () => {
@@ -72,7 +72,7 @@ describe('dispatch on source, then detail-type', () => {
     const reason = reasonFor({ source: 'aws.autoscaling' }, SHUTTING_DOWN);
 
     // Assess
-    expect(reason).toBe('source "aws.autoscaling" is not supported (expected "aws.ec2")');
+    expect(reason).toBe('source "aws.autoscaling" is not supported (expected "aws.ec2", "aws.ssm")');
   });
 
   it.each([FULFILLMENT, 'EC2 Capacity Reservation Instance Interruption Warning', 'ec2 spot instance interruption warning', 'EC2 Instance Rebalance Recommendation '])(
