@@ -16,6 +16,7 @@ import {
   type TagMode,
 } from './contract';
 import { parsePacing, type PacingConfig } from './aws/pacing';
+import { SHUTDOWN_TAG_SUFFIX, parseShutdownCommand, type ShutdownSettings } from './core/shutdown';
 
 // The responder's behaviour types name these; they are read here, so they are offered here too.
 export type { RebalanceAction, ResponseMode, TagMode };
@@ -112,6 +113,8 @@ export interface ResponderConfig {
   scope: ResourceScope;
   /** SNS topic for notifications (SIGNALS_ENV.notificationTopicArn); absent: none. */
   notificationTopicArn?: string;
+  /** Graceful shutdown (SIGNALS_ENV.shutdownDocument, shutdownCommand); absent: off. */
+  shutdown?: ShutdownSettings;
   /** The client-side token buckets of the container's AWS clients. */
   apiPacing: PacingConfig;
   /** The refresher's schedule (minutes): index entries older than three intervals count as expired. */
@@ -123,6 +126,7 @@ export interface ResponderConfig {
  * when a required one is missing or any is malformed; unset optional ones take DEFAULTS.
  */
 export function loadResponderConfig(env: Env = process.env): ResponderConfig {
+  const tagKey = env[RESPONDER_ENV.tagKey]?.trim() || DEFAULTS.tagKey;
   return {
     tableName: required(env, RESPONDER_ENV.tableName),
     acceptedAccounts: allowList(env, RESPONDER_ENV.acceptedAccounts),
@@ -132,7 +136,7 @@ export function loadResponderConfig(env: Env = process.env): ResponderConfig {
     rebalanceAction: oneOf(env, RESPONDER_ENV.rebalanceAction, REBALANCE_ACTIONS, DEFAULTS.rebalanceAction),
     tagPolicy: {
       mode: oneOf(env, RESPONDER_ENV.tagMode, TAG_MODES, DEFAULTS.tagMode),
-      key: env[RESPONDER_ENV.tagKey]?.trim() || DEFAULTS.tagKey,
+      key: tagKey,
     },
     ecsClusters: list(env, RESPONDER_ENV.ecsClusters),
     scope: {
@@ -140,6 +144,7 @@ export function loadResponderConfig(env: Env = process.env): ResponderConfig {
       targetGroupNames: patternList(env, RESPONDER_ENV.targetGroupNames),
     },
     ...topicArn(env, SIGNALS_ENV.notificationTopicArn),
+    ...shutdown(env, tagKey),
     apiPacing: pacing(env, RESPONDER_ENV.apiPacing),
     indexRefreshMinutes: positiveInt(env, RESPONDER_ENV.indexRefreshMinutes, DEFAULTS.indexRefreshMinutes),
   };
@@ -153,6 +158,28 @@ function topicArn(env: Env, name: string): { notificationTopicArn?: string } {
     throw new ConfigError(`environment variable ${name} must be an SNS topic ARN, got "${raw}"`);
   }
   return { notificationTopicArn: raw };
+}
+
+/** SSM document names: 3 to 128 of letters, digits, _-. (SSM API reference, CreateDocument Name). */
+const DOCUMENT_NAME = /^[a-zA-Z0-9_.-]{3,128}$/;
+
+/**
+ * Graceful shutdown when SIGNALS_ENV.shutdownDocument names a document: its default command from
+ * SIGNALS_ENV.shutdownCommand (none when unset), the per-instance tag `<tagKey>:shutdown`. Throws
+ * ConfigError for a malformed name or command.
+ */
+function shutdown(env: Env, tagKey: string): { shutdown?: ShutdownSettings } {
+  const documentName = env[SIGNALS_ENV.shutdownDocument]?.trim();
+  if (!documentName) return {};
+  if (!DOCUMENT_NAME.test(documentName)) {
+    throw new ConfigError(`environment variable ${SIGNALS_ENV.shutdownDocument} must be an SSM document name, got "${documentName}"`);
+  }
+  const text = env[SIGNALS_ENV.shutdownCommand]?.trim();
+  const settings: ShutdownSettings = { documentName, tagKey: `${tagKey}${SHUTDOWN_TAG_SUFFIX}` };
+  if (!text) return { shutdown: settings };
+  const parsed = parseShutdownCommand(text);
+  if ('problem' in parsed) throw new ConfigError(`environment variable ${SIGNALS_ENV.shutdownCommand}: ${parsed.problem}`);
+  return { shutdown: { ...settings, defaultCommand: parsed.command } };
 }
 
 export interface IndexRefresherConfig {

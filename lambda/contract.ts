@@ -186,4 +186,11 @@ export const SKIP_KINDS = [
 export const SIGNALS_ENV = {
   /** ARN of the SNS topic the responder notifies; unset: no notifications. */
   notificationTopicArn: 'NOTIFICATION_TOPIC_ARN',
+  /** Name of the graceful-shutdown SSM document; unset: graceful shutdown is off. */
+  shutdownDocument: 'SHUTDOWN_DOCUMENT',
+  /**
+   * The command instances without a `<TAG_KEY>:shutdown` tag get: `unit:<systemd unit>` or
+   * `script:<absolute path>`; unset or empty: only tagged instances get one.
+   */
+  shutdownCommand: 'SHUTDOWN_COMMAND',
 } as const;

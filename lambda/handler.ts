@@ -20,7 +20,12 @@ export const handler = makeHandler({
       tableName: config.tableName,
       recordRetentionDays: config.recordRetentionDays,
       policy: { accounts: config.acceptedAccounts, regions: config.acceptedRegions },
-      behaviour: { rebalanceAction: config.rebalanceAction, tagPolicy: config.tagPolicy, scope: config.scope },
+      behaviour: {
+        rebalanceAction: config.rebalanceAction,
+        tagPolicy: config.tagPolicy,
+        scope: config.scope,
+        ...(config.shutdown ? { shutdown: config.shutdown } : {}),
+      },
       ecsClusters: config.ecsClusters,
       notificationTopicArn: config.notificationTopicArn,
       indexRefreshMinutes: config.indexRefreshMinutes,

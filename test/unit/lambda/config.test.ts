@@ -91,6 +91,26 @@ describe('loadResponderConfig', () => {
   it('names its errors ConfigError', () => {
     expect(() => loadResponderConfig({})).toThrow(expect.objectContaining({ name: 'ConfigError' }));
   });
+
+  it('graceful shutdown: off unless SHUTDOWN_DOCUMENT is set; the default command and the tag key from the rest', () => {
+    expect(loadResponderConfig(minimal).shutdown).toBeUndefined();
+    expect(loadResponderConfig({ ...minimal, SHUTDOWN_DOCUMENT: 'Stack-GracefulShutdown', TAG_KEY: 'team' }).shutdown).toEqual({
+      documentName: 'Stack-GracefulShutdown',
+      tagKey: 'team:shutdown',
+    });
+    expect(loadResponderConfig({ ...minimal, SHUTDOWN_DOCUMENT: 'Stack-GracefulShutdown', SHUTDOWN_COMMAND: 'script:/opt/app/drain.sh' }).shutdown).toEqual({
+      documentName: 'Stack-GracefulShutdown',
+      tagKey: 'spot-responder:shutdown',
+      defaultCommand: { script: '/opt/app/drain.sh' },
+    });
+  });
+
+  it.each([
+    [{ SHUTDOWN_DOCUMENT: 'a b' }, 'SHUTDOWN_DOCUMENT must be an SSM document name, got "a b"'],
+    [{ SHUTDOWN_DOCUMENT: 'Doc-1', SHUTDOWN_COMMAND: 'unit:app' }, 'SHUTDOWN_COMMAND: "app" is not a systemd unit name'],
+  ])('graceful shutdown: rejects %p with a clear message', (bad, message) => {
+    expect(() => loadResponderConfig({ ...minimal, ...bad })).toThrow(message);
+  });
 });
 
 describe('loadIndexRefresherConfig', () => {
