@@ -15,6 +15,8 @@ import {
   type TagMode,
 } from '../lambda/contract';
 import { MIN_NODE_MAJOR } from './defaults';
+import type { GracefulShutdownProps } from './graceful-shutdown';
+import { parseShutdownCommand } from '../lambda/core/shutdown';
 import { PERMISSION_SCOPES, type PermissionScope } from './permissions';
 import { SpotResponderStackProps } from './spot-responder-stack';
 import {
@@ -81,6 +83,12 @@ export const CONTEXT_KEYS = {
   dashboard: 'spotResponder:dashboard',
   /** Deploy the FIS drill's experiment template with its defaults (lib/drill.ts). Default false. */
   drill: 'spotResponder:drill',
+  /**
+   * Graceful shutdown (lib/graceful-shutdown.ts): `"unit:<systemd unit>"` or
+   * `"script:<absolute path>"` for every warned instance, `true` for tagged instances only,
+   * `false` off. Default off.
+   */
+  gracefulShutdown: 'spotResponder:gracefulShutdown',
   /** Lambda runtime of both functions: `nodejs22.x` or a later Node.js. Default nodejs22.x. */
   runtime: 'spotResponder:runtime',
   /** Memory of both functions in MB, 128 to 10240. Default 512. */
@@ -209,6 +217,7 @@ export function readSpotResponderContext(node: Node): SpotResponderAppConfig {
         runtime: runtimeName === undefined ? undefined : nodeRuntime(runtimeName),
         dashboard: bool(CONTEXT_KEYS.dashboard, get(CONTEXT_KEYS.dashboard)),
         drill: bool(CONTEXT_KEYS.drill, get(CONTEXT_KEYS.drill)) ? true : undefined,
+        gracefulShutdown: gracefulShutdown(CONTEXT_KEYS.gracefulShutdown, get(CONTEXT_KEYS.gracefulShutdown)),
         memorySize,
       },
     },
@@ -290,6 +299,16 @@ function bool(key: string, value: unknown): boolean | undefined {
   if (value === 'true') return true;
   if (value === 'false') return false;
   fail(key, 'true or false', value);
+}
+
+/** true / false, or a command in the text form the tag and the responder's SHUTDOWN_COMMAND use. */
+function gracefulShutdown(key: string, value: unknown): true | GracefulShutdownProps | undefined {
+  if (value === undefined || value === false || value === 'false') return undefined;
+  if (value === true || value === 'true') return true;
+  if (typeof value !== 'string') fail(key, 'true, false, "unit:<systemd unit>" or "script:<absolute path>"', value);
+  const parsed = parseShutdownCommand(value);
+  if ('problem' in parsed) fail(key, `true, false, "unit:<systemd unit>" or "script:<absolute path>" (${parsed.problem})`, value);
+  return 'systemdUnit' in parsed.command ? { systemdUnit: parsed.command.systemdUnit } : { script: parsed.command.script };
 }
 
 function level(key: string, value: unknown): LogLevel | undefined {

@@ -19,6 +19,8 @@ import {
 } from '../lambda/contract';
 import { MIN_NODE_MAJOR, SPOT_RESPONDER_DEFAULTS, WARNING_BUFFER } from './defaults';
 import type { SpotDrillProps } from './drill';
+import type { GracefulShutdownProps } from './graceful-shutdown';
+import { parseShutdownCommand, type ShutdownCommand } from '../lambda/core/shutdown';
 import {
   SpotResponderConfigError,
   checkAccounts,
@@ -211,6 +213,18 @@ export interface SpotResponderProps {
   readonly drill?: true | SpotDrillProps;
 
   /**
+   * Graceful shutdown on the instance: an SSM Run Command document the responder sends to each
+   * warned instance (terminate and stop warnings; SSM-managed instances only) in the same round
+   * as its deregistrations: stop a systemd unit (SIGTERM) or run your script with the seconds
+   * left. `{ systemdUnit }` / `{ script }` is the command for every instance; `true` sends only
+   * to instances (or groups) tagged `<tagKey>:shutdown` = `unit:<name>` / `script:<path>`; that
+   * tag overrides the default, and `off` opts an instance out. The record gets the command id and
+   * `shutdown-command-sent`, then `shutdown-command-finished` with SSM's final status.
+   * @default - off: no document, no permission, nothing sent
+   */
+  readonly gracefulShutdown?: true | GracefulShutdownProps;
+
+  /**
    * The Lambda runtime of both functions: a Node.js runtime, 22 or later (`lambda.Runtime.NODEJS_22_X`,
    * `NODEJS_24_X` ...). The bundle is built for the same Node.js version. Move on after testing,
    * before Lambda deprecates the current one (Node.js 22: announced for 2027).
@@ -279,6 +293,8 @@ export interface ResolvedSpotResponderProps {
   readonly alarmTopic?: sns.ITopic;
   readonly notificationTopic?: true | sns.ITopic;
   readonly dashboard: boolean;
+  /** Absent: off; else the default command (none: tagged instances only). */
+  readonly gracefulShutdown?: { readonly defaultCommand?: ShutdownCommand };
   readonly runtime: lambda.Runtime;
   /** MB, 128 to 10240. */
   readonly memorySize: number;
@@ -336,6 +352,7 @@ export function resolveSpotResponderProps(stack: Stack, props: SpotResponderProp
   const indexRefreshInterval = props.indexRefreshInterval ?? defaults.indexRefreshInterval;
   return {
     ...resolved,
+    ...resolveGracefulShutdown(props.gracefulShutdown),
     warningBatching: resolveWarningBatching(props),
     indexRefreshMinutes: wholeMinutes('SpotResponderProps.indexRefreshInterval', indexRefreshInterval),
   };
@@ -357,6 +374,22 @@ function checkClustersInStackEnv(label: string, stack: Stack, clusters: readonly
       );
     }
   }
+}
+
+/** The default command of `gracefulShutdown`, checked against the document's own patterns. */
+function resolveGracefulShutdown(value: SpotResponderProps['gracefulShutdown']): Pick<ResolvedSpotResponderProps, 'gracefulShutdown'> {
+  if (value === undefined) return {};
+  if (value === true) return { gracefulShutdown: {} };
+  const label = 'SpotResponderProps.gracefulShutdown';
+  const { systemdUnit, script } = value;
+  if (systemdUnit !== undefined && script !== undefined) {
+    throw new SpotResponderConfigError(`${label}: set systemdUnit or script, not both`);
+  }
+  const text = systemdUnit !== undefined ? `unit:${systemdUnit}` : script !== undefined ? `script:${script}` : undefined;
+  if (text === undefined) return { gracefulShutdown: {} };
+  const parsed = parseShutdownCommand(text);
+  if ('problem' in parsed) throw new SpotResponderConfigError(`${label}: ${parsed.problem}`);
+  return { gracefulShutdown: { defaultCommand: parsed.command } };
 }
 
 function resolveWarningBatching(props: SpotResponderProps): ResolvedSpotResponderProps['warningBatching'] {

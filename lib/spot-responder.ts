@@ -23,6 +23,7 @@ import {
   scheduleIndexRefresh,
 } from './delivery';
 import { createIndexRefresherFunction, createResponderFunction } from './functions';
+import { GracefulShutdown } from './graceful-shutdown';
 import { wireNotificationTopic } from './notifications';
 import { grantIndexRefresherPermissions, grantResponderPermissions } from './permissions';
 import { ResponderFunction } from './responder-function';
@@ -104,6 +105,8 @@ export class SpotResponder extends Construct {
   public readonly dashboard?: cloudwatch.Dashboard;
   /** The FIS drill (experiment template and its role); present when `drill` is set. */
   public readonly drill?: SpotDrill;
+  /** The graceful-shutdown SSM document and its status rule; present when `gracefulShutdown` is set. */
+  public readonly gracefulShutdown?: GracefulShutdown;
 
   constructor(scope: Construct, id: string, props: SpotResponderProps = {}) {
     super(scope, id);
@@ -160,6 +163,20 @@ export class SpotResponder extends Construct {
       tagKey: config.tagKey,
       mode: config.mode,
     });
+
+    // Warning -> SSM Run Command on the instance; its final status -> the state-change queue.
+    if (config.gracefulShutdown) {
+      this.gracefulShutdown = new GracefulShutdown(this, 'GracefulShutdown', {
+        responder: this.responderFunction,
+        stateChangeQueue: this.stateChangeBuffer.queue,
+        deadLetterQueue: this.deadLetterQueue,
+        eventBus: config.eventBus,
+        defaultCommand: config.gracefulShutdown.defaultCommand,
+        mode: config.mode,
+        permissionScope: config.permissionScope,
+        tagKey: config.tagKey,
+      });
+    }
 
     // Schedule (and deploy) -> index refresher -> the target index in the table.
     this.indexRefresherFunction = createIndexRefresherFunction(this, config, this.table);

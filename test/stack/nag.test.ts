@@ -16,7 +16,8 @@ let app: ReturnType<typeof testApp>;
 let stacks: Stack[];
 
 // Defaults has no ECS clusters (and observes), Everything has two and acts, Observing has two and
-// observes: nag must be clean with and without ECS, in both modes.
+// observes: nag must be clean with and without ECS, in both modes; both of the last two deploy
+// the graceful-shutdown document.
 beforeAll(() => {
   app = testApp();
   const defaults = new SpotResponderStack(app, 'Defaults');
@@ -35,10 +36,11 @@ beforeAll(() => {
       ecsClusters: ['web', 'arn:aws:ecs:eu-west-1:111111111111:cluster/batch'],
       indexRefreshInterval: Duration.minutes(1),
       refreshIndexOnDeploy: false,
+      gracefulShutdown: { systemdUnit: 'app.service' },
     },
   });
   const observing = new SpotResponderStack(app, 'Observing', {
-    responder: { mode: 'observe', ecsClusters: ['web', 'arn:aws:ecs:eu-west-1:111111111111:cluster/batch'] },
+    responder: { mode: 'observe', ecsClusters: ['web', 'arn:aws:ecs:eu-west-1:111111111111:cluster/batch'], gracefulShutdown: true },
   });
   const withKey = new Stack(app, 'WithKey');
   new SpotResponder(withKey, 'SpotResponder', {
