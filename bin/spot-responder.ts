@@ -382,6 +382,7 @@ withAwsOptions(
   .option('--auto-scaling-group-names <pattern...>', "the responder's autoScalingGroupNames, to check the scope against what exists")
   .option('--target-group-names <pattern...>', "the responder's targetGroupNames, to check the scope against what exists")
   .option('--calls-per-second <n>', 'describe calls per second per service', positiveInt, 4)
+  .option('--graceful-shutdown', 'graceful shutdown is on: also report Spot instances without an online SSM agent (ssm:DescribeInstanceInformation)')
   .action(async (opts) => {
     const report = await runDoctor(
       {
@@ -390,6 +391,7 @@ withAwsOptions(
         autoScalingGroupNames: opts.autoScalingGroupNames,
         targetGroupNames: opts.targetGroupNames,
         callsPerSecond: opts.callsPerSecond,
+        gracefulShutdown: Boolean(opts.gracefulShutdown),
       },
       print,
     );

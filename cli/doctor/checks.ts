@@ -38,7 +38,8 @@ export type FindingKind =
   | 'terminating-hook-outlives-notice'
   | 'group-outside-scope'
   | 'target-group-outside-scope'
-  | 'scope-matches-nothing';
+  | 'scope-matches-nothing'
+  | 'instances-without-ssm-agent';
 
 export interface Finding {
   kind: FindingKind;
@@ -92,10 +93,23 @@ export interface AutoScalingGroupFacts {
  */
 export type ScopeFacts = ResourceScope;
 
+/**
+ * With graceful shutdown on: the Spot instances of one Auto Scaling group, and those of them whose
+ * SSM agent is not online (absent from DescribeInstanceInformation, or PingStatus ConnectionLost /
+ * Inactive): SSM refuses to send them the shutdown command.
+ */
+export interface SsmCoverageFacts {
+  group: string;
+  spotInstanceIds: string[];
+  withoutAgent: string[];
+}
+
 export interface FleetFacts {
   targetGroups: TargetGroupFacts[];
   autoScalingGroups: AutoScalingGroupFacts[];
   scope?: ScopeFacts;
+  /** Present when the doctor was told graceful shutdown is on (`--graceful-shutdown`). */
+  ssmCoverage?: SsmCoverageFacts[];
 }
 
 /** Every finding for this account, most severe first, then by resource name. */
@@ -106,6 +120,7 @@ export function diagnose(facts: FleetFacts): Finding[] {
     ...facts.targetGroups.flatMap((tg) => targetGroupFindings(tg, spotTargetGroupArns.has(tg.arn))),
     ...spotGroups.flatMap(groupFindings),
     ...(facts.scope ? scopeFindings(facts.scope, spotGroups, facts.targetGroups, spotTargetGroupArns) : []),
+    ...(facts.ssmCoverage ?? []).flatMap(ssmFindings),
   ];
   return findings.sort(
     (a, b) =>
@@ -272,6 +287,34 @@ function scopeFindings(
     }
   }
   return findings;
+}
+
+/** How many instance ids a finding names before it says "and N more". */
+const NAMED_INSTANCES = 5;
+
+/**
+ * Graceful shutdown sends an SSM command; an instance without an online agent never gets it
+ * (its warning is still handled, the record says "not managed"), so its application is killed
+ * without a chance to save its state. A risk, not lost traffic: deregistration does not need SSM.
+ */
+function ssmFindings(coverage: SsmCoverageFacts): Finding[] {
+  if (coverage.withoutAgent.length === 0) return [];
+  const named = coverage.withoutAgent.slice(0, NAMED_INSTANCES).join(', ');
+  const more = coverage.withoutAgent.length > NAMED_INSTANCES ? ` and ${coverage.withoutAgent.length - NAMED_INSTANCES} more` : '';
+  return [
+    {
+      kind: 'instances-without-ssm-agent',
+      severity: 'risk',
+      resourceType: 'auto-scaling-group',
+      resource: coverage.group,
+      problem:
+        `${coverage.withoutAgent.length} of ${coverage.spotInstanceIds.length} Spot instances have no SSM agent online (${named}${more}): ` +
+        'graceful shutdown cannot reach them, so their application is stopped by the reclaim without a chance to save its state',
+      fix:
+        'run the SSM agent (preinstalled on Amazon Linux 2/2023 and recent Ubuntu AMIs), give the launch template an instance ' +
+        'profile with AmazonSSMManagedInstanceCore, and let the instances reach the ssm, ssmmessages and ec2messages endpoints',
+    },
+  ];
 }
 
 function modifyAttribute(arn: string, key: string, value: string): string {

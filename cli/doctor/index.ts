@@ -11,6 +11,8 @@ export interface DoctorOptions extends AwsTarget {
   targetGroupNames?: string[];
   /** Describe calls per second per service. */
   callsPerSecond?: number;
+  /** Graceful shutdown is on: report Spot instances without an online SSM agent. */
+  gracefulShutdown?: boolean;
 }
 
 /** The whole answer of one doctor run: what `--json` prints. */
@@ -36,6 +38,7 @@ export async function runDoctor(opts: DoctorOptions, print: (line: string) => vo
   const { facts, stats } = await inspectFleet(clientsFor(opts), {
     ...(scope ? { scope } : {}),
     ...(opts.callsPerSecond ? { callsPerSecond: opts.callsPerSecond } : {}),
+    ...(opts.gracefulShutdown ? { gracefulShutdown: true } : {}),
   });
   const report = reportOf(diagnose(facts), facts, stats);
   if (opts.json) print(JSON.stringify(report));
@@ -72,7 +75,7 @@ function printReport(report: DoctorReport, print: (line: string) => void): void 
   print(
     `inspected ${inspected.targetGroups} target groups and ${inspected.autoScalingGroups} Auto Scaling groups ` +
       `(${inspected.spotAutoScalingGroups} running Spot) with ${calls.elbv2Calls} ELBv2, ${calls.autoScalingCalls} ` +
-      `Auto Scaling and ${calls.ec2Calls} EC2 describe calls`,
+      `Auto Scaling and ${calls.ec2Calls} EC2${calls.ssmCalls > 0 ? ` and ${calls.ssmCalls} SSM` : ''} describe calls`,
   );
   if (report.findings.length === 0) {
     print('no findings: the fleet fits the two-minute notice');

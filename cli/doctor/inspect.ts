@@ -8,6 +8,7 @@ import {
   type AutoScalingGroup,
 } from '@aws-sdk/client-auto-scaling';
 import { paginateDescribeInstances } from '@aws-sdk/client-ec2';
+import { paginateDescribeInstanceInformation } from '@aws-sdk/client-ssm';
 import {
   DescribeLoadBalancersCommand,
   DescribeTargetGroupAttributesCommand,
@@ -16,7 +17,8 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsClients } from '../../lambda/aws/clients';
 import { createRateLimiter, type RateLimiter } from '../../lambda/aws/target-scan';
-import type { AutoScalingGroupFacts, FleetFacts, ScopeFacts, TargetGroupFacts } from './checks';
+import { chunk } from '../../lambda/aws/batching';
+import type { AutoScalingGroupFacts, FleetFacts, ScopeFacts, SsmCoverageFacts, TargetGroupFacts } from './checks';
 
 /** Defaults of ELBv2 target group attributes, used when an attribute is absent (ELBv2 API reference). */
 const ELBV2_DEFAULTS = { deregistrationDelaySeconds: 300, healthCheckIntervalSeconds: 30, unhealthyThresholdCount: 2 };
@@ -34,6 +36,11 @@ export interface InspectOptions {
    */
   callsPerSecond?: number;
   scope?: ScopeFacts;
+  /**
+   * Graceful shutdown is on: also ask SSM (DescribeInstanceInformation) which Spot instances of
+   * each group have an online agent.
+   */
+  gracefulShutdown?: boolean;
 }
 
 /** How many calls the inspection spent, by service: a preflight should say what it cost. */
@@ -41,28 +48,69 @@ export interface InspectStats {
   elbv2Calls: number;
   autoScalingCalls: number;
   ec2Calls: number;
+  /** DescribeInstanceInformation pages; 0 unless graceful shutdown is on. */
+  ssmCalls: number;
 }
+
+/** Values of one DescribeInstanceInformation filter (the API takes up to 100; 50 keeps pages small). */
+const SSM_FILTER_VALUES = 50;
 
 /**
  * Reads the facts `diagnose` needs. Calls: DescribeTargetGroups (paged) + DescribeLoadBalancers
  * (20 ARNs a call) + DescribeTargetGroupAttributes per target group; DescribeAutoScalingGroups
  * (paged) + DescribeLifecycleHooks per Spot group; DescribeInstances (paged, Spot instances
- * only). Throws the SDK's error when a call fails after its retries (AccessDenied names the
- * missing permission).
+ * only); with `gracefulShutdown`, DescribeInstanceInformation for those Spot instances (50 ids
+ * a filter, paged). Throws the SDK's error when a call fails after its retries (AccessDenied
+ * names the missing permission).
  */
 export async function inspectFleet(
-  clients: Pick<AwsClients, 'elbv2' | 'autoScaling' | 'ec2'>,
+  clients: Pick<AwsClients, 'elbv2' | 'autoScaling' | 'ec2'> & Partial<Pick<AwsClients, 'ssm'>>,
   opts: InspectOptions = {},
 ): Promise<{ facts: FleetFacts; stats: InspectStats }> {
   const rate = opts.callsPerSecond ?? 4;
-  const stats: InspectStats = { elbv2Calls: 0, autoScalingCalls: 0, ec2Calls: 0 };
+  const stats: InspectStats = { elbv2Calls: 0, autoScalingCalls: 0, ec2Calls: 0, ssmCalls: 0 };
   const elbv2 = createRateLimiter(rate);
   const autoScaling = createRateLimiter(rate);
+  const spotInstances = new Map<string, string[]>();
   const [targetGroups, autoScalingGroups] = await Promise.all([
     readTargetGroups(clients.elbv2, elbv2, stats),
-    readAutoScalingGroups(clients, autoScaling, stats),
+    readAutoScalingGroups(clients, autoScaling, stats, spotInstances),
   ]);
-  return { facts: { targetGroups, autoScalingGroups, ...(opts.scope ? { scope: opts.scope } : {}) }, stats };
+  const ssmCoverage =
+    opts.gracefulShutdown && clients.ssm ? await readSsmCoverage(clients.ssm, createRateLimiter(rate), stats, spotInstances) : undefined;
+  return {
+    facts: { targetGroups, autoScalingGroups, ...(opts.scope ? { scope: opts.scope } : {}), ...(ssmCoverage ? { ssmCoverage } : {}) },
+    stats,
+  };
+}
+
+/**
+ * Which Spot instances of each group have an online SSM agent: DescribeInstanceInformation
+ * filtered by instance id (paged, 50 ids a filter). An instance it does not list, or lists with a
+ * PingStatus other than Online, cannot be sent the graceful-shutdown command.
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DescribeInstanceInformation.html
+ */
+async function readSsmCoverage(
+  client: AwsClients['ssm'],
+  limiter: RateLimiter,
+  stats: InspectStats,
+  spotInstances: ReadonlyMap<string, string[]>,
+): Promise<SsmCoverageFacts[]> {
+  const online = new Set<string>();
+  for (const ids of chunk([...spotInstances.values()].flat(), SSM_FILTER_VALUES)) {
+    for await (const page of paginateDescribeInstanceInformation({ client }, { Filters: [{ Key: 'InstanceIds', Values: ids }] })) {
+      stats.ssmCalls++;
+      for (const info of page.InstanceInformationList ?? []) {
+        if (info.InstanceId && info.PingStatus === 'Online') online.add(info.InstanceId);
+      }
+      await limiter.acquire();
+    }
+  }
+  return [...spotInstances].map(([group, spotInstanceIds]) => ({
+    group,
+    spotInstanceIds,
+    withoutAgent: spotInstanceIds.filter((id) => !online.has(id)),
+  }));
 }
 
 async function readTargetGroups(
@@ -132,6 +180,7 @@ async function readAutoScalingGroups(
   clients: Pick<AwsClients, 'autoScaling' | 'ec2'>,
   limiter: RateLimiter,
   stats: InspectStats,
+  spotInstances: Map<string, string[]>,
 ): Promise<AutoScalingGroupFacts[]> {
   const groups: AutoScalingGroup[] = [];
   for await (const page of paginateDescribeAutoScalingGroups({ client: clients.autoScaling }, {})) {
@@ -139,7 +188,7 @@ async function readAutoScalingGroups(
     groups.push(...(page.AutoScalingGroups ?? []));
     await limiter.acquire();
   }
-  const runningSpot = await groupsRunningSpot(clients.ec2, stats);
+  const runningSpot = await groupsRunningSpot(clients.ec2, stats, spotInstances);
   const facts: AutoScalingGroupFacts[] = [];
   for (const group of groups) {
     if (!group.AutoScalingGroupName) continue;
@@ -179,12 +228,13 @@ async function readAutoScalingGroups(
 }
 
 /**
- * Groups with a Spot instance now, from the tag Auto Scaling puts on its instances. Narrowed by
+ * Groups with a Spot instance now (and, into `spotInstances`, those instances' ids by group), from
+ * the tag Auto Scaling puts on its instances. Narrowed by
  * that tag on the server; whether an instance is Spot is read from the answer (InstanceLifecycle),
  * which every emulator and account returns, where the `instance-lifecycle` filter is not
  * supported everywhere (moto answers 500).
  */
-async function groupsRunningSpot(client: AwsClients['ec2'], stats: InspectStats): Promise<Set<string>> {
+async function groupsRunningSpot(client: AwsClients['ec2'], stats: InspectStats, spotInstances: Map<string, string[]>): Promise<Set<string>> {
   const names = new Set<string>();
   const filters = [
     { Name: 'tag-key', Values: [GROUP_NAME_TAG] },
@@ -195,7 +245,10 @@ async function groupsRunningSpot(client: AwsClients['ec2'], stats: InspectStats)
     for (const reservation of page.Reservations ?? []) {
       for (const instance of reservation.Instances ?? []) {
         const name = instance.Tags?.find((t) => t.Key === GROUP_NAME_TAG)?.Value;
-        if (name && instance.InstanceLifecycle === 'spot') names.add(name);
+        if (name && instance.InstanceLifecycle === 'spot') {
+          names.add(name);
+          if (instance.InstanceId) spotInstances.set(name, [...(spotInstances.get(name) ?? []), instance.InstanceId]);
+        }
       }
     }
   }

@@ -177,3 +177,20 @@ describe('diagnose', () => {
     ]);
   });
 });
+
+describe('graceful shutdown: instances without the SSM agent', () => {
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => `i-0${String(i).padStart(16, '0')}`);
+
+  it('is a risk per group, naming up to five instances', () => {
+    const facts: FleetFacts = { ...healthyFleet(), ssmCoverage: [{ group: 'web-asg', spotInstanceIds: ids(8), withoutAgent: ids(7) }] };
+    const [finding] = diagnose(facts).filter((f) => f.kind === 'instances-without-ssm-agent');
+    expect(finding).toMatchObject({ severity: 'risk', resourceType: 'auto-scaling-group', resource: 'web-asg' });
+    expect(finding?.problem).toContain(`7 of 8 Spot instances have no SSM agent online (${ids(5).join(', ')} and 2 more)`);
+    expect(finding?.fix).toContain('AmazonSSMManagedInstanceCore');
+  });
+
+  it('says nothing when every Spot instance has its agent online, or when graceful shutdown is off', () => {
+    expect(kinds({ ...healthyFleet(), ssmCoverage: [{ group: 'web-asg', spotInstanceIds: ids(2), withoutAgent: [] }] })).toEqual(kinds(healthyFleet()));
+    expect(kinds(healthyFleet()).some((k) => k.includes('instances-without-ssm-agent'))).toBe(false);
+  });
+});

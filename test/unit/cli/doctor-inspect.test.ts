@@ -14,6 +14,7 @@ import {
   DescribeTargetGroupsCommand,
   ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { inspectFleet } from '../../../cli/doctor/inspect';
 
@@ -144,7 +145,7 @@ describe('inspectFleet', () => {
       ],
     });
     // 1 DescribeTargetGroups + 1 DescribeLoadBalancers + 2 attributes; 1 groups page + 2 hooks; 1 instances page
-    expect(stats).toEqual({ elbv2Calls: 4, autoScalingCalls: 3, ec2Calls: 1 });
+    expect(stats).toEqual({ elbv2Calls: 4, autoScalingCalls: 3, ec2Calls: 1, ssmCalls: 0 });
   });
 
   it('passes the scope through to the facts', async () => {
@@ -156,5 +157,54 @@ describe('inspectFleet', () => {
   it('an AWS error (AccessDenied) propagates: a preflight never reports a partial account as clean', async () => {
     elbMock.on(DescribeTargetGroupAttributesCommand).rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }));
     await expect(inspectFleet(clients(), { callsPerSecond: 1000 })).rejects.toThrow('not authorized');
+  });
+});
+
+describe('with graceful shutdown on', () => {
+  const ssmMock = mockClient(SSMClient);
+  beforeEach(() => {
+    ssmMock.reset();
+    ec2Mock.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            { InstanceId: 'i-0aaaaaaaaaaaaaaa1', InstanceLifecycle: 'spot', Tags: [{ Key: 'aws:autoscaling:groupName', Value: 'web-asg' }] },
+            { InstanceId: 'i-0aaaaaaaaaaaaaaa3', InstanceLifecycle: 'spot', Tags: [{ Key: 'aws:autoscaling:groupName', Value: 'web-asg' }] },
+            { InstanceId: 'i-0aaaaaaaaaaaaaaa4', InstanceLifecycle: 'spot', Tags: [{ Key: 'aws:autoscaling:groupName', Value: 'web-asg' }] },
+            { InstanceId: 'i-0aaaaaaaaaaaaaaa2', Tags: [{ Key: 'aws:autoscaling:groupName', Value: 'on-demand-asg' }] },
+          ],
+        },
+      ],
+    });
+    ssmMock.on(DescribeInstanceInformationCommand).resolves({
+      InstanceInformationList: [
+        { InstanceId: 'i-0aaaaaaaaaaaaaaa1', PingStatus: 'Online' },
+        { InstanceId: 'i-0aaaaaaaaaaaaaaa3', PingStatus: 'ConnectionLost' },
+      ],
+    });
+  });
+
+  it("asks SSM about the Spot instances only, and reports each group's instances without an online agent", async () => {
+    const { facts, stats } = await inspectFleet({ ...clients(), ssm: new SSMClient({}) }, { callsPerSecond: 1000, gracefulShutdown: true });
+    expect(ssmMock).toHaveReceivedCommandWith(DescribeInstanceInformationCommand, {
+      Filters: [{ Key: 'InstanceIds', Values: ['i-0aaaaaaaaaaaaaaa1', 'i-0aaaaaaaaaaaaaaa3', 'i-0aaaaaaaaaaaaaaa4'] }],
+    });
+    expect(facts.ssmCoverage).toEqual([
+      { group: 'web-asg', spotInstanceIds: ['i-0aaaaaaaaaaaaaaa1', 'i-0aaaaaaaaaaaaaaa3', 'i-0aaaaaaaaaaaaaaa4'], withoutAgent: ['i-0aaaaaaaaaaaaaaa3', 'i-0aaaaaaaaaaaaaaa4'] },
+    ]);
+    expect(stats.ssmCalls).toBe(1);
+  });
+
+  it('makes no SSM call unless told graceful shutdown is on', async () => {
+    const { facts } = await inspectFleet({ ...clients(), ssm: new SSMClient({}) }, { callsPerSecond: 1000 });
+    expect(ssmMock).not.toHaveReceivedAnyCommand();
+    expect(facts.ssmCoverage).toBeUndefined();
+  });
+
+  it('an AccessDenied from SSM propagates (the doctor needs ssm:DescribeInstanceInformation)', async () => {
+    ssmMock.on(DescribeInstanceInformationCommand).rejects(Object.assign(new Error('not authorized to perform ssm:DescribeInstanceInformation'), { name: 'AccessDeniedException' }));
+    await expect(inspectFleet({ ...clients(), ssm: new SSMClient({}) }, { callsPerSecond: 1000, gracefulShutdown: true })).rejects.toThrow(
+      'ssm:DescribeInstanceInformation',
+    );
   });
 });
