@@ -4,9 +4,13 @@
 import type { ResponseRecord } from '../lambda/core/model';
 import type { Log } from '../lambda/log';
 import { startEmulator, type Emulator } from '../dev/emulator';
+import { CreateDocumentCommand } from '@aws-sdk/client-ssm';
 import { countCalls, describeCounts } from '../dev/call-counter';
+import { DEFAULT_BEHAVIOUR } from '../lambda/core/behaviour';
+import { shutdownDocumentContent } from '../lib/shutdown-document';
 import { buildDemoFleet, describeFleet, type DemoFleet, type FleetSnapshot } from '../dev/fleet';
 import { runDoctor } from './doctor';
+import { EMULATOR_ACCOUNT } from './emulator-target';
 import { formatRecord } from './format';
 import { listHistory } from './history';
 import { runReport } from './report';
@@ -22,6 +26,11 @@ export { spotWarningEvent } from './sample-events';
 
 /** The demo group's size: one instance for the single warning, then a wave of WAVE_SIZE. */
 const DEMO_GROUP_SIZE = 7;
+/** The graceful-shutdown document as the construct deploys it (CloudFormation names it in AWS). */
+const SHUTDOWN_DOCUMENT = 'SpotResponder-GracefulShutdown';
+/** The unit the demo's graceful shutdown stops on each warned instance. */
+const SHUTDOWN_UNIT = 'app.service';
+
 /** Warnings in the demo's wave (issue: at least 5, handled as one batch). */
 const WAVE_SIZE = 5;
 
@@ -40,8 +49,17 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
       table: DEFAULT_TABLE,
       clock: 'wall',
       refreshIndex: true,
+      // Graceful shutdown on (gracefulShutdown: { systemdUnit: 'app.service' }): each warned
+      // instance gets the SSM document; moto records the command and runs nothing.
+      behaviour: {
+        ...DEFAULT_BEHAVIOUR,
+        shutdown: { documentName: SHUTDOWN_DOCUMENT, defaultCommand: { systemdUnit: SHUTDOWN_UNIT }, tagKey: 'spot-responder:shutdown' },
+      },
       ...(log ? { log } : {}),
     });
+    await replayer.clients.ssm.send(
+      new CreateDocumentCommand({ Name: SHUTDOWN_DOCUMENT, DocumentType: 'Command', DocumentFormat: 'JSON', Content: JSON.stringify(shutdownDocumentContent()) }),
+    );
     const fleet = await buildDemoFleet(replayer.clients, { asgSize: DEMO_GROUP_SIZE });
     const victim = fleet.shared.instanceId;
     const before = await describeFleet(replayer.clients, fleet);
@@ -70,6 +88,7 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
     print(indent(JSON.stringify(warning, null, 2), 6));
     const first = await replayer.replay(warning);
     print(indent(formatRecord(first), 4));
+    print(`      (graceful shutdown is on: in the same round as the deregistrations, SSM Run Command told the instance to stop ${SHUTDOWN_UNIT})`);
 
     progress('The fleet after the response');
     const after = await describeFleet(replayer.clients, fleet);
@@ -84,7 +103,9 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
 
     progress('EC2 reports the state changes that follow (times as they would come); the index refresher checks health');
     const time = warning.time;
+    const commandId = first.actions.find((a) => a.action === 'shutdown')?.commandId;
     const followUps = [
+      ...(commandId ? [shutdownStatusEvent(victim, commandId, secondsAfter(time, 25))] : []),
       ...(first.replacement ? [stateChangeEvent(first.replacement.instanceId, 'running', { time: secondsAfter(time, 40) })] : []),
       stateChangeEvent(victim, 'shutting-down', { time: secondsAfter(time, 118) }),
       stateChangeEvent(victim, 'terminated', { time: secondsAfter(time, 150) }),
@@ -93,7 +114,8 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
     print('      (EC2 would send these over the next two and a half minutes; they carry those future times)');
     for (const event of followUps) {
       const result = await replayer.replay(event);
-      print(`      ${event.detail['instance-id']} ${String(event.detail.state).padEnd(13)} -> ${result.outcome}: ${result.reason ?? ''}`);
+      const what = 'state' in event.detail ? String(event.detail.state) : `SSM ${String(event.detail.status)}`;
+      print(`      ${event.detail['instance-id']} ${what.padEnd(13)} -> ${result.outcome}: ${result.reason ?? ''}`);
     }
     const verified = await replayer.refreshIndex();
     print(`      next index refresh: ${verified.replacementsVerified} replacement(s) now healthy in every target group`);
@@ -104,12 +126,12 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
       .filter((id) => id !== victim)
       .slice(0, WAVE_SIZE);
     const wave = waveVictims.map((id) => spotWarningEvent(id));
-    const counter = countCalls({ ec2: replayer.clients.ec2, autoscaling: replayer.clients.autoScaling, elbv2: replayer.clients.elbv2 });
+    const counter = countCalls({ ec2: replayer.clients.ec2, autoscaling: replayer.clients.autoScaling, elbv2: replayer.clients.elbv2, ssm: replayer.clients.ssm });
     const waveRecords = await replayer.replayBatch(wave);
     counter.stop();
     for (const record of waveRecords) print(`      ${record.instanceId}: ${record.outcome}${record.detached ? ', detached' : ''}, ${record.actions.length} actions`);
     print(`      AWS calls for the whole batch: ${describeCounts(counter.counts).join(', ')}`);
-    print(`      (one DescribeInstances and one DeregisterTargets per target group for all ${wave.length}, not one per instance)`);
+    print(`      (one DescribeInstances, one DeregisterTargets per target group and one SendCommand per seconds-left for all ${wave.length}, not one per instance)`);
     const afterWave = await describeFleet(replayer.clients, fleet);
     const stillServing = afterWave.targetGroups.flatMap((tg) => tg.targets.filter((t) => waveVictims.includes(t.id)).map((t) => `${t.id} in ${tg.name}`));
     print(`      ${stillServing.length === 0 ? `all ${wave.length} out of every target group` : `STILL registered: ${stillServing.join(', ')}`}`);
@@ -141,6 +163,21 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
       print('      emulator stopped');
     }
   }
+}
+
+/** SSM's EC2 Command Invocation Status-change Notification: the shutdown command ended (as its rule delivers it). */
+function shutdownStatusEvent(instanceId: string, commandId: string, time: string) {
+  return {
+    version: '0',
+    id: `demo-ssm-${commandId}`,
+    'detail-type': 'EC2 Command Invocation Status-change Notification',
+    source: 'aws.ssm',
+    account: EMULATOR_ACCOUNT,
+    time,
+    region: 'us-east-1',
+    resources: [`arn:aws:ec2:us-east-1:${EMULATOR_ACCOUNT}:instance/${instanceId}`],
+    detail: { 'command-id': commandId, 'document-name': SHUTDOWN_DOCUMENT, 'instance-id': instanceId, 'requested-date-time': time, status: 'Success' },
+  };
 }
 
 function storyHeld(first: ResponseRecord, second: ResponseRecord, unchanged: boolean): boolean {

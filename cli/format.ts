@@ -59,8 +59,11 @@ function describeAction(a: ActionResult): string {
           ? `terminate in ${a.target} with replacement`
           : a.action === 'ecs-drain'
             ? `set ECS container instance ${a.target.split('/').pop() ?? a.target} DRAINING`
-            : `look up ${a.target}`;
-  const detail = a.error ? `${a.error.name}: ${a.error.message}` : a.reason;
+            : a.action === 'shutdown'
+              ? `graceful shutdown: SSM ${a.target}`
+              : `look up ${a.target}`;
+  const reason = a.commandId ? `command ${a.commandId}${a.reason ? `, ${a.reason}` : ''}` : a.reason;
+  const detail = a.error ? `${a.error.name}: ${a.error.message}` : reason;
   return `  ${MARK[a.result]} ${what.padEnd(58)} ${a.result.padEnd(14)} ${String(a.latencyMs).padStart(5)} ms${
     detail ? `  ${detail}` : ''
   }`;
