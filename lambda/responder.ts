@@ -29,7 +29,7 @@ import {
 import { parseEvent } from './events';
 import type { Log } from './log';
 import { LEASE_MS, type ResponderDeps } from './response/deps';
-import { startHeartbeat } from './response/heartbeat';
+import { startBatchHeartbeat, type BatchHeartbeat } from './response/heartbeat';
 import { executeBatch, type Executed } from './response/execute';
 import { readGroups, settledFor, startLookups, type PendingLookups } from './response/lookups';
 import type { PlanRun } from './response/merge';
@@ -149,9 +149,10 @@ interface InFlight extends Notice {
   keys: ClaimKeys;
   early: SkipPlan | null;
   budget: () => CallOptions;
-  /** Set once the claim is won: its token (finish passes it back) and its heartbeat. */
+  /** Set once the claim is won: its token (finish passes it back). */
   token?: string;
-  heartbeat?: { stop(): void };
+  /** The batch's heartbeat, renewing the claim from the moment it is won until its record is written. */
+  heartbeat?: BatchHeartbeat;
 }
 
 /** An act plan on its way to execution, and what the record needs of it. */
@@ -165,7 +166,8 @@ interface Acting {
 
 /**
  * The notices of one wave (no two share an event id or an instance): the claims beside the
- * merged reads, the plans, one merged execution round, the records. Answers in wave order.
+ * merged reads, the plans, one merged execution round, the records, under one heartbeat.
+ * Answers in wave order.
  */
 async function respondToNotices(notices: readonly Notice[], deps: ResponderDeps, receivedAt: number): Promise<Answer[]> {
   const now = deps.now ?? Date.now;
@@ -189,6 +191,23 @@ async function respondToNotices(notices: readonly Notice[], deps: ResponderDeps,
       budget: () => ({ abortSignal: AbortSignal.timeout(timerMs(window.deadline, now())) }),
     };
   });
+  // One heartbeat renews every claim of the batch together; stopped once every record is written.
+  const heartbeat = startBatchHeartbeat(deps.store, now, deps.log);
+  try {
+    return await claimLookUpActFinish(flights, deps, receivedAt, heartbeat);
+  } finally {
+    heartbeat.stop();
+  }
+}
+
+/** respondToNotices' work, with the flights built and the batch's heartbeat running. */
+async function claimLookUpActFinish(
+  flights: InFlight[],
+  deps: ResponderDeps,
+  receivedAt: number,
+  heartbeat: BatchHeartbeat,
+): Promise<Answer[]> {
+  const now = deps.now ?? Date.now;
   const answers: Answer[] = new Array(flights.length);
   const finishing: Array<Promise<void>> = [];
   const settle = (i: number, work: () => Promise<ResponseRecord>) =>
@@ -224,10 +243,13 @@ async function respondToNotices(notices: readonly Notice[], deps: ResponderDeps,
     claiming.map(async (i) => {
       const flight = flights[i] as InFlight;
       try {
-        // A short lease, renewed by a heartbeat while this invocation works on the event.
+        // A short lease, renewed by the batch's heartbeat while this invocation works on the event.
         const claim = await deps.store.claim(flight.keys, new Date(now() + LEASE_MS), flight.budget());
-        if (claim.claimed) flight.heartbeat = startHeartbeat(deps.store, flight.keys, claim.token, now, flight.log);
-        if (claim.claimed) flight.token = claim.token;
+        if (claim.claimed) {
+          flight.token = claim.token;
+          flight.heartbeat = heartbeat;
+          heartbeat.hold({ keys: flight.keys, token: claim.token }, flight.log);
+        }
         return { i, claim };
       } catch (error) {
         answers[i] = { error, identity: flight.base, receivedAt };
@@ -457,7 +479,17 @@ function latestBudget(flights: readonly InFlight[], now: () => number): CallOpti
 /** Closes the record, writes it and releases the claim (failed, for outcome failed). */
 async function finish(flight: InFlight, fields: Partial<ResponseRecord>, deps: ResponderDeps): Promise<ResponseRecord> {
   const now = deps.now ?? Date.now;
-  let record = closeRecord(flight.base, now, flight.window.deadline, fields);
+  const lost = flight.heartbeat?.lost(flight.signal.eventId) ?? false;
+  const noted = lost
+    ? {
+        ...fields,
+        notes: [
+          ...(fields.notes ?? []),
+          "the claim's lease renewal found it taken over by another delivery while this one worked (this one was presumed dead): both attempts are merged in this record",
+        ],
+      }
+    : fields;
+  let record = closeRecord(flight.base, now, flight.window.deadline, noted);
   try {
     // Merged with any earlier attempt at this event; retried until the deadline, then thrown.
     record = await deps.store.finish(flight.keys, record, {
@@ -465,7 +497,7 @@ async function finish(flight: InFlight, fields: Partial<ResponseRecord>, deps: R
       until: new Date(flight.window.deadline),
     });
   } finally {
-    flight.heartbeat?.stop();
+    flight.heartbeat?.release(flight.signal.eventId);
   }
   flight.log.info('response finished', {
     outcome: record.outcome,

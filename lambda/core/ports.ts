@@ -129,6 +129,15 @@ export type ClaimResult =
   | { claimed: true; token?: string }
   | { claimed: false; heldBy: string; status: string };
 
+/** A claim this invocation holds: its keys and its token (ClaimResult). */
+export interface HeldClaim {
+  keys: ClaimKeys;
+  token: string;
+}
+
+/** What one claim's renewal came to (ClaimPort.renewAll). */
+export type Renewal = { outcome: 'held' } | { outcome: 'lost' } | { outcome: 'failed'; error: unknown };
+
 /** How `finish` writes: under which claim, and until when it may keep retrying. */
 export interface FinishOptions {
   /** The claim's token (ClaimResult); names the attempt. */
@@ -186,11 +195,13 @@ export interface ClaimPort {
    */
   claim(keys: ClaimKeys, leaseUntil: Date, opts?: CallOptions): Promise<ClaimResult>;
   /**
-   * The heartbeat: move the lease of every key still held under `token` to `leaseUntil`.
-   * Resolves false when the claim is no longer ours (another delivery took over an expired
-   * lease); rejects with the service's error when the write fails.
+   * The heartbeat of a batch: move the lease of every key of every claim in `claims` (each still
+   * held under its own token) to `leaseUntil`, all claims in as few writes as the store allows.
+   * Resolves one Renewal per claim, in order: 'held' (renewed), 'lost' (no longer ours: another
+   * delivery took over an expired lease, or the claim is already closed), or 'failed' with the
+   * service's error (not renewed this time; the lease still runs). Never rejects.
    */
-  renew(keys: ClaimKeys, token: string, leaseUntil: Date, opts?: CallOptions): Promise<boolean>;
+  renewAll(claims: readonly HeldClaim[], leaseUntil: Date, opts?: CallOptions): Promise<Renewal[]>;
   /**
    * Write the final record and mark the claim completed (or failed, for outcome failed). The
    * record is merged with every earlier attempt at the same event (core/attempts.ts), so a

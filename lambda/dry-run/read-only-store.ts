@@ -25,8 +25,10 @@ import type {
   ClaimKeys,
   ClaimResult,
   EventStorePort,
+  HeldClaim,
   HistoryQuery,
   InstancePointer,
+  Renewal,
   TimelineAddition,
 } from '../core/ports';
 import { SERVICE, type PlanJournal } from './guard';
@@ -82,8 +84,8 @@ export class ReadOnlyEventStore implements EventStorePort {
    * The heartbeat renews a lease the dry run never took: nothing to write (and a dry run is
    * over long before its first renewal would be due).
    */
-  async renew(): Promise<boolean> {
-    return true;
+  async renewAll(claims: readonly HeldClaim[]): Promise<Renewal[]> {
+    return claims.map(() => ({ outcome: 'held' }));
   }
 
   /**

@@ -8,8 +8,10 @@ import type {
   ClaimResult,
   EventStorePort,
   FinishOptions,
+  HeldClaim,
   HistoryQuery,
   InstancePointer,
+  Renewal,
   TimelineAddition,
 } from '../../core/ports';
 import type { Sleep } from '../clients';
@@ -47,8 +49,8 @@ export class DynamoEventStore implements EventStorePort {
     return this.claims.claim(keys, leaseUntil, opts);
   }
 
-  renew(keys: ClaimKeys, token: string, leaseUntil: Date, opts?: CallOptions): Promise<boolean> {
-    return this.claims.renew(keys, token, leaseUntil, opts);
+  renewAll(claims: readonly HeldClaim[], leaseUntil: Date, opts?: CallOptions): Promise<Renewal[]> {
+    return this.claims.renewAll(claims, leaseUntil, opts);
   }
 
   finish(keys: ClaimKeys, record: ResponseRecord, opts?: FinishOptions): Promise<ResponseRecord> {

@@ -20,6 +20,7 @@ import {
   record,
   TABLE,
   WARNING_PK,
+  WARNING_TIME,
 } from '../../support/event-store';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
@@ -242,6 +243,94 @@ describe('DynamoEventStore.claim', () => {
 
     // Act / Assess
     await expect(store.claim(KEYS, LEASE)).rejects.toMatchObject({ name: 'ThrottlingException' });
+  });
+});
+
+describe('DynamoEventStore.renewAll', () => {
+  beforeEach(() => ddbMock.reset());
+
+  /** A claim of the warning for instance n (event evt-n), acting on the instance: three keys. */
+  const held = (n: number) => ({
+    keys: { eventId: `evt-${n}`, signal: 'spot-interruption-warning' as const, instanceId: `i-${n}`, eventTime: WARNING_TIME, actsOnInstance: true },
+    token: `tok-${n}`,
+  });
+  const keysOf = (n: number) => [`EVENT#evt-${n}`, `WARNING#i-${n}#${WARNING_TIME}`, `ACTION#i-${n}`];
+  const sentKeys = (call: number) =>
+    (ddbMock.commandCalls(TransactWriteCommand)[call]?.args[0].input.TransactItems ?? []).map((t) => t.Update?.Key?.pk);
+
+  it('renews every key of every claim of the batch, packed whole into transactions of at most 100 items', async () => {
+    // Prepare: 34 claims of three keys: 33 fill one transaction (99 items), the 34th starts the next.
+    ddbMock.on(TransactWriteCommand).resolves({});
+    const { store } = makeStore();
+    const claims = Array.from({ length: 34 }, (_, n) => held(n));
+
+    // Act
+    const renewals = await store.renewAll(claims, LEASE);
+
+    // Assess
+    expect(renewals).toEqual(claims.map(() => ({ outcome: 'held' })));
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+    expect(sentKeys(0)).toEqual(Array.from({ length: 33 }, (_, n) => keysOf(n)).flat());
+    expect(sentKeys(1)).toEqual(keysOf(33));
+    expect(ddbMock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[3]?.Update).toEqual({
+      TableName: TABLE,
+      Key: { pk: 'EVENT#evt-1' },
+      UpdateExpression: 'SET #leaseUntil = :until',
+      ConditionExpression: '#status = :inProgress AND #claimToken = :token',
+      ExpressionAttributeNames: { '#status': 'status', '#claimToken': 'claimToken', '#leaseUntil': 'leaseUntil' },
+      ExpressionAttributeValues: { ':inProgress': 'IN_PROGRESS', ':token': 'tok-1', ':until': LEASE.toISOString() },
+    });
+  });
+
+  it('marks the claims whose keys failed the condition lost and renews the others in a second transaction', async () => {
+    // Prepare: claim 1 was taken over (its WARNING key is someone else's now); the cancellation wrote nothing.
+    const none = { Code: 'None' };
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled(none, none, none, none, { Code: 'ConditionalCheckFailed' }, none, none, none, none))
+      .resolves({});
+    const { store } = makeStore();
+
+    // Act
+    const renewals = await store.renewAll([held(0), held(1), held(2)], LEASE);
+
+    // Assess
+    expect(renewals).toEqual([{ outcome: 'held' }, { outcome: 'lost' }, { outcome: 'held' }]);
+    expect(sentKeys(1)).toEqual([...keysOf(0), ...keysOf(2)]);
+  });
+
+  it('retries a transaction conflict, then answers failed with the error, never rejecting', async () => {
+    // Prepare: a finishing response's transaction holds one of the items, every time.
+    const conflict = cancelled({ Code: 'TransactionConflict' }, { Code: 'None' }, { Code: 'None' });
+    ddbMock.on(TransactWriteCommand).rejects(conflict);
+    const { store, sleep } = makeStore();
+
+    // Act
+    const renewals = await store.renewAll([held(0)], LEASE);
+
+    // Assess
+    expect(renewals).toEqual([{ outcome: 'failed', error: expect.objectContaining({ name: 'TransactionCanceledException' }) }]);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 3);
+    expect(sleep).toHaveBeenCalledTimes(2);
+  });
+
+  it('fails the claims of a transaction that failed for another reason, at once', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(Object.assign(new Error('Service unavailable'), { name: 'InternalServerError' }));
+    const { store } = makeStore();
+
+    // Act
+    const renewals = await store.renewAll([held(0), held(1)], LEASE);
+
+    // Assess
+    expect(renewals.map((r) => r.outcome)).toEqual(['failed', 'failed']);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+  });
+
+  it('sends nothing for no claims', async () => {
+    const { store } = makeStore();
+    await expect(store.renewAll([], LEASE)).resolves.toEqual([]);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
   });
 });
 
