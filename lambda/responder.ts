@@ -239,24 +239,31 @@ async function claimLookUpActFinish(
           latestBudget(looking.map((i) => flights[i] as InFlight), now),
         )
       : null;
-  const claims = await Promise.all(
-    claiming.map(async (i) => {
-      const flight = flights[i] as InFlight;
-      try {
-        // A short lease, renewed by the batch's heartbeat while this invocation works on the event.
-        const claim = await deps.store.claim(flight.keys, new Date(now() + LEASE_MS), flight.budget());
-        if (claim.claimed) {
-          flight.token = claim.token;
-          flight.heartbeat = heartbeat;
-          heartbeat.hold({ keys: flight.keys, token: claim.token }, flight.log);
-        }
-        return { i, claim };
-      } catch (error) {
-        answers[i] = { error, identity: flight.base, receivedAt };
-        return null;
-      }
-    }),
-  );
+  // Every claim of the batch in a few merged writes, each event won or lost on its own; a short
+  // lease, renewed by the batch's heartbeat while this invocation works on the event.
+  const claimed =
+    claiming.length > 0
+      ? await deps.store.claimAll(
+          claiming.map((i) => (flights[i] as InFlight).keys),
+          new Date(now() + LEASE_MS),
+          latestBudget(claiming.map((i) => flights[i] as InFlight), now),
+        )
+      : [];
+  const claims = claiming.map((i, n) => {
+    const flight = flights[i] as InFlight;
+    const result = claimed[n] ?? { ok: false, error: new Error('claimAll gave no answer') };
+    if (!result.ok) {
+      answers[i] = { error: result.error, identity: flight.base, receivedAt };
+      return null;
+    }
+    const claim = result.value;
+    if (claim.claimed) {
+      flight.token = claim.token;
+      flight.heartbeat = heartbeat;
+      heartbeat.hold({ keys: flight.keys, token: claim.token }, flight.log);
+    }
+    return { i, claim };
+  });
 
   const won: InFlight[] = [];
   for (const entry of claims) {

@@ -195,6 +195,12 @@ export interface ClaimPort {
    */
   claim(keys: ClaimKeys, leaseUntil: Date, opts?: CallOptions): Promise<ClaimResult>;
   /**
+   * claim() for every event of a batch, in as few writes as the store allows: one ItemResult
+   * per claim, in order, each what claim() would have answered (its error as ok: false). Each
+   * claim is won or lost on its own: one held key never costs another claim its win.
+   */
+  claimAll(keys: readonly ClaimKeys[], leaseUntil: Date, opts?: CallOptions): Promise<Array<ItemResult<ClaimResult>>>;
+  /**
    * The heartbeat of a batch: move the lease of every key of every claim in `claims` (each still
    * held under its own token) to `leaseUntil`, all claims in as few writes as the store allows.
    * Resolves one Renewal per claim, in order: 'held' (renewed), 'lost' (no longer ours: another

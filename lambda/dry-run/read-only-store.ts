@@ -28,6 +28,7 @@ import type {
   HeldClaim,
   HistoryQuery,
   InstancePointer,
+  ItemResult,
   Renewal,
   TimelineAddition,
 } from '../core/ports';
@@ -84,6 +85,18 @@ export class ReadOnlyEventStore implements EventStorePort {
    * The heartbeat renews a lease the dry run never took: nothing to write (and a dry run is
    * over long before its first renewal would be due).
    */
+  /** claim() for each, side by side, as the responder made them before claims were merged. */
+  async claimAll(all: readonly ClaimKeys[], leaseUntil: Date, opts: CallOptions = {}): Promise<Array<ItemResult<ClaimResult>>> {
+    return Promise.all(
+      all.map((keys) =>
+        this.claim(keys, leaseUntil, opts).then(
+          (value): ItemResult<ClaimResult> => ({ ok: true, value }),
+          (error: unknown): ItemResult<ClaimResult> => ({ ok: false, error }),
+        ),
+      ),
+    );
+  }
+
   async renewAll(claims: readonly HeldClaim[]): Promise<Renewal[]> {
     return claims.map(() => ({ outcome: 'held' }));
   }

@@ -360,6 +360,15 @@ export function claimsSent(aws: MockAws): TransactWriteCommandInput[] {
   return transactInputs(aws).filter(isClaim);
 }
 
+/** The event ids claimed, one per EVENT# key in the claim transactions (a batch's claims share transactions). */
+export function claimedEventIds(aws: MockAws): string[] {
+  return claimsSent(aws)
+    .flatMap((input) => input.TransactItems ?? [])
+    .map((t) => String(t.Put?.Item?.pk))
+    .filter((pk) => pk.startsWith('EVENT#'))
+    .map((pk) => pk.slice('EVENT#'.length));
+}
+
 /** The finish transactions (the record's Update first, then the claims' release) in the order they were sent. */
 export function finishesSent(aws: MockAws): TransactWriteCommandInput[] {
   return transactInputs(aws).filter((input) => input.TransactItems?.[0]?.Update !== undefined);

@@ -11,6 +11,7 @@ import type {
   HeldClaim,
   HistoryQuery,
   InstancePointer,
+  ItemResult,
   Renewal,
   TimelineAddition,
 } from '../../core/ports';
@@ -47,6 +48,10 @@ export class DynamoEventStore implements EventStorePort {
 
   claim(keys: ClaimKeys, leaseUntil: Date, opts?: CallOptions): Promise<ClaimResult> {
     return this.claims.claim(keys, leaseUntil, opts);
+  }
+
+  claimAll(keys: readonly ClaimKeys[], leaseUntil: Date, opts?: CallOptions): Promise<Array<ItemResult<ClaimResult>>> {
+    return this.claims.claimAll(keys, leaseUntil, opts);
   }
 
   renewAll(claims: readonly HeldClaim[], leaseUntil: Date, opts?: CallOptions): Promise<Renewal[]> {

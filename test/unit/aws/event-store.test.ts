@@ -246,6 +246,119 @@ describe('DynamoEventStore.claim', () => {
   });
 });
 
+describe('DynamoEventStore.claimAll', () => {
+  beforeEach(() => {
+    ddbMock.reset();
+    ddbMock.on(GetCommand).resolves({});
+  });
+
+  /** The warning for instance n (event evt-n), acting on it: three keys. */
+  const keysOf = (n: number) => ({ eventId: `evt-${n}`, signal: 'spot-interruption-warning' as const, instanceId: `i-${n}`, eventTime: WARNING_TIME, actsOnInstance: true });
+  const pksOf = (n: number) => [`EVENT#evt-${n}`, `WARNING#i-${n}#${WARNING_TIME}`, `ACTION#i-${n}`];
+  const sentPks = (call: number) =>
+    (ddbMock.commandCalls(TransactWriteCommand)[call]?.args[0].input.TransactItems ?? []).map((t) => t.Put?.Item?.pk);
+  const none = { Code: 'None' };
+
+  it('claims a batch in transactions of at most 100 items, each claim whole and with its own token', async () => {
+    // Prepare: 34 claims of three keys: 33 fill one transaction, the 34th starts the next.
+    ddbMock.on(TransactWriteCommand).resolves({});
+    const { store } = makeStore();
+
+    // Act
+    const results = await store.claimAll(Array.from({ length: 34 }, (_, n) => keysOf(n)), LEASE);
+
+    // Assess
+    expect(results).toEqual(Array.from({ length: 34 }, () => ({ ok: true, value: { claimed: true, token: expect.any(String) } })));
+    expect(new Set(results.map((r) => (r.ok && r.value.claimed ? r.value.token : undefined))).size).toBe(34);
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+    expect(sentPks(0)).toEqual(Array.from({ length: 33 }, (_, n) => pksOf(n)).flat());
+    expect(sentPks(1)).toEqual(pksOf(33));
+  });
+
+  it('never puts one key twice in a transaction: two notices for one instance go apart', async () => {
+    // Prepare: the warning and a rebalance recommendation for i-0 both claim ACTION#i-0.
+    ddbMock.on(TransactWriteCommand).resolves({});
+    const { store } = makeStore();
+    const rebalance = { ...keysOf(0), eventId: 'evt-r', signal: 'rebalance-recommendation' as const };
+
+    // Act
+    await store.claimAll([keysOf(0), rebalance], LEASE);
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+  });
+
+  it('answers a held claim from the cancellation reasons and claims the others without it', async () => {
+    // Prepare: evt-1 is already recorded; its keys cancel the transaction of all three.
+    const done = (pk: string) => ({ Code: 'ConditionalCheckFailed', Item: { pk: { S: pk }, eventId: { S: 'evt-1' }, owner: { S: 'evt-1' }, status: { S: 'COMPLETED' } } });
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled(none, none, none, done('EVENT#evt-1'), done(`WARNING#i-1#${WARNING_TIME}`), none, none, none, none))
+      .resolves({});
+    const { store } = makeStore();
+
+    // Act
+    const results = await store.claimAll([keysOf(0), keysOf(1), keysOf(2)], LEASE);
+
+    // Assess
+    expect(results[1]).toEqual({ ok: true, value: { claimed: false, heldBy: 'evt-1', status: 'COMPLETED' } });
+    expect(results[0]).toEqual({ ok: true, value: { claimed: true, token: expect.any(String) } });
+    expect(results[2]).toEqual({ ok: true, value: { claimed: true, token: expect.any(String) } });
+    expect(sentPks(1)).toEqual([...pksOf(0), ...pksOf(2)]);
+  });
+
+  it('leaves each claim to claim() on its own after a conflict, which retries it', async () => {
+    // Prepare: a conflict cancels the merged transaction; the single claims go through.
+    ddbMock
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled({ Code: 'TransactionConflict' }, none, none, none, none, none))
+      .resolves({});
+    const { store } = makeStore();
+
+    // Act
+    const results = await store.claimAll([keysOf(0), keysOf(1)], LEASE);
+
+    // Assess
+    expect(results.map((r) => r.ok && r.value.claimed)).toEqual([true, true]);
+    expect(sentPks(1)).toEqual(pksOf(0));
+    expect(sentPks(2)).toEqual(pksOf(1));
+  });
+
+  it('reads the holder of a claim whose reasons carry no item (emulators), through claim()', async () => {
+    // Prepare: the merged transaction names no old item; claim() for evt-1 meets the same and reads.
+    ddbMock.on(TransactWriteCommand).callsFake((input: { TransactItems: Array<{ Put: { Item: { pk: string } } }> }) => {
+      const pks = input.TransactItems.map((t) => t.Put.Item.pk);
+      if (pks.length === 6) throw cancelled(none, none, none, { Code: 'ConditionalCheckFailed' }, none, none);
+      if (pks[0] === 'EVENT#evt-1') throw cancelled({ Code: 'ConditionalCheckFailed' }, none, none);
+      return {};
+    });
+    ddbMock.on(GetCommand, { Key: { pk: 'EVENT#evt-1' } }).resolves({ Item: { pk: 'EVENT#evt-1', eventId: 'evt-1', status: 'COMPLETED' } });
+    const { store } = makeStore();
+
+    // Act
+    const results = await store.claimAll([keysOf(0), keysOf(1)], LEASE);
+
+    // Assess
+    expect(results[1]).toEqual({ ok: true, value: { claimed: false, heldBy: 'evt-1', status: 'COMPLETED' } });
+    expect(results[0]).toEqual({ ok: true, value: { claimed: true, token: expect.any(String) } });
+  });
+
+  it('answers every claim of a transaction with an error that is no cancellation', async () => {
+    // Prepare
+    ddbMock.on(TransactWriteCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const { store } = makeStore();
+
+    // Act
+    const results = await store.claimAll([keysOf(0), keysOf(1)], LEASE);
+
+    // Assess
+    expect(results).toEqual([
+      { ok: false, error: expect.objectContaining({ name: 'ThrottlingException' }) },
+      { ok: false, error: expect.objectContaining({ name: 'ThrottlingException' }) },
+    ]);
+  });
+});
+
 describe('DynamoEventStore.renewAll', () => {
   beforeEach(() => ddbMock.reset());
 

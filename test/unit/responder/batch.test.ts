@@ -11,6 +11,7 @@ import { respondBatch } from '../../../lambda/responder';
 import {
   FLEET,
   answerForEveryInstance,
+  claimedEventIds,
   claimsSent,
   emulateClaimTable,
   serviceError,
@@ -45,8 +46,9 @@ describe('a batch of warnings for instances of one group', () => {
     expect(aws.autoScaling.commandCalls(DetachInstancesCommand).map((c) => c.args[0].input)).toEqual([
       { AutoScalingGroupName: FLEET.groupName, InstanceIds: ids, ShouldDecrementDesiredCapacity: false },
     ]);
-    // Each event its own claim and its own record.
-    expect(claimsSent(aws)).toHaveLength(3);
+    // Each event its own claim (the three in one transaction) and its own record.
+    expect(claimsSent(aws)).toHaveLength(1);
+    expect(claimedEventIds(aws)).toEqual(records.map((r) => r.eventId));
     for (const r of records) expect(r.deregisteredFrom).toEqual(expect.arrayContaining([HTTP, HTTPS]));
   });
 
