@@ -9,7 +9,7 @@
 //   Lambda one minute later (the async retry), in a warm container; the clock skips that idle
 //   minute (see WaveClock) instead of waiting it out.
 // - batched: EventBridge -> SQS -> the event source mapping with the construct's defaults
-//   (WARNING_BUFFER: batches of up to 100, a batching window of 1 s, at most 5 invocations at
+//   (WARNING_BUFFER: batches of up to 1,000, a batching window of 1 s, at most 5 invocations at
 //   once). Each invocation calls the Lambda handler with an SQS batch; containers are reused, one
 //   per concurrent invocation. A failed record returns to the queue after the 180 s visibility
 //   timeout, past every deadline: it is counted, not redelivered.

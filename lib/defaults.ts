@@ -79,18 +79,29 @@ export const RESPONDER_TIMEOUT = Duration.seconds(150);
 /**
  * The queue that turns a wave of warnings (and rebalance recommendations) into batches, and
  * its event source mapping. The numbers, for the 120 s notice:
- * - batchSize 100: one batch merges the calls of 100 events (one DeregisterTargets per target
- *   group and chunk, DetachInstances by 20), so a wave of 1,000 is 10 batches; bigger batches
- *   save few calls more but make one invocation hold more events when it fails.
+ * - batchSize 1,000: one batch merges the calls of its events (one DeregisterTargets per target
+ *   group and chunk of 200, DetachInstances by 20), so the ELBv2 register/deregister bucket,
+ *   20 per account refilling at 4 per second, is spent per target group and batch, not per
+ *   instance. With batches of 100, a wave of 1,000 across 10 target groups is 10 batches and
+ *   100 DeregisterTargets: the last one cannot go before (100 - 20) / 4 = 20 s, and the 5
+ *   invocations of the second round wait for the first five to end (BENCHMARKS.md section 5:
+ *   p99 to traffic stopped 26-86 s). With batches of 1,000 the same wave is one batch and 14
+ *   DeregisterTargets, all within the burst (p99 under 4 s). The price: one invocation holds
+ *   up to 1,000 events (its memory is measured in BENCHMARKS.md; its claims and heartbeat are
+ *   merged writes, so its DynamoDB calls do not grow per event on the hot path), and a crashed
+ *   invocation returns all of them to the queue. A smaller wave is not held back by it: the
+ *   batch goes when the window closes. 1,000 SQS records are about 2 MB, within Lambda's 6 MB
+ *   payload.
  * - maxBatchingWindow 1 s: a wave arrives over seconds, so one second gathers most of what is
  *   coming at the price of at most one second of the 120; Lambda also requires at least 1 s for
  *   a batch size above 10. Never more: every second waited is a second of traffic to a dying
  *   instance.
- * - maxConcurrency 5: 1,000 warnings are handled as 5 batches at a time, 2 rounds; more
- *   invocations at once would only share the same per-account ELBv2 and Auto Scaling buckets
- *   (each container paces itself to the documented bucket, so N containers can spend up to N
- *   times the refill rate; the SDK's throttle retries absorb the rest, within the deadline).
- *   The minimum Lambda accepts is 2.
+ * - maxConcurrency 5: up to 5 batches at a time. More invocations at once would only share the
+ *   same per-account ELBv2 and Auto Scaling buckets (each container paces itself to the
+ *   documented bucket, so N containers can spend up to N times the refill rate; the SDK's
+ *   throttle retries absorb the rest, within the deadline): five batches spend at most about
+ *   5 × 14 DeregisterTargets, which the bucket serves in about 12 s. Lambda's SQS pollers start
+ *   at five concurrent batches anyway. The minimum Lambda accepts is 2.
  * - visibilityTimeout 180 s: Lambda requires it to be at least the function timeout (150 s);
  *   the 30 s above it cover the poller's delete of a batch that finished near the timeout. A
  *   retry after 180 s is past a terminate warning's notice: it exists to write the record of
@@ -101,7 +112,7 @@ export const RESPONDER_TIMEOUT = Duration.seconds(150);
  * - retentionPeriod 1 day: a warning not received in a day is history; the DLQ keeps 14 days.
  */
 export const WARNING_BUFFER = {
-  batchSize: 100,
+  batchSize: 1_000,
   maxBatchingWindow: Duration.seconds(1),
   maxConcurrency: 5,
   visibilityTimeout: Duration.seconds(180),

@@ -244,9 +244,10 @@ export interface SpotResponderProps {
 
   /**
    * Warnings and rebalance recommendations per invocation, 1 to 10,000. One batch merges its
-   * events' AWS calls; a larger batch saves calls but holds more events per invocation.
-   * Above 10, `maxBatchingWindow` must be 1 second (a Lambda rule).
-   * @default 100
+   * events' AWS calls; a larger batch saves calls (above all the per-account DeregisterTargets
+   * bucket's) but holds more events per invocation. Above 10, `maxBatchingWindow` must be 1
+   * second (a Lambda rule). See WARNING_BUFFER in lib/defaults.ts for the numbers.
+   * @default 1000
    */
   readonly batchSize?: number;
 

@@ -110,12 +110,12 @@ describe('buffer queues', () => {
 });
 
 describe('event source mappings', () => {
-  test('the warning queue feeds the responder in batches of 100, gathered for 1 s, 5 at a time, with partial batch responses', () => {
+  test('the warning queue feeds the responder in batches of 1,000, gathered for 1 s, 5 at a time, with partial batch responses', () => {
     const { template, stack, responder } = defaults;
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: resolve(stack, responder.warningBuffer.queue.queueArn),
       FunctionName: resolve(stack, responder.responderFunction.functionName),
-      BatchSize: 100,
+      BatchSize: 1000,
       MaximumBatchingWindowInSeconds: 1,
       ScalingConfig: { MaximumConcurrency: 5 },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
