@@ -1,12 +1,84 @@
 // Child process of the wave benchmark's memory measurement (bench/wave-memory.ts bundles it the
-// way CDK bundles the handler and runs it with plain node): one invocation of the handler with
-// 1,000 warnings in one SQS batch, against the simulator, memory sampled every 10 ms. Prints one
-// JSON line: the WaveResult and the memory figures (bytes).
+// way CDK bundles the handler and runs it with plain node): one Lambda container and nothing
+// else. It builds the responder's clients and handler as the Lambda entry does (DynamoDB
+// pointed at the simulator's port, the other services through remotePlugin), hands the handler
+// one SQS batch of every warning, and samples its own memory every 10 ms. The simulated AWS,
+// its tables and the fleet live in the parent. Reads its job as one JSON line on stdin
+// (url, warnings); prints one JSON line: the memory figures (bytes), the invocation's duration
+// and the SDK sends by API.
 import { memoryUsage, resourceUsage } from 'node:process';
-import { runWave } from './wave';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { createAwsClients } from '../lambda/aws/clients';
+import { DEFAULT_PACING, Pacer } from '../lambda/aws/pacing';
+import { silentLog } from '../lambda/log';
+import { makeHandler } from '../lambda/make-handler';
+import { createResponderDeps } from '../lambda/wiring';
+import { remotePlugin } from './simulator/remote';
+
+export interface MemoryJob {
+  url: string;
+  records: SQSEvent['Records'];
+  region: string;
+  account: string;
+  tableName: string;
+  cluster: string;
+}
+
+export interface ChildMemory {
+  rssBefore: number;
+  heapBefore: number;
+  peakRss: number;
+  peakHeap: number;
+  maxRss: number;
+  invocationMs: number;
+  /** CPU this process spent in the invocation (user + system), ms. */
+  cpuMs: number;
+  batchItemFailures: number;
+  sends: Record<string, number>;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 async function main(): Promise<void> {
-  const size = Number(process.argv[2] ?? 1_000);
+  const job = JSON.parse(await readStdin()) as MemoryJob;
+  // The container, as at cold start: clients, pacing, handler.
+  const clients = createAwsClients({
+    region: job.region,
+    endpoint: job.url,
+    credentials: { accessKeyId: 'AKIDWAVEMEMORY', secretAccessKey: 'wave' },
+    pacing: new Pacer(DEFAULT_PACING),
+  });
+  clients.ec2.middlewareStack.use(remotePlugin(job.url, 'ec2'));
+  clients.autoScaling.middlewareStack.use(remotePlugin(job.url, 'autoscaling'));
+  clients.elbv2.middlewareStack.use(remotePlugin(job.url, 'elbv2'));
+  clients.ecs.middlewareStack.use(remotePlugin(job.url, 'ecs'));
+  const sends: Record<string, number> = {};
+  const count =
+    (service: string) =>
+    <A, R>(next: (args: A) => Promise<R>, context: { commandName?: string }) =>
+    (args: A): Promise<R> => {
+      const key = `${service}:${(context.commandName ?? '').replace(/Command$/, '')}`;
+      sends[key] = (sends[key] ?? 0) + 1;
+      return next(args);
+    };
+  const at = { step: 'initialize', name: 'waveSends' } as const;
+  clients.ec2.middlewareStack.add(count('ec2'), at);
+  clients.autoScaling.middlewareStack.add(count('autoscaling'), at);
+  clients.elbv2.middlewareStack.add(count('elbv2'), at);
+  clients.ecs.middlewareStack.add(count('ecs'), at);
+  clients.dynamoRaw.middlewareStack.add(count('dynamodb'), at);
+  const handler = makeHandler(
+    createResponderDeps(
+      clients,
+      { tableName: job.tableName, recordRetentionDays: 1, policy: { accounts: [job.account], regions: [job.region] }, ecsClusters: [job.cluster] },
+      silentLog,
+    ),
+  );
+
   global.gc?.();
   const before = memoryUsage();
   let peakRss = before.rss;
@@ -16,19 +88,25 @@ async function main(): Promise<void> {
     peakRss = Math.max(peakRss, now.rss);
     peakHeap = Math.max(peakHeap, now.heapUsed);
   }, 10);
-  const result = await runWave('batched', size, { batchSize: size, maxConcurrency: 1, windowMs: 1_000 });
+  const started = Date.now();
+  const cpuBefore = process.cpuUsage();
+  const answer = (await handler({ Records: job.records } as SQSEvent)) as SQSBatchResponse | undefined;
+  const invocationMs = Date.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   clearInterval(sampler);
-  process.stdout.write(
-    `${JSON.stringify({
-      result,
-      rssBefore: before.rss,
-      heapBefore: before.heapUsed,
-      peakRss,
-      peakHeap,
-      // ru_maxrss, in KiB: the kernel's own peak, between samples too.
-      maxRss: resourceUsage().maxRSS * 1024,
-    })}\n`,
-  );
+  const result: ChildMemory = {
+    rssBefore: before.rss,
+    heapBefore: before.heapUsed,
+    peakRss,
+    peakHeap,
+    // ru_maxrss, in KiB: the kernel's own peak, between samples too.
+    maxRss: resourceUsage().maxRSS * 1024,
+    invocationMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    batchItemFailures: answer?.batchItemFailures?.length ?? 0,
+    sends,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }
 

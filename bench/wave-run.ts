@@ -79,8 +79,11 @@ export function renderWaveSection(section: WaveSection): string {
       'behind every other container\'s. In Lambda each container has its own share (a third of a vCPU at 512 MB). Calls, ' +
       'throttles and who waits for which bucket are the model; milliseconds under heavy load are upper bounds.',
     '',
-    '**One invocation of 1,000 events** (one SQS batch of 1,000: the handler and the simulator bundled with esbuild as CDK ' +
-      'bundles the handler, plain node, a fresh process; the simulator\'s tables and fleet are in the same heap):',
+    '**One invocation of 1,000 events** (one SQS batch of 1,000; the handler bundled with esbuild as CDK bundles it, run by ' +
+      'plain node in a process of its own that holds only what a Lambda container would: its clients, the handler and the ' +
+      'batch. The simulated AWS, its tables and the fleet answer from the benchmark\'s process over a loopback port: DynamoDB ' +
+      "on the wire through the SDK's own HTTP handler, the other services one JSON call per command; bench/simulator/server.ts). " +
+      '"Before the wave" is the process with its clients built and the batch in hand:',
     '',
     memLine(memory, 'heap uncapped'),
     memLine(capped, `old space capped at ${HEAP_CAP_MB} MB (what a 256 MB function leaves V8, about)`),

@@ -99,7 +99,7 @@ class WaveClock {
   }
 }
 
-interface Fleet {
+export interface Fleet {
   instanceIds: string[];
   /** Registration keys (plane.targets keys) per instance. */
   registrations: Map<string, string[]>;
@@ -226,24 +226,8 @@ export interface Buffering {
  * does not import lib/, so that the memory child's bundle holds no CDK).
  */
 export async function runWave(mode: WaveMode, size: number, buffering: Buffering): Promise<WaveResult> {
-  const clock = new WaveClock();
-  const plane = new ControlPlane({ now: clock.now, latency: lognormalLatency() });
-  plane.dynamo.createTable({
-    name: TABLE,
-    partitionKey: TABLE_SCHEMA.partitionKey,
-    indexes: [{ name: TABLE_SCHEMA.historyIndex.name, partitionKey: TABLE_SCHEMA.historyIndex.partitionKey, sortKey: TABLE_SCHEMA.historyIndex.sortKey }],
-  });
+  const { clock, plane, fleet, t0, events } = await prepareWave(size);
   const sends: Record<string, number> = {};
-  const fleet = await buildFleet(plane, size, createAwsClients({ region: REGION, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, requestHandler: plane.dynamoHttpHandler() }));
-  for (const key of Object.keys(plane.calls)) delete plane.calls[key];
-  plane.throttler.reset();
-
-  // The wave: every warning stamped with one whole second (EC2's format), handled from that second on.
-  await clock.until(Math.ceil(clock.now() / 1000) * 1000);
-  const t0 = clock.now();
-  const time = eventTime(t0);
-  const events = fleet.instanceIds.map((id) => spotWarningEvent(id, { time, account: ACCOUNT, region: REGION }));
-
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
   const invocations: number[] = [];
@@ -284,17 +268,7 @@ export async function runWave(mode: WaveMode, size: number, buffering: Buffering
       await Promise.all(due.map(async ({ i, at }) => (await clock.until(at), once(i))));
     }
   } else {
-    const messages = events.map((event, i) => ({
-      messageId: `m-${i}`,
-      receiptHandle: `r-${i}`,
-      body: JSON.stringify(event),
-      attributes: {},
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: `arn:aws:sqs:${REGION}:${ACCOUNT}:warnings`,
-      awsRegion: REGION,
-    }));
+    const messages = sqsRecords(events);
     const { batchSize, windowMs, maxConcurrency } = buffering;
     const queue = [...messages];
     const running = new Set<Promise<void>>();
@@ -315,6 +289,70 @@ export async function runWave(mode: WaveMode, size: number, buffering: Buffering
   const cpu = process.cpuUsage(cpuBefore);
   for (const c of all) c.destroy();
 
+  return tally(plane, fleet, t0, {
+    mode,
+    size,
+    buffering: mode === 'batched' ? buffering : undefined,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    sends,
+    invocations,
+    retried,
+    wallMs,
+  });
+}
+
+/** A fresh simulated account with the fleet of `size` instances, the table and index seeded, and the wave's warnings (stamped t0). */
+export async function prepareWave(size: number) {
+  const clock = new WaveClock();
+  const plane = new ControlPlane({ now: clock.now, latency: lognormalLatency() });
+  plane.dynamo.createTable({
+    name: TABLE,
+    partitionKey: TABLE_SCHEMA.partitionKey,
+    indexes: [{ name: TABLE_SCHEMA.historyIndex.name, partitionKey: TABLE_SCHEMA.historyIndex.partitionKey, sortKey: TABLE_SCHEMA.historyIndex.sortKey }],
+  });
+  const fleet = await buildFleet(plane, size, createAwsClients({ region: REGION, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, requestHandler: plane.dynamoHttpHandler() }));
+  for (const key of Object.keys(plane.calls)) delete plane.calls[key];
+  plane.throttler.reset();
+
+  // The wave: every warning stamped with one whole second (EC2's format), handled from that second on.
+  await clock.until(Math.ceil(clock.now() / 1000) * 1000);
+  const t0 = clock.now();
+  const time = eventTime(t0);
+  const events = fleet.instanceIds.map((id) => spotWarningEvent(id, { time, account: ACCOUNT, region: REGION }));
+  return { clock, plane, fleet, t0, events };
+}
+
+/** The settings every container of the wave is built with (the responder's, as wired in Lambda). */
+export const WAVE_SETTINGS = {
+  region: REGION,
+  account: ACCOUNT,
+  tableName: TABLE,
+  cluster: CLUSTER,
+} as const;
+
+/** The SQS records of a batch, as the event source mapping hands them over. */
+export function sqsRecords(events: readonly unknown[]): SQSEvent['Records'] {
+  return events.map((event, i) => ({
+    messageId: `m-${i}`,
+    receiptHandle: `r-${i}`,
+    body: JSON.stringify(event),
+    attributes: {} as SQSEvent['Records'][number]['attributes'],
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: `arn:aws:sqs:${REGION}:${ACCOUNT}:warnings`,
+    awsRegion: REGION,
+  }));
+}
+
+/** What the run did, read from the simulator (deregistrations, attempts, throttles, the table's records). */
+export function tally(
+  plane: ControlPlane,
+  fleet: Fleet,
+  t0: number,
+  run: Pick<WaveResult, 'mode' | 'size' | 'buffering' | 'cpuMs' | 'sends' | 'retried' | 'wallMs'> & { invocations: number[] },
+): WaveResult {
+  const { invocations } = run;
   // When each instance's last registration went.
   const remaining = new Map([...fleet.registrations].map(([id, keys]) => [id, new Set(keys)]));
   const stoppedAt = new Map<string, number>();
@@ -340,14 +378,14 @@ export async function runWave(mode: WaveMode, size: number, buffering: Buffering
     }
   }
   return {
-    mode,
-    size,
-    buffering: mode === 'batched' ? buffering : undefined,
-    cpuMs: (cpu.user + cpu.system) / 1000,
+    mode: run.mode,
+    size: run.size,
+    buffering: run.buffering,
+    cpuMs: run.cpuMs,
     stoppedInTime: stoppedMs.filter((m) => m < NOTICE_MS).length,
     stoppedMs,
     attempts: { ...plane.calls },
-    sends,
+    sends: run.sends,
     throttled: { ...plane.throttler.throttled },
     invocations: invocations.length,
     invocationMs: invocations.reduce((a, b) => a + b, 0),
@@ -355,8 +393,8 @@ export async function runWave(mode: WaveMode, size: number, buffering: Buffering
     outcomes,
     failureReasons,
     failedEvents: (outcomes.failed ?? 0) + (outcomes.unrecorded ?? 0),
-    retried,
-    wallMs,
+    retried: run.retried,
+    wallMs: run.wallMs,
   };
 }
 

@@ -10,6 +10,7 @@
 //   round 2: DeregisterTargets | DetachInstances | ECS drain | DescribeAutoScalingGroups (check)
 // and a third round only when the check finds a target group the index did not know. Without
 // indexed group facts the group is read first (today's path: three rounds).
+import { limiter } from './aws/batching';
 import { errorInfo } from './aws/clients';
 import { DEFAULT_BEHAVIOUR } from './core/behaviour';
 import { groupDrift } from './core/group-drift';
@@ -37,6 +38,13 @@ import { actedFields, baseRecord, closeRecord, rejectedRecord, signalEntry, skip
 import { extendTimeline } from './response/timeline';
 import { reported } from './response/report';
 import { findReplacements } from './response/verify';
+
+/**
+ * How many events of a batch write their record at once (each a GetItem, then a
+ * TransactWriteItems): half the client's sockets (AWS_CALL_POLICY.maxSockets), leaving the other
+ * half to the heartbeat and to a later wave of the same batch.
+ */
+const RECORDS_IN_FLIGHT = 25;
 
 /** Thrown after a failed response has been recorded, so AWS retries it and then dead-letters it. */
 export class ResponseFailedError extends Error {
@@ -210,9 +218,12 @@ async function claimLookUpActFinish(
   const now = deps.now ?? Date.now;
   const answers: Answer[] = new Array(flights.length);
   const finishing: Array<Promise<void>> = [];
+  // The records are written RECORDS_IN_FLIGHT at a time: a batch of 1,000 finishing at once
+  // would queue 2,000 requests on the client's 50 sockets, past its 1 s connection timeout.
+  const recording = limiter(RECORDS_IN_FLIGHT);
   const settle = (i: number, work: () => Promise<ResponseRecord>) =>
     finishing.push(
-      work().then(
+      recording(work).then(
         (record) => void (answers[i] = { record }),
         (error: unknown) => void (answers[i] = { error, identity: (flights[i] as InFlight).base, receivedAt }),
       ),

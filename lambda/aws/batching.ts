@@ -35,3 +35,26 @@ export async function settleByKey<T>(
   );
   return answers;
 }
+
+/**
+ * A gate that runs at most `limit` (>= 1) of the tasks handed to it at once, the others in the
+ * order they came, each as soon as a slot is free. Written by hand: p-limit does this, but it is
+ * no dependency of ours (only a transitive one, ESM-only from v4), and this is all we need of it.
+ */
+export function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  if (limit < 1) throw new RangeError(`limit must be at least 1, got ${limit}`);
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (active < limit) active++;
+    // A finishing task hands its slot over: `active` stays as it is.
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const wake = waiting.shift();
+      if (wake) wake();
+      else active--;
+    }
+  };
+}
