@@ -15,7 +15,7 @@ import { DynamoHistoryReader } from '../lambda/aws/store/history-reader';
 import { RealAccountError, replayFiles } from '../cli/replay';
 import { DEFAULTS } from '../lambda/contract';
 import { clientsFor, isAwsEndpoint, resolveTarget, type AwsTarget } from '../cli/aws-target';
-import { StackNotDeployedError, chooseTable, readStack, DEFAULT_STACK_NAME } from '../cli/stack-target';
+import { StackNotDeployedError, StackOutputMissingError, chooseTable, readStack, DEFAULT_STACK_NAME } from '../cli/stack-target';
 import { formatRefreshSummary, refreshIndexNow } from '../cli/index-refresh';
 import { dlqClientsFor, dlqEntrySummary, formatDlqEntry, receiveDlq, redrive, release, type RedriveTarget } from '../cli/dlq';
 import { packageRoot } from '../dev/package-root';
@@ -335,23 +335,17 @@ withAwsOptions(
   .option('--queue-url <url>', 'a dead-letter queue to redrive (repeatable; default: every DLQ of the stack)', collect)
   .option('--event-id <id>', 'only the message(s) holding this event')
   .option('--max <n>', 'at most this many messages per queue', positiveInt, 100)
-  .addOption(
-    new Option('--to <where>', "queue: the stack's event queue; function: invoke the responder asynchronously " +
-      '(default: queue when the stack has one, else function)').choices(['queue', 'function']),
-  )
   .option('--json', 'one JSON object per message per line')
   .action(async (opts) => {
     const { target, queues, stack } = await dlqSources(opts);
     const sink = stack ?? (await readStack({ ...target, stackName: opts.stackName }));
-    const to: 'queue' | 'function' = opts.to ?? (sink.eventQueueUrl ? 'queue' : 'function');
-    let redriveTarget: RedriveTarget;
-    if (to === 'queue') {
-      if (!sink.eventQueueUrl) throw new Error(`stack ${sink.stackName} has no event queue (EventQueueUrl output); use --to function`);
-      redriveTarget = { to, queueUrl: sink.eventQueueUrl };
-    } else {
-      if (!sink.responderFunctionName) throw new Error(`stack ${sink.stackName} has no ResponderFunctionName output`);
-      redriveTarget = { to, functionName: sink.responderFunctionName };
+    if (!sink.warningQueueUrl || !sink.stateChangeQueueUrl) {
+      throw new StackOutputMissingError(
+        `stack ${sink.stackName} has no WarningQueueUrl / StateChangeQueueUrl outputs (deployed by an older version): ` +
+          'redeploy it, then redrive; the messages stay in their DLQs meanwhile',
+      );
     }
+    const redriveTarget: RedriveTarget = { warningQueueUrl: sink.warningQueueUrl, stateChangeQueueUrl: sink.stateChangeQueueUrl };
     const clients = dlqClientsFor(target);
     let failed = 0;
     for (const queueUrl of queues) {

@@ -9,12 +9,13 @@
 // - the event queue's own DLQ (SQS redrive policy): the body is the event, as EventBridge sent it.
 //
 // Redrive re-sends the original event and deletes the message only after the send succeeded.
-// Where to: the event queue when the stack has one (the very path EventBridge takes: the same
-// batching, concurrency and redrive policy), else an asynchronous Invoke of the responder (what
-// the EventBridge rule does: the same two retries, the same on-failure destination, so an event
-// that fails again comes back to the DLQ). Not EventBridge PutEvents: `aws.*` sources are
-// reserved for AWS, so an `aws.ec2` event cannot be put on a bus by anyone else.
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+// Where to: the queue its rule feeds (warnings and rebalance recommendations to the warning
+// queue, everything else to the state-change queue): the very path EventBridge takes, with the
+// same batching, concurrency and redrive policy, so an event that fails again comes back to a
+// DLQ. Never a direct Invoke: the responder accepts only its queues' records (the source guard),
+// so an invoked event would be recorded as rejected and lost from the DLQ. Not EventBridge
+// PutEvents: `aws.*` sources are reserved for AWS, so an `aws.ec2` event cannot be put on a bus
+// by anyone else.
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
@@ -24,6 +25,7 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import { AWS_CALL_POLICY, errorInfo } from '../lambda/aws/clients';
+import { REBALANCE_RECOMMENDATION, SPOT_INTERRUPTION_WARNING } from '../lambda/events/detail-types';
 import { clientOptionsFor, type AwsTarget } from './aws-target';
 import { isEventBridgeEvent, lambdaFailure } from './wrapped-event';
 
@@ -50,12 +52,11 @@ export interface DlqEntry {
 
 export interface DlqClients {
   sqs: SQSClient;
-  lambda: LambdaClient;
 }
 
 export function dlqClientsFor(target: AwsTarget): DlqClients {
   const options = { ...clientOptionsFor(target), maxAttempts: AWS_CALL_POLICY.maxAttempts };
-  return { sqs: new SQSClient(options), lambda: new LambdaClient(options) };
+  return { sqs: new SQSClient(options) };
 }
 
 /** Classify one SQS message of a dead-letter queue. Never throws: a stranger is `unrecognised`. */
@@ -141,8 +142,19 @@ export async function release(sqs: SQSClient, entries: readonly DlqEntry[]): Pro
   );
 }
 
-/** Where redrive re-sends events. */
-export type RedriveTarget = { to: 'queue'; queueUrl: string } | { to: 'function'; functionName: string };
+/** Where redrive re-sends events: the stack's two queues (WarningQueueUrl, StateChangeQueueUrl outputs). */
+export interface RedriveTarget {
+  warningQueueUrl: string;
+  stateChangeQueueUrl: string;
+}
+
+/** The queue whose rule would have carried `event`: by its detail-type, as lib/delivery.ts routes them. */
+export function queueFor(event: Record<string, unknown>, target: RedriveTarget): string {
+  const detailType = event['detail-type'];
+  return detailType === SPOT_INTERRUPTION_WARNING || detailType === REBALANCE_RECOMMENDATION
+    ? target.warningQueueUrl
+    : target.stateChangeQueueUrl;
+}
 
 export interface RedriveResult {
   entry: DlqEntry;
@@ -189,16 +201,7 @@ export async function redrive(clients: DlqClients, entries: readonly DlqEntry[],
 }
 
 async function send(clients: DlqClients, event: Record<string, unknown>, target: RedriveTarget): Promise<void> {
-  const body = JSON.stringify(event);
-  if (target.to === 'queue') {
-    await clients.sqs.send(new SendMessageCommand({ QueueUrl: target.queueUrl, MessageBody: body }));
-    return;
-  }
-  const out = await clients.lambda.send(
-    new InvokeCommand({ FunctionName: target.functionName, InvocationType: 'Event', Payload: new TextEncoder().encode(body) }),
-  );
-  // An asynchronous invoke that was queued answers 202; anything else was not accepted.
-  if (out.StatusCode !== 202) throw new Error(`Invoke answered status ${String(out.StatusCode)}, not 202 (queued)`);
+  await clients.sqs.send(new SendMessageCommand({ QueueUrl: queueFor(event, target), MessageBody: JSON.stringify(event) }));
 }
 
 /** One line per message for people. */

@@ -12,13 +12,14 @@ export const DEFAULT_STACK_NAME = 'SpotResponder';
 
 /**
  * Output keys of SpotResponderStack (lib/spot-responder-stack.ts) the CLI reads. Dead-letter
- * queues are every output whose key ends in `DeadLetterQueueUrl`: the rule / on-failure DLQ
- * today, the event queue's DLQ once the stack has a queue.
+ * queues are every output whose key ends in `DeadLetterQueueUrl`: the rules' DLQ and each
+ * queue's own.
  */
 export const STACK_OUTPUT = {
   tableName: 'TableName',
   responderFunctionName: 'ResponderFunctionName',
-  eventQueueUrl: 'EventQueueUrl',
+  warningQueueUrl: 'WarningQueueUrl',
+  stateChangeQueueUrl: 'StateChangeQueueUrl',
   drillExperimentTemplateId: 'DrillExperimentTemplateId',
   deadLetterQueueSuffix: 'DeadLetterQueueUrl',
 } as const;
@@ -27,8 +28,10 @@ export interface StackOutputs {
   stackName: string;
   tableName?: string;
   responderFunctionName?: string;
-  /** The queue between EventBridge and the responder, when the stack has one. */
-  eventQueueUrl?: string;
+  /** The queue the warning and rebalance-recommendation rules feed (absent on a stack deployed before it was an output). */
+  warningQueueUrl?: string;
+  /** The queue the state-change rules feed. */
+  stateChangeQueueUrl?: string;
   /** The drill's FIS experiment template, when the stack has one (SpotResponderProps.drill). */
   drillExperimentTemplateId?: string;
   /** Every dead-letter queue, by output key. */
@@ -80,7 +83,8 @@ export async function readStackOutputs(cfn: CloudFormationClient, stackName: str
     stackName,
     tableName: value(STACK_OUTPUT.tableName),
     responderFunctionName: value(STACK_OUTPUT.responderFunctionName),
-    eventQueueUrl: value(STACK_OUTPUT.eventQueueUrl),
+    warningQueueUrl: value(STACK_OUTPUT.warningQueueUrl),
+    stateChangeQueueUrl: value(STACK_OUTPUT.stateChangeQueueUrl),
     drillExperimentTemplateId: value(STACK_OUTPUT.drillExperimentTemplateId),
     deadLetterQueues: outputs.flatMap((o) =>
       o.OutputKey?.endsWith(STACK_OUTPUT.deadLetterQueueSuffix) && o.OutputValue

@@ -50,7 +50,15 @@ export class DeployCheckError extends Error {
 }
 
 /** The outputs every deployed stack must have (lib/spot-responder-stack.ts). */
-const EXPECTED_OUTPUTS = ['TableName', 'DeadLetterQueueUrl', 'ResponderFunctionName'] as const;
+const EXPECTED_OUTPUTS = [
+  'TableName',
+  'DeadLetterQueueUrl',
+  'ResponderFunctionName',
+  'WarningQueueUrl',
+  'WarningDeadLetterQueueUrl',
+  'StateChangeQueueUrl',
+  'StateChangeDeadLetterQueueUrl',
+] as const;
 /**
  * The setting the update changes, seen in both functions' configuration. Not the log retention:
  * moto cannot update an AWS::Logs::LogGroup (it drops it from the stack instead), nor a table.

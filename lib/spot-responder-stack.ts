@@ -54,7 +54,25 @@ export class SpotResponderStack extends Stack {
     });
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       value: this.responder.deadLetterQueue.queueUrl,
-      description: 'events that could not be delivered or handled',
+      description: 'events EventBridge could not put on the queues (rule dead-letter queue)',
+    });
+    // The two queues and their dead-letter queues: `dlq list` reads every *DeadLetterQueueUrl
+    // output, `dlq redrive` sends each event back to the queue its rule feeds.
+    new CfnOutput(this, 'WarningQueueUrl', {
+      value: this.responder.warningBuffer.queue.queueUrl,
+      description: 'interruption warnings and rebalance recommendations, batched to the responder',
+    });
+    new CfnOutput(this, 'WarningDeadLetterQueueUrl', {
+      value: this.responder.warningBuffer.deadLetterQueue.queueUrl,
+      description: 'warnings and recommendations whose response failed on every receive',
+    });
+    new CfnOutput(this, 'StateChangeQueueUrl', {
+      value: this.responder.stateChangeBuffer.queue.queueUrl,
+      description: 'instance state changes, batched to the responder',
+    });
+    new CfnOutput(this, 'StateChangeDeadLetterQueueUrl', {
+      value: this.responder.stateChangeBuffer.deadLetterQueue.queueUrl,
+      description: 'state changes whose recording failed on every receive',
     });
     new CfnOutput(this, 'ResponseMode', {
       value: this.responder.mode,

@@ -1,16 +1,15 @@
 // The CLI finding a deployed stack through CloudFormation outputs, and `dlq list | redrive`
 // against moto's SQS, through the real CLI. The stack here is a small template with the outputs
-// SpotResponderStack has (TableName, DeadLetterQueueUrl, EventQueueUrl): moto's CloudFormation
-// answers DescribeStacks as AWS does; the full app's deploy into moto is the deploy test's.
-// moto runs no Lambda without Docker, so redrive to the function is covered by unit tests
-// (test/unit/cli/dlq.test.ts); here it goes to the event queue.
+// SpotResponderStack has (TableName, the three *DeadLetterQueueUrl, WarningQueueUrl,
+// StateChangeQueueUrl): moto's CloudFormation answers DescribeStacks as AWS does; the full app's
+// deploy into moto is the deploy test's (dev/deploy-check.ts checks the real outputs).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createReplayer, type Replayer } from '../../cli/replay';
-import { spotWarningEvent } from '../../cli/sample-events';
+import { spotWarningEvent, stateChangeEvent } from '../../cli/sample-events';
 import { testEndpoint, useEmulator } from '../support/emulator-env';
 import { destroyClients, jsonLines, runCli, uniqueName } from '../support/integration';
 
@@ -34,11 +33,20 @@ beforeAll(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'spot-responder-stack-'));
   replayer = await createReplayer({ endpointUrl: testEndpoint(), table: TABLE, clock: 'wall', refreshIndex: false });
   const template = {
-    Resources: { Dlq: { Type: 'AWS::SQS::Queue' }, Events: { Type: 'AWS::SQS::Queue' } },
+    Resources: {
+      Dlq: { Type: 'AWS::SQS::Queue' },
+      Warnings: { Type: 'AWS::SQS::Queue' },
+      WarningsDlq: { Type: 'AWS::SQS::Queue' },
+      StateChanges: { Type: 'AWS::SQS::Queue' },
+      StateChangesDlq: { Type: 'AWS::SQS::Queue' },
+    },
     Outputs: {
       TableName: { Value: TABLE },
       DeadLetterQueueUrl: { Value: { Ref: 'Dlq' } },
-      EventQueueUrl: { Value: { Ref: 'Events' } },
+      WarningQueueUrl: { Value: { Ref: 'Warnings' } },
+      WarningDeadLetterQueueUrl: { Value: { Ref: 'WarningsDlq' } },
+      StateChangeQueueUrl: { Value: { Ref: 'StateChanges' } },
+      StateChangeDeadLetterQueueUrl: { Value: { Ref: 'StateChangesDlq' } },
     },
   };
   await cfn.send(new CreateStackCommand({ StackName: STACK, TemplateBody: JSON.stringify(template) }));
@@ -83,13 +91,19 @@ describe('--stack-name', () => {
 
 describe('dlq', () => {
   it(
-    'lists a rule DLQ message and an on-failure record, redrives both to the event queue, deletes them after',
+    'lists every DLQ of the stack (rule DLQ and the warning queue\'s), redrives each event to the queue its rule feeds, deletes them after',
     async () => {
       // Prepare
       const dlq = outputs.DeadLetterQueueUrl as string;
-      const events = outputs.EventQueueUrl as string;
+      const warningDlq = outputs.WarningDeadLetterQueueUrl as string;
+      const events = outputs.WarningQueueUrl as string;
+      const stateChanges = outputs.StateChangeQueueUrl as string;
       const first = spotWarningEvent('i-0bbbbbbbbbbbbbbbb');
       const second = spotWarningEvent('i-0cccccccccccccccc');
+      const failedWarning = spotWarningEvent('i-0dddddddddddddddd');
+      const stateChange = stateChangeEvent('i-0eeeeeeeeeeeeeeee', 'running');
+      await sqs.send(new SendMessageCommand({ QueueUrl: warningDlq, MessageBody: JSON.stringify(failedWarning) }));
+      await sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: JSON.stringify(stateChange) }));
       await sqs.send(
         new SendMessageCommand({
           QueueUrl: dlq,
@@ -115,14 +129,18 @@ describe('dlq', () => {
         [
           ['eventbridge-rule-dlq', first.id],
           ['lambda-on-failure-record', second.id],
+          ['event-queue-dlq', stateChange.id], // a bare event without EventBridge's error attributes
+          ['event-queue-dlq', failedWarning.id],
         ].sort(),
       );
       expect(redriven.code).toBe(0);
-      expect((jsonLines(redriven.stdout) as Array<{ result: string }>).map((l) => l.result)).toEqual(['redriven', 'redriven']);
-      const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: events, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
-      expect((received.Messages ?? []).map((m) => (JSON.parse(m.Body ?? '{}') as { id: string }).id).sort()).toEqual(
-        [first.id, second.id].sort(),
-      );
+      expect((jsonLines(redriven.stdout) as Array<{ result: string }>).map((l) => l.result)).toEqual(['redriven', 'redriven', 'redriven', 'redriven']);
+      const idsIn = async (queueUrl: string) => {
+        const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+        return (received.Messages ?? []).map((m) => (JSON.parse(m.Body ?? '{}') as { id: string }).id).sort();
+      };
+      expect(await idsIn(events)).toEqual([first.id, second.id, failedWarning.id].sort());
+      expect(await idsIn(stateChanges)).toEqual([stateChange.id]);
       const left = await sqs.send(
         new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
       );

@@ -738,4 +738,19 @@ describe('stack outputs', () => {
     );
     expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['TableName', 'DeadLetterQueueUrl', 'ResponderFunctionName']));
   });
+
+  it('names both queues and their dead-letter queues, so dlq list reads every DLQ and redrive finds the queue a rule feeds', () => {
+    const outputs = defaults.template.findOutputs('*') as Record<string, { Value: unknown }>;
+    const url = (queue: { queueUrl: string }) => defaults.stack.resolve(queue.queueUrl) as unknown;
+    const { warningBuffer, stateChangeBuffer } = defaults.responder;
+    expect(outputs.WarningQueueUrl?.Value).toEqual(url(warningBuffer.queue));
+    expect(outputs.WarningDeadLetterQueueUrl?.Value).toEqual(url(warningBuffer.deadLetterQueue));
+    expect(outputs.StateChangeQueueUrl?.Value).toEqual(url(stateChangeBuffer.queue));
+    expect(outputs.StateChangeDeadLetterQueueUrl?.Value).toEqual(url(stateChangeBuffer.deadLetterQueue));
+    expect(Object.keys(outputs).filter((key) => key.endsWith('DeadLetterQueueUrl')).sort()).toEqual([
+      'DeadLetterQueueUrl',
+      'StateChangeDeadLetterQueueUrl',
+      'WarningDeadLetterQueueUrl',
+    ]);
+  });
 });

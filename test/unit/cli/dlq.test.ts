@@ -1,6 +1,5 @@
 // Issue 10, case 4: `dlq list | redrive` over the three shapes a dead-lettered event takes.
 import 'aws-sdk-client-mock-jest';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
@@ -10,11 +9,13 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { classifyDlqMessage, receiveDlq, redrive } from '../../../cli/dlq';
+import { classifyDlqMessage, queueFor, receiveDlq, redrive } from '../../../cli/dlq';
 import { loadEvent } from '../../support/fixtures';
 
 const DLQ = 'https://sqs.us-east-1.amazonaws.com/123456789012/dlq';
-const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/events';
+const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/warnings';
+const STATE_QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/state-changes';
+const QUEUES = { warningQueueUrl: QUEUE, stateChangeQueueUrl: STATE_QUEUE };
 const event = loadEvent('spot-interruption-warning/terminate.json');
 const detail = event.detail as Record<string, unknown>;
 
@@ -75,9 +76,7 @@ describe('classifyDlqMessage', () => {
 
 function world() {
   const sqsClient = new SQSClient({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
-  const lambdaClient = new LambdaClient({ region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
   const sqs = mockClient(sqsClient);
-  const lambda = mockClient(lambdaClient);
   sqs
     .on(ReceiveMessageCommand)
     .resolvesOnce({ Messages: [ruleDlqMessage, onFailureMessage, queueDlqMessage, stranger] })
@@ -85,8 +84,7 @@ function world() {
   sqs.on(SendMessageCommand).resolves({ MessageId: 'sent' });
   sqs.on(DeleteMessageCommand).resolves({});
   sqs.on(ChangeMessageVisibilityCommand).resolves({});
-  lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
-  return { sqs, lambda, clients: { sqs: sqsClient, lambda: lambdaClient } };
+  return { sqs, clients: { sqs: sqsClient } };
 }
 
 describe('redrive', () => {
@@ -96,7 +94,7 @@ describe('redrive', () => {
     const entries = await receiveDlq(w.clients.sqs, DLQ, 100);
 
     // Act
-    const results = await redrive(w.clients, entries, { to: 'queue', queueUrl: QUEUE });
+    const results = await redrive(w.clients, entries, QUEUES);
 
     // Assess
     expect(results.map((r) => r.result)).toEqual(['redriven', 'redriven', 'redriven', 'skipped']);
@@ -110,42 +108,26 @@ describe('redrive', () => {
     expect(w.sqs).toHaveReceivedCommandWith(ChangeMessageVisibilityCommand, { ReceiptHandle: 'h-odd', VisibilityTimeout: 0 });
   });
 
-  it('to the function: an asynchronous Invoke with the event as payload', async () => {
-    // Prepare
-    const w = world();
-    const entries = await receiveDlq(w.clients.sqs, DLQ, 100);
-
-    // Act
-    await redrive(w.clients, entries.slice(1, 2), { to: 'function', functionName: 'responder' });
-
-    // Assess
-    const call = w.lambda.commandCalls(InvokeCommand)[0]?.args[0].input;
-    expect(call).toMatchObject({ FunctionName: 'responder', InvocationType: 'Event' });
-    expect(JSON.parse(new TextDecoder().decode(call?.Payload as Uint8Array))).toEqual(event);
+  it('a state change goes back to the state-change queue, a warning or a recommendation to the warning queue', () => {
+    const stateChange = loadEvent('instance-state-change/running.json');
+    expect(queueFor(stateChange, QUEUES)).toBe(STATE_QUEUE);
+    expect(queueFor(event, QUEUES)).toBe(QUEUE);
+    expect(queueFor({ ...event, 'detail-type': 'EC2 Instance Rebalance Recommendation' }, QUEUES)).toBe(QUEUE);
   });
 
   it('a send that fails leaves the message in the DLQ (never deleted) and says why', async () => {
     // Prepare
     const w = world();
-    w.lambda.on(InvokeCommand).rejects(Object.assign(new Error('throttled'), { name: 'TooManyRequestsException' }));
+    w.sqs.on(SendMessageCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDenied' }));
     const entries = await receiveDlq(w.clients.sqs, DLQ, 100);
 
     // Act
-    const [result] = await redrive(w.clients, entries.slice(0, 1), { to: 'function', functionName: 'responder' });
+    const [result] = await redrive(w.clients, entries.slice(0, 1), QUEUES);
 
     // Assess
-    expect(result).toMatchObject({ result: 'failed', reason: expect.stringMatching(/TooManyRequestsException.*left in the queue/) });
+    expect(result).toMatchObject({ result: 'failed', reason: expect.stringMatching(/AccessDenied.*left in the queue/) });
     expect(w.sqs).not.toHaveReceivedCommand(DeleteMessageCommand);
     expect(w.sqs).toHaveReceivedCommandWith(ChangeMessageVisibilityCommand, { ReceiptHandle: 'h-rule', VisibilityTimeout: 0 });
-  });
-
-  it('an Invoke not queued (status other than 202) counts as failed, not deleted', async () => {
-    const w = world();
-    w.lambda.on(InvokeCommand).resolves({ StatusCode: 200 });
-    const entries = await receiveDlq(w.clients.sqs, DLQ, 100);
-    const [result] = await redrive(w.clients, entries.slice(0, 1), { to: 'function', functionName: 'responder' });
-    expect(result?.result).toBe('failed');
-    expect(w.sqs).not.toHaveReceivedCommand(DeleteMessageCommand);
   });
 });
 

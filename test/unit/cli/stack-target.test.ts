@@ -8,8 +8,10 @@ import { parseDuration } from '../../../cli/history';
 const OUTPUTS = [
   { OutputKey: 'TableName', OutputValue: 'SpotResponder-Table-ABC' },
   { OutputKey: 'DeadLetterQueueUrl', OutputValue: 'https://sqs/dlq' },
-  { OutputKey: 'EventQueueDeadLetterQueueUrl', OutputValue: 'https://sqs/queue-dlq' },
-  { OutputKey: 'EventQueueUrl', OutputValue: 'https://sqs/queue' },
+  { OutputKey: 'WarningDeadLetterQueueUrl', OutputValue: 'https://sqs/warnings-dlq' },
+  { OutputKey: 'WarningQueueUrl', OutputValue: 'https://sqs/warnings' },
+  { OutputKey: 'StateChangeDeadLetterQueueUrl', OutputValue: 'https://sqs/state-changes-dlq' },
+  { OutputKey: 'StateChangeQueueUrl', OutputValue: 'https://sqs/state-changes' },
   { OutputKey: 'ResponderFunctionName', OutputValue: 'SpotResponder-Fn' },
 ];
 
@@ -67,16 +69,18 @@ describe('chooseTable', () => {
 });
 
 describe('readStack', () => {
-  it('every *DeadLetterQueueUrl output is a DLQ; the event queue and the function are named', async () => {
+  it('every *DeadLetterQueueUrl output is a DLQ; both queues and the function are named', async () => {
     const { client } = cfnWith();
     await expect(readStack({}, () => client)).resolves.toEqual({
       stackName: 'SpotResponder',
       tableName: 'SpotResponder-Table-ABC',
       responderFunctionName: 'SpotResponder-Fn',
-      eventQueueUrl: 'https://sqs/queue',
+      warningQueueUrl: 'https://sqs/warnings',
+      stateChangeQueueUrl: 'https://sqs/state-changes',
       deadLetterQueues: [
         { outputKey: 'DeadLetterQueueUrl', url: 'https://sqs/dlq' },
-        { outputKey: 'EventQueueDeadLetterQueueUrl', url: 'https://sqs/queue-dlq' },
+        { outputKey: 'WarningDeadLetterQueueUrl', url: 'https://sqs/warnings-dlq' },
+        { outputKey: 'StateChangeDeadLetterQueueUrl', url: 'https://sqs/state-changes-dlq' },
       ],
     });
   });
