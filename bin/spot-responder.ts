@@ -1,9 +1,8 @@
 // The spot-responder CLI: replay events through the responder, read its history, run the demo.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { powertoolsLog } from '../lambda/log';
-import { Logger } from '@aws-lambda-powertools/logger';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { jsonLinesLog } from '../lambda/log';
 import { INSTANCE_ID } from '../lambda/events/envelope';
 import { runDemo } from '../cli/demo';
 import { listHistory, parseDuration, printHistory } from '../cli/history';
@@ -104,9 +103,9 @@ async function tableTargetOf(opts: AwsFlags) {
   return { ...target, table };
 }
 
-/** Pretty JSON logs of the responder on stderr, for --verbose. */
+/** The responder's JSON log lines on stderr, for --verbose (stdout stays the command's result). */
 function verboseLog(verbose: boolean | undefined) {
-  return verbose ? powertoolsLog(new Logger({ serviceName: DEFAULTS.serviceName, logLevel: 'DEBUG' })) : undefined;
+  return verbose ? jsonLinesLog((line) => process.stderr.write(line), 'debug', {}, DEFAULTS.serviceName) : undefined;
 }
 
 /** package.json's version: one place to bump. */
@@ -116,7 +115,10 @@ const program = new Command()
   .name('spot-responder')
   .version(VERSION)
   .description('Drain, replace and record EC2 Spot instances on their interruption warning.')
-  .showHelpAfterError();
+  // A usage error is a setup error (exit 2, as the README's exit codes say), not "an event
+  // failed" (1): commander throws instead of exiting, and the catch below sets the code.
+  .exitOverride()
+  .showHelpAfterError('(add --help for usage)');
 
 withAwsOptions(
   program
@@ -401,6 +403,11 @@ program
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    // Commander has printed the help, the version or the usage error already.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+    return;
+  }
   const error = err as Error;
   const message =
     error.name === 'ResourceNotFoundException'

@@ -81,7 +81,10 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
     progress(`EC2 recommends rebalancing ${victim}: an early, weaker signal`);
     const rebalance = await replayer.replay(rebalanceRecommendationEvent(victim));
     print(indent(formatRecord(rebalance), 4));
-    print('      (recorded only, the default; with rebalanceAction "replace" the replacement would start now)');
+    print(
+      '      (recorded only, the default. With rebalanceAction "replace" this group would still be left alone: it has ' +
+        'Capacity Rebalancing on, so Auto Scaling replaces the instance itself)',
+    );
 
     progress(`EC2 warns that Spot instance ${victim} will be interrupted in two minutes`);
     const warning = spotWarningEvent(victim);

@@ -23,6 +23,29 @@ export function powertoolsLog(logger: Logger = new Logger({ serviceName: 'spot-r
   };
 }
 
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+type Level = (typeof LEVELS)[number];
+
+/**
+ * JSON lines to `write` (the CLI's `--verbose`: stderr), one per entry at or above `minimum`:
+ * `{"level":"INFO","message":..,"timestamp":ISO,"service":..,...keys,...attributes}`. By hand
+ * because Powertools' Logger prints INFO and DEBUG on stdout with no option to send them
+ * elsewhere, and the CLI's stdout is its result (`--json`: one object per line).
+ */
+export function jsonLinesLog(write: (line: string) => void, minimum: Level = 'debug', keys: LogAttributes = {}, service = 'spot-responder'): Log {
+  const at = (level: Level) => (message: string, attributes: LogAttributes = {}) => {
+    if (LEVELS.indexOf(level) < LEVELS.indexOf(minimum)) return;
+    write(`${JSON.stringify({ level: level.toUpperCase(), message, timestamp: new Date().toISOString(), service, ...keys, ...attributes })}\n`);
+  };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (more) => jsonLinesLog(write, minimum, { ...keys, ...more }, service),
+  };
+}
+
 export const silentLog: Log = {
   debug: () => undefined,
   info: () => undefined,

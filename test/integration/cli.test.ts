@@ -209,6 +209,21 @@ describe('--help', () => {
   });
 });
 
+describe('usage errors', () => {
+  it.each([
+    [['replay', '--bogus', 'x.json'], /unknown option '--bogus'/],
+    [['replay'], /missing required argument 'file'/],
+    [['history', '--since', '100y'], /not a duration like 30m, 6h, 7d or 1w/],
+  ])('spot-responder %j exits 2 (a setup error, not a failed event) with one line and a hint, not the whole help', async (args, message) => {
+    const run = await runCli(args);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).toMatch(/\(add --help for usage\)/);
+    expect(run.stderr).not.toMatch(/^Usage:/m);
+  }, CLI_TIMEOUT_MS);
+});
+
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
