@@ -3,6 +3,7 @@
 // instead of half-handling an interruption. The names and defaults are the contract's
 // (contract.ts), which the construct sets from.
 import type { ResourceScope } from './core/scope';
+import type { AcceptedSources } from './events/delivery';
 import {
   DEFAULTS,
   INDEX_REFRESHER_ENV,
@@ -119,6 +120,8 @@ export interface ResponderConfig {
   apiPacing: PacingConfig;
   /** The refresher's schedule (minutes): index entries older than three intervals count as expired. */
   indexRefreshMinutes: number;
+  /** The queues whose records are answered; absent (variable unset): every source is answered. */
+  acceptedSources?: AcceptedSources;
 }
 
 /**
@@ -147,7 +150,17 @@ export function loadResponderConfig(env: Env = process.env): ResponderConfig {
     ...shutdown(env, tagKey),
     apiPacing: pacing(env, RESPONDER_ENV.apiPacing),
     indexRefreshMinutes: positiveInt(env, RESPONDER_ENV.indexRefreshMinutes, DEFAULTS.indexRefreshMinutes),
+    ...acceptedSources(env, RESPONDER_ENV.acceptedQueueArns),
   };
+}
+
+/** SQS queue ARNs, comma-separated; nothing when the variable is unset or empty; a malformed one throws. */
+function acceptedSources(env: Env, name: string): { acceptedSources?: AcceptedSources } {
+  const queueArns = list(env, name);
+  if (queueArns.length === 0) return {};
+  const bad = queueArns.find((arn) => !/^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$/.test(arn));
+  if (bad !== undefined) throw new ConfigError(`environment variable ${name} must list SQS queue ARNs, got "${bad}"`);
+  return { acceptedSources: { queueArns } };
 }
 
 /** An SNS topic ARN, or nothing when the variable is unset or empty; a malformed one throws. */

@@ -61,6 +61,13 @@ export const RESPONDER_ENV = {
    * index entries expired after three, so both functions must hold the same value.
    */
   indexRefreshMinutes: 'INDEX_REFRESH_MINUTES',
+  /**
+   * The SQS queue ARNs whose records the responder answers (its warning and state-change queues),
+   * comma-separated; input from anywhere else, a direct invocation included, is recorded as a
+   * rejection and not acted on (lambda/events/delivery.ts). Unset: every source is answered (the
+   * function runs outside the construct, which always sets it).
+   */
+  acceptedQueueArns: 'ACCEPTED_QUEUE_ARNS',
 } as const;
 
 /** The environment variables of the index refresher function (run on a schedule). */
@@ -160,6 +167,8 @@ export const METRICS = {
     indexAge: 'IndexAge',
     /** Count, one per completed index refresh; the stale-index alarm watches it. */
     indexRefreshes: 'IndexRefreshes',
+    /** Count, one per input refused for its source (not the responder's queues), dimension service. */
+    rejectedDeliveries: 'RejectedDeliveries',
   },
 } as const;
 

@@ -33,4 +33,4 @@ export const handler = makeHandler({
     },
     powertoolsLog(),
   ),
-});
+}, config.acceptedSources);

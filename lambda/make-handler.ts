@@ -3,16 +3,24 @@
 //
 // Two deliveries reach it: an SQS batch (the queue that turns a wave into batches; records whose
 // `body` is the EventBridge event), answered with ReportBatchItemFailures, and one EventBridge
-// event directly (replay, and deployments still wired to the rule), answered with its record.
+// event directly, answered with its record. With accepted sources configured (the construct
+// always configures them: its two queues), only records of those queues are answered; a record
+// of another queue, or a direct invocation, is recorded as a rejection, logged, counted
+// (RejectedDeliveries) and never retried (lambda/events/delivery.ts says what this guard is
+// worth). The CLI's replay and dry run call respond/respondBatch, not this handler.
 //
 // Not @aws-lambda-powertools/batch: its BatchProcessor calls a record handler once per record,
 // and the point of a batch here is that its events share merged AWS calls (respondBatch). The
 // partial response itself is one line: the message ids of the records whose outcome is failed.
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
+import { errorInfo } from './aws/clients';
 import type { ResponseRecord } from './core/model';
+import { directVerdict, sqsRecordVerdict, untrustedRejection, type AcceptedSources, type SourceVerdict } from './events/delivery';
 import { respond, respondBatch } from './responder';
 import type { ResponderDeps } from './response/deps';
+import { rejectedRecord } from './response/records';
+import { reported } from './response/report';
 
 export interface SpotResponderHandler {
   /** An SQS batch: one response per record, merged calls; failed records are reported for retry. */
@@ -47,16 +55,52 @@ export function sqsBodies(event: SQSEvent): unknown[] {
   });
 }
 
-export function makeHandler(deps: ResponderDeps): SpotResponderHandler {
+/**
+ * The handler over `deps`. `sources`: the queues whose records are answered (config's
+ * acceptedSources); undefined answers every input, as outside the construct.
+ */
+export function makeHandler(deps: ResponderDeps, sources?: AcceptedSources): SpotResponderHandler {
   const handler = async (event: unknown, context?: Context): Promise<SQSBatchResponse | ResponseRecord> => {
     const log = context ? deps.log.child({ requestId: context.awsRequestId }) : deps.log;
-    if (!isSqsEvent(event)) return respond(event, { ...deps, log });
-    const records = await respondBatch(sqsBodies(event), { ...deps, log });
+    const scoped = { ...deps, log };
+    if (!isSqsEvent(event)) {
+      const verdict = directVerdict(sources);
+      return verdict.accepted ? respond(event, scoped) : rejectSource(event, verdict, scoped);
+    }
+    const bodies = sqsBodies(event);
+    const verdicts = event.Records.map((record) => sqsRecordVerdict(record.eventSourceARN, sources));
+    const answered = bodies.filter((_, i) => verdicts[i]?.accepted);
+    const [records] = await Promise.all([
+      answered.length > 0 ? respondBatch(answered, scoped) : Promise.resolve([]),
+      ...verdicts.map((verdict, i) => (verdict.accepted ? null : rejectSource(bodies[i], verdict, scoped))),
+    ]);
+    let next = 0;
     return {
-      batchItemFailures: event.Records.flatMap((record, i) =>
-        records[i]?.outcome === 'failed' ? [{ itemIdentifier: record.messageId }] : [],
-      ),
+      batchItemFailures: event.Records.flatMap((record, i) => {
+        // A refused record is never reported: retrying it would only refuse it again.
+        if (!verdicts[i]?.accepted) return [];
+        return records[next++]?.outcome === 'failed' ? [{ itemIdentifier: record.messageId }] : [];
+      }),
     };
   };
   return handler as SpotResponderHandler;
+}
+
+/**
+ * Input from a source the responder does not answer: a warning in the log, one RejectedDeliveries
+ * metric, and a rejected record under its own untrusted-* id. Never throws (a throw would make
+ * Lambda retry what can only be refused again): a record that cannot be written is logged as such.
+ */
+async function rejectSource(raw: unknown, verdict: Extract<SourceVerdict, { accepted: false }>, deps: ResponderDeps): Promise<ResponseRecord> {
+  const now = deps.now ?? Date.now;
+  const at = now();
+  const record = rejectedRecord(untrustedRejection(raw, verdict), at, at);
+  deps.log.warn('input refused: not from an accepted source', { eventId: record.eventId, source: verdict.source, reason: record.reason });
+  deps.metrics?.deliveryRejected(verdict.source);
+  try {
+    return await reported(deps, deps.store.recordUnclaimed(record).then(() => record));
+  } catch (err) {
+    deps.log.error('refused input not recorded', { eventId: record.eventId, error: errorInfo(err) });
+    return record;
+  }
 }

@@ -2,8 +2,9 @@
 // variable is set, defaults included, so a function never falls back on a default of its own
 // that could drift from the construct's.
 import * as path from 'path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULTS, INDEX_REFRESHER_ENV, METRICS, POWERTOOLS_ENV, RESPONDER_ENV } from '../lambda/contract';
 import { RESPONDER_TIMEOUT, indexRefresherTimeout } from './defaults';
@@ -33,6 +34,15 @@ export function responderEnvironment(config: ResolvedSpotResponderProps, tableNa
     // The same interval as the refresher's: the responder judges index entries by it.
     [RESPONDER_ENV.indexRefreshMinutes]: String(config.indexRefreshMinutes),
   };
+}
+
+/**
+ * Names the queues the responder answers (RESPONDER_ENV.acceptedQueueArns), once they exist: the
+ * function refuses input from anywhere else (lambda/events/delivery.ts). No cycle: the queues do
+ * not refer to the function (its event source mappings do).
+ */
+export function acceptQueues(responder: ResponderFunction, queues: readonly sqs.IQueue[]): void {
+  responder.addEnvironment(RESPONDER_ENV.acceptedQueueArns, Fn.join(',', queues.map((q) => q.queueArn)));
 }
 
 /** The environment of the index refresher: every INDEX_REFRESHER_ENV and POWERTOOLS_ENV variable. */

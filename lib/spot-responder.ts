@@ -22,7 +22,7 @@ import {
   routeEc2EventsToResponder,
   scheduleIndexRefresh,
 } from './delivery';
-import { createIndexRefresherFunction, createResponderFunction } from './functions';
+import { acceptQueues, createIndexRefresherFunction, createResponderFunction } from './functions';
 import { GracefulShutdown } from './graceful-shutdown';
 import { wireNotificationTopic } from './notifications';
 import { grantIndexRefresherPermissions, grantResponderPermissions } from './permissions';
@@ -142,6 +142,7 @@ export class SpotResponder extends Construct {
       batching: STATE_CHANGE_BUFFER,
       redrive: STATE_CHANGE_BUFFER,
     });
+    acceptQueues(this.responderFunction, [this.warningBuffer.queue, this.stateChangeBuffer.queue]);
     const rules = routeEc2EventsToResponder(this, {
       warningQueue: this.warningBuffer.queue,
       stateChangeQueue: this.stateChangeBuffer.queue,

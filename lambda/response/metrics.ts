@@ -38,10 +38,16 @@ export interface MetricsSink {
   recordClosed(record: ResponseRecord): void;
   /** One index refresh whose snapshot was written. */
   indexRefreshed(report: IndexRefreshReport): void;
+  /** One input refused for its source (lambda/events/delivery.ts); `source` says which, in words. */
+  deliveryRejected(source: string): void;
 }
 
 /** For the CLI, the dry run and tests that do not look at metrics. */
-export const noMetrics: MetricsSink = { recordClosed: () => undefined, indexRefreshed: () => undefined };
+export const noMetrics: MetricsSink = {
+  recordClosed: () => undefined,
+  indexRefreshed: () => undefined,
+  deliveryRejected: () => undefined,
+};
 
 /** The figures one record contributes; absent when the record has no such figure. Units in the names. */
 export interface RecordFigures {
@@ -104,6 +110,7 @@ export interface PowertoolsMetricsOptions {
  * Per record: Responses (service, signal, outcome), Skips (service, skipKind) for a skip, then
  * the record's figures and Throttles (service) in one line that also carries the event and
  * instance ids and the per-AWS-service throttle counts as metadata (searchable in Logs Insights).
+ * Per input refused for its source: RejectedDeliveries (service), the source as metadata.
  */
 export function powertoolsMetrics(options: PowertoolsMetricsOptions = {}): MetricsSink {
   const metrics =
@@ -156,6 +163,11 @@ export function powertoolsMetrics(options: PowertoolsMetricsOptions = {}): Metri
       metrics.addMetric(N.indexAge, MetricUnit.Seconds, Math.max(0, report.completedAt - Date.parse(report.snapshotAt)) / 1000);
       addThrottles();
       metrics.addMetadata('snapshotAt', report.snapshotAt);
+      metrics.publishStoredMetrics();
+    }),
+    deliveryRejected: guarded((source: string) => {
+      metrics.addMetric(N.rejectedDeliveries, MetricUnit.Count, 1);
+      metrics.addMetadata('source', source);
       metrics.publishStoredMetrics();
     }),
   };

@@ -32,13 +32,16 @@ beforeAll(() => {
   template = Template.fromStack(stack);
 });
 
-/** The function's variables, with the table name (a token) as the name a deploy would give it. */
+const DEPLOYED_QUEUES = 'arn:aws:sqs:us-east-1:111111111111:warnings,arn:aws:sqs:us-east-1:111111111111:state-changes';
+
+/** The function's variables, with the tokens (table name, queue ARNs) as a deploy would resolve them. */
 function environmentOf(functionRoleArn: string): Record<string, string> {
   const [fn] = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Role: stack.resolve(functionRoleArn) } }));
   const variables = (fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment
     .Variables;
+  const deployed = (name: string) => (name === RESPONDER_ENV.acceptedQueueArns ? DEPLOYED_QUEUES : 'deployed-table');
   return Object.fromEntries(
-    Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : 'deployed-table']),
+    Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : deployed(name)]),
   );
 }
 
@@ -61,6 +64,17 @@ test("the responder's environment holds exactly the contract's variables, and it
     apiPacing: DEFAULT_PACING,
     // The refresher's interval: without it the responder judged entries on the 5-minute default.
     indexRefreshMinutes: 10,
+    acceptedSources: { queueArns: DEPLOYED_QUEUES.split(',') },
+  });
+});
+
+test('issue 9.9: the responder answers exactly its two queues: ACCEPTED_QUEUE_ARNS joins their ARNs', () => {
+  const [fn] = Object.values(
+    template.findResources('AWS::Lambda::Function', { Properties: { Role: stack.resolve(stack.responder.responderFunction.role!.roleArn) } }),
+  );
+  const variables = (fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables;
+  expect(variables[RESPONDER_ENV.acceptedQueueArns]).toEqual({
+    'Fn::Join': [',', [stack.resolve(stack.responder.warningBuffer.queue.queueArn), stack.resolve(stack.responder.stateChangeBuffer.queue.queueArn)]],
   });
 });
 

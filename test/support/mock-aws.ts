@@ -53,6 +53,7 @@ import type { IndexedTarget } from '../../lambda/core/model';
 import type { CallOptions } from '../../lambda/core/ports';
 import type { AcceptPolicy } from '../../lambda/events';
 import { silentLog } from '../../lambda/log';
+import type { AcceptedSources } from '../../lambda/events/delivery';
 import { makeHandler, type SpotResponderHandler } from '../../lambda/make-handler';
 import { ResponseFailedError } from '../../lambda/responder';
 import type { ResponderDeps } from '../../lambda/response/deps';
@@ -266,8 +267,8 @@ export interface MockAws {
   clock: TestClock;
   /** The real adapters over the mocked clients, on the test clock; `overrides` swap single ports. */
   deps(overrides?: Partial<ResponderDeps>): ResponderDeps;
-  /** makeHandler over `deps(overrides)`: the Lambda's entry point. */
-  handler(overrides?: Partial<ResponderDeps>): SpotResponderHandler;
+  /** makeHandler over `deps(overrides)`: the Lambda's entry point; `sources` turns its source guard on. */
+  handler(overrides?: Partial<ResponderDeps>, sources?: AcceptedSources): SpotResponderHandler;
 }
 
 export interface MockAwsOptions {
@@ -332,7 +333,7 @@ export function mockAws(opts: MockAwsOptions): MockAws {
     sleep: async () => undefined,
     ...overrides,
   });
-  return { clients, ec2, autoScaling, elbv2, dynamo, ecs, ssm, clock, deps, handler: (overrides) => makeHandler(deps(overrides)) };
+  return { clients, ec2, autoScaling, elbv2, dynamo, ecs, ssm, clock, deps, handler: (overrides, sources) => makeHandler(deps(overrides), sources) };
 }
 
 /** The fleet-facing clients: a rejected or late event must not reach any of them. */

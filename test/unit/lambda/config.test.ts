@@ -111,6 +111,28 @@ describe('loadResponderConfig', () => {
   ])('graceful shutdown: rejects %p with a clear message', (bad, message) => {
     expect(() => loadResponderConfig({ ...minimal, ...bad })).toThrow(message);
   });
+
+  it('issue 9.9: reads the queues whose records it answers; unset or empty answers every source', () => {
+    const warnings = 'arn:aws:sqs:us-east-1:123456789012:stack-WarningQueue1A2B';
+    const states = 'arn:aws-cn:sqs:cn-north-1:123456789012:stack-StateChangeQueue.fifo';
+    expect(loadResponderConfig({ ...minimal, [RESPONDER_ENV.acceptedQueueArns]: ` ${warnings}, ${states} ` }).acceptedSources).toEqual({
+      queueArns: [warnings, states],
+    });
+    expect(loadResponderConfig(minimal)).not.toHaveProperty('acceptedSources');
+    expect(loadResponderConfig({ ...minimal, [RESPONDER_ENV.acceptedQueueArns]: ' , ' })).not.toHaveProperty('acceptedSources');
+  });
+
+  it.each([
+    'arn:aws:sns:us-east-1:123456789012:topic',
+    'arn:aws:sqs:us-east-1:12345:queue',
+    'https://sqs.us-east-1.amazonaws.com/123456789012/queue',
+    'xarn:aws:sqs:us-east-1:123456789012:queue',
+    'arn:aws:sqs:us-east-1:123456789012:queue/extra',
+  ])('issue 9.9: refuses %s as an accepted queue, naming the variable', (bad) => {
+    expect(() => loadResponderConfig({ ...minimal, [RESPONDER_ENV.acceptedQueueArns]: bad })).toThrow(
+      new ConfigError(`environment variable ACCEPTED_QUEUE_ARNS must list SQS queue ARNs, got "${bad}"`),
+    );
+  });
 });
 
 describe('loadIndexRefresherConfig', () => {

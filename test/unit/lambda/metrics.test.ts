@@ -189,6 +189,26 @@ describe('metrics of the index refresher', () => {
   });
 });
 
+describe('metrics of input refused for its source (issue 9.9)', () => {
+  it('RejectedDeliveries 1 with the service dimension, the source as metadata, besides Responses rejected', async () => {
+    // Prepare: the guard on, a direct invocation
+    const event = terminateWarning();
+    const aws = worldFor(event, 5_000);
+
+    // Act
+    const docs = await emfDuring(async () => {
+      await aws.handler({ metrics: sink() }, { queueArns: ['arn:aws:sqs:us-east-1:123456789012:warnings'] })(event);
+    });
+
+    // Assess
+    expect(metric(docs, 'RejectedDeliveries')).toEqual([{ value: 1, unit: 'Count', dimensions: { service: 'spot-responder' } }]);
+    expect(docs.find((d) => 'RejectedDeliveries' in d)).toMatchObject({ source: 'a direct invocation' });
+    expect(metric(docs, 'Responses')).toEqual([
+      { value: 1, unit: 'Count', dimensions: { service: 'spot-responder', signal: 'unidentified', outcome: 'rejected' } },
+    ]);
+  });
+});
+
 describe('recordFigures', () => {
   const base = (changes: Partial<ResponseRecord>): ResponseRecord => ({
     eventId: 'e',
