@@ -153,7 +153,7 @@ describe('spot-responder replay --dry-run (the CLI)', () => {
   );
 
   it(
-    '9.8 before the stack is deployed (no table): a complete plan from ELBv2 read live, exit 0, a warning, nothing created',
+    'issue 9.8: before the stack is deployed (no table): a complete plan from ELBv2 read live, exit 0, a warning, nothing created',
     async () => {
       // Prepare
       const missing = uniqueName('no-tbl');
@@ -190,7 +190,7 @@ describe('spot-responder replay --dry-run (the CLI)', () => {
   );
 
   it(
-    '9.8 --stack-name of a stack not deployed: plans anyway and says the stack is not deployed, exit 0',
+    'issue 9.8: --stack-name of a stack not deployed: plans anyway and says the stack is not deployed, exit 0',
     async () => {
       // Prepare
       const file = eventFile('not-deployed', spotWarningEvent(victim));

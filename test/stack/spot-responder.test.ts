@@ -477,7 +477,7 @@ describe('IAM', () => {
     }
   });
 
-  test("permissionScope 'tagged' makes the three mutating actions require the opt-in tag on the group or target group", () => {
+  test("issue 9.9: permissionScope 'tagged' makes the three mutating actions require the opt-in tag on the group or target group", () => {
     const tagged = { StringEqualsIgnoreCase: { 'aws:ResourceTag/team:spot/respond': ['on', 'true', 'enabled', 'yes'] } };
     const customStatements = statementsOf(custom.template, custom.responder.responderFunction.role!);
     // The default scope, acting (observe mode has none of these statements: mode.test.ts).

@@ -238,7 +238,7 @@ describe('scanTargetRegistrations, IPv6 and resuming', () => {
     ec2Mock.reset();
   });
 
-  it('resolves IPv6 ip targets to their instance, whatever their spelling, and counts the ones on no instance', async () => {
+  it('issue 9.11: resolves IPv6 ip targets to their instance, whatever their spelling, and counts the ones on no instance', async () => {
     // Prepare
     elbMock.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [group('v6', 'ip')] });
     elbMock.on(DescribeTargetHealthCommand).resolves({

@@ -84,7 +84,7 @@ describe('replay --dry-run --json', () => {
     expect(JSON.parse(given.out[0] ?? '')).toMatchObject({ outcome: 'rejected', dryRun: true });
   });
 
-  it('9.8 warns on stderr that the table does not exist, keeping stdout to JSON lines', async () => {
+  it('issue 9.8: warns on stderr that the table does not exist, keeping stdout to JSON lines', async () => {
     // Prepare
     const world = cliWorld({ tableMissing: true });
 

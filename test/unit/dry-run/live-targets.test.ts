@@ -47,7 +47,7 @@ afterEach(() => {
   mockClient(EC2Client).restore();
 });
 
-describe('9.8 LiveTargetLookup: registrations read from ELBv2 for one instance', () => {
+describe('issue 9.8: LiveTargetLookup: registrations read from ELBv2 for one instance', () => {
   it('finds instance and IP registrations in every group, leaves out others, draining, lambda groups and other VPCs', async () => {
     // Prepare
     const { elbv2, lookup } = world();

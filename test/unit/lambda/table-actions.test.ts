@@ -63,7 +63,7 @@ describe("the responder's table actions", () => {
     for (const action of sent) expect(RESPONDER_TABLE_ACTIONS).toContain(action);
   });
 
-  it('needs every granted action on some path (the grant is no wider than the code)', () => {
+  it('issue 9.9: needs every granted action on some path (the grant is no wider than the code)', () => {
     expect([...used].sort()).toEqual([...RESPONDER_TABLE_ACTIONS].sort());
   });
 });
