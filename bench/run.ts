@@ -1,7 +1,8 @@
 // `npm run bench`: runs every measurement once, against its own moto, and writes BENCHMARKS.md
 // from what it measured. Nothing here asserts a time: the numbers are reported, not judged.
 // `npm run bench -- wave` runs only section 5 (the wave, against the simulator; no moto),
-// `npm run bench -- rounds` only section 6 (one warning's rounds behind a latency proxy), and
+// `npm run bench -- rounds` only section 6 (one warning's rounds behind a latency proxy),
+// `npm run bench -- reliability` only section 7 (50 warnings through injected faults), and
 // each replaces its own section of the existing BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -20,6 +21,7 @@ import {
   type HeapResult,
 } from './cold-start';
 import { measureLatency, renderLatency, type LatencyResult } from './latency';
+import { measureReliability, renderReliability, type ReliabilityResult } from './reliability';
 import { ELBV2_DESCRIBE_PER_SECOND, fullScanCalls, measureScaling, renderScaling, type ScalingStep } from './scaling';
 import { isElbv2Describe, median, progress } from './support';
 import { measureRounds, renderRounds, type RoundsResult } from './rounds';
@@ -28,6 +30,7 @@ import { measureWaveSection, renderWaveSection, type WaveSection } from './wave-
 const OUTPUT = path.join(REPO_ROOT, 'BENCHMARKS.md');
 const WAVE_HEADING = '## 5. A wave of simultaneous warnings (simulator)';
 const ROUNDS_HEADING = '## 6. One warning, round by round, against the awslabs sample (moto behind a latency proxy)';
+const RELIABILITY_HEADING = '## 7. Reliability under injected faults (moto behind the fault proxy)';
 
 /** A section that can run on its own (`npm run bench -- NAME`) and replace its part of the report. */
 interface SoloSection {
@@ -43,6 +46,11 @@ const SOLO_SECTIONS: Record<string, SoloSection> = {
     heading: ROUNDS_HEADING,
     emulator: true,
     run: async (endpoint) => renderRounds(await measureRounds(required(endpoint))),
+  },
+  reliability: {
+    heading: RELIABILITY_HEADING,
+    emulator: true,
+    run: async (endpoint) => renderReliability(await measureReliability(required(endpoint), progress)),
   },
 };
 
@@ -80,12 +88,15 @@ async function main(): Promise<void> {
     progress('4/5 memory over many events in one process');
     const heap = await measureHeap(emulator.endpoint, bundle);
     await emulator.reset();
-    progress('5/6 one warning round by round behind a latency proxy');
+    progress('5/7 one warning round by round behind a latency proxy');
     const roundsResult = await measureRounds(emulator.endpoint);
-    progress('6/6 a wave of warnings against the simulator');
+    await emulator.reset();
+    progress('6/7 reliability: 50 warnings at two fault levels');
+    const reliability = await measureReliability(emulator.endpoint, progress);
+    progress('7/7 a wave of warnings against the simulator');
     const wave = await measureWaveSection(progress);
 
-    const report = render(date, (performance.now() - started) / 1000, calls, latency, scaling, cold, heap, wave, roundsResult);
+    const report = render(date, (performance.now() - started) / 1000, calls, latency, scaling, cold, heap, wave, roundsResult, reliability);
     fs.writeFileSync(OUTPUT, report);
     process.stdout.write(report);
     progress(`wrote ${path.relative(process.cwd(), OUTPUT)}`);
@@ -154,6 +165,7 @@ function render(
   heap: HeapResult,
   wave: WaveSection,
   roundsResult: RoundsResult,
+  reliability: ReliabilityResult,
 ): string {
   return [
     header(date, seconds),
@@ -202,6 +214,10 @@ function render(
     ROUNDS_HEADING,
     '',
     renderRounds(roundsResult),
+    '',
+    RELIABILITY_HEADING,
+    '',
+    renderReliability(reliability),
     '',
   ].join('\n');
 }

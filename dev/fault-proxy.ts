@@ -38,6 +38,8 @@ export interface ProxiedCall extends CallInfo {
   fault: Fault | undefined;
   /** Answered from the idempotency-token cache, not forwarded. */
   replayed: boolean;
+  /** The HTTP status the upstream answered, when the request was forwarded and answered. */
+  upstreamStatus?: number;
 }
 
 export interface FaultProxy {
@@ -107,7 +109,8 @@ export async function startFaultProxy(upstream: string, initial: FaultPlan = () 
     const token = call.service === 'dynamodb' && call.operation === 'TransactWriteItems' ? requestToken(body) : undefined;
     const remembered = token ? tokens.get(token) : undefined;
     const replay = remembered && Date.now() - remembered.at < IDEMPOTENCY_WINDOW_MS ? remembered : undefined;
-    calls.push({ ...call, fault, replayed: replay !== undefined && (fault === undefined || isAfter(fault)) });
+    const proxied: ProxiedCall = { ...call, fault, replayed: replay !== undefined && (fault === undefined || isAfter(fault)) };
+    calls.push(proxied);
     switch (fault) {
       case 'throttle':
         return answer(res, 400, throttlingBody(call));
@@ -129,6 +132,7 @@ export async function startFaultProxy(upstream: string, initial: FaultPlan = () 
       return;
     }
     forward(target, req, body, (status, headers, upstreamBody) => {
+      proxied.upstreamStatus = status;
       if (token && status < 500) tokens.set(token, { at: Date.now(), status, headers, body: upstreamBody });
       if (fault === '5xx-after') return answer(res, 500, serverErrorBody(call, 'InternalFailure', 'We encountered an internal error. Please try again.'));
       if (fault === 'reset-after') return req.socket.destroy();

@@ -49,6 +49,13 @@ export class LoadBalancingAdapter implements LoadBalancingPort {
    * no longer exists fails the whole call: a chunk of several is then retried one target at a
    * time, so only that target comes back 'not-registered'. Any other error is the answer for
    * every target of its call.
+   *
+   * A lost answer (issue 9, the kind of 9.5): when the SDK retried the call (`$metadata.attempts`
+   * > 1 on the error: an earlier attempt timed out, was reset or answered 5xx) and the retry
+   * finds the target gone, the earlier attempt most likely took effect: the target counts as
+   * deregistered ('ok'), for a chunk's targets re-sent one by one too. AWS answers such a retry
+   * with success anyway (see above); an emulator that drops deregistered targets answers
+   * InvalidTarget, and the record must still say we took it out of service.
    */
   async deregister(
     targetGroupArn: string,
@@ -56,7 +63,7 @@ export class LoadBalancingAdapter implements LoadBalancingPort {
     opts: CallOptions = {},
   ): Promise<Array<ItemResult<DeregisterResult>>> {
     const answers: Array<ItemResult<DeregisterResult>> = new Array(targets.length);
-    const send = async (indexes: number[]): Promise<void> => {
+    const send = async (indexes: number[], retriedBefore = false): Promise<void> => {
       const answer = (result: ItemResult<DeregisterResult>) => indexes.forEach((i) => (answers[i] = result));
       try {
         const input = deregisterTargetsInput(targetGroupArn, indexes.map((i) => targets[i] as DeregisterTarget));
@@ -64,16 +71,22 @@ export class LoadBalancingAdapter implements LoadBalancingPort {
         answer({ ok: true, value: 'ok' });
       } catch (error) {
         const name = error instanceof Error ? error.name : '';
+        const retried = retriedBefore || sdkAttempts(error) > 1;
         if (INVALID_TARGET_ERRORS.has(name) && indexes.length > 1) {
-          await Promise.all(indexes.map((i) => send([i])));
+          await Promise.all(indexes.map((i) => send([i], retried)));
         } else if (GONE_ERRORS.has(name)) {
-          answer({ ok: true, value: 'not-registered' });
+          answer({ ok: true, value: retried ? 'ok' : 'not-registered' });
         } else {
           answer({ ok: false, error });
         }
       }
     };
-    await Promise.all(chunk(targets.map((_, i) => i), DEREGISTER_TARGETS_LIMIT).map(send));
+    await Promise.all(chunk(targets.map((_, i) => i), DEREGISTER_TARGETS_LIMIT).map((indexes) => send(indexes)));
     return answers;
   }
+}
+
+/** How many attempts the SDK made before this error (its `$metadata.attempts`); 1 when unknown. */
+function sdkAttempts(error: unknown): number {
+  return (error as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts ?? 1;
 }

@@ -69,6 +69,61 @@ describe('LoadBalancingAdapter.deregister', () => {
     expect(result).toBe('not-registered');
   });
 
+  it('issue 9 (the kind of 9.5): a retried DeregisterTargets that finds the target gone counts it deregistered: the lost attempt took effect', async () => {
+    // Prepare: the first attempt's answer was lost (5xx, reset or timeout), the SDK's retry is
+    // told the target is not there (what an emulator that drops deregistered targets answers).
+    elbMock
+      .on(DeregisterTargetsCommand)
+      .rejects(new InvalidTargetException({ message: `The following targets are not valid: ${INSTANCE_ID}`, $metadata: { attempts: 2 } }));
+    const adapter = new LoadBalancingAdapter(new ElasticLoadBalancingV2Client({}));
+
+    // Act
+    const result = await first(adapter.deregister(TG, [deregistration()]));
+
+    // Assess
+    expect(result).toBe('ok');
+  });
+
+  it('issue 9: the targets of a retried chunk re-sent one by one after InvalidTarget count as deregistered when gone', async () => {
+    // Prepare: the chunk of two was retried by the SDK, then refused; each target alone is refused at the first attempt.
+    const other = 'i-0fedcba9876543210';
+    elbMock
+      .on(DeregisterTargetsCommand)
+      .rejects(new InvalidTargetException({ message: 'The following targets are not valid', $metadata: { attempts: 1 } }))
+      .on(DeregisterTargetsCommand, { Targets: [{ Id: INSTANCE_ID }, { Id: other }] })
+      .rejects(new InvalidTargetException({ message: 'The following targets are not valid', $metadata: { attempts: 3 } }));
+    const adapter = new LoadBalancingAdapter(new ElasticLoadBalancingV2Client({}));
+
+    // Act
+    const results = await adapter.deregister(TG, [deregistration(), deregistration({ targetId: other })]);
+
+    // Assess
+    expect(results).toEqual([
+      { ok: true, value: 'ok' },
+      { ok: true, value: 'ok' },
+    ]);
+    expect(elbMock.commandCalls(DeregisterTargetsCommand)).toHaveLength(3);
+  });
+
+  it('a first-attempt InvalidTarget in a chunk still reports not-registered for the target that is gone', async () => {
+    const other = 'i-0fedcba9876543210';
+    elbMock
+      .on(DeregisterTargetsCommand)
+      .resolves({})
+      .on(DeregisterTargetsCommand, { Targets: [{ Id: INSTANCE_ID }, { Id: other }] })
+      .rejects(new InvalidTargetException({ message: 'The following targets are not valid', $metadata: { attempts: 1 } }))
+      .on(DeregisterTargetsCommand, { Targets: [{ Id: other }] })
+      .rejects(new InvalidTargetException({ message: 'The following targets are not valid', $metadata: { attempts: 1 } }));
+    const adapter = new LoadBalancingAdapter(new ElasticLoadBalancingV2Client({}));
+
+    const results = await adapter.deregister(TG, [deregistration(), deregistration({ targetId: other })]);
+
+    expect(results).toEqual([
+      { ok: true, value: 'ok' },
+      { ok: true, value: 'not-registered' },
+    ]);
+  });
+
   it('rethrows other errors', async () => {
     // Prepare
     elbMock.on(DeregisterTargetsCommand).rejects(
