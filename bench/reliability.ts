@@ -224,8 +224,10 @@ async function measureLevel(endpoint: string, rates: FaultRates, seed: number, l
       const fleetIndex = fleets.findIndex((fleet) => fleet.asgInstanceIds.includes(instanceId));
       const fleet = fleets[fleetIndex] as DemoFleet;
       const record = await storedRecord(direct.clients.dynamo, table, eventId);
+      const attemptsItem = record?.status === 'IN_PROGRESS' ? await storedAttempts(direct.clients.dynamo, table, eventId) : undefined;
       warnings.push(
         judge({
+          finishedAttempts: attemptsItem,
           instanceId,
           eventId,
           privateIp: instanceId === fleet.shared.instanceId ? fleet.shared.privateIp : null,
@@ -306,7 +308,15 @@ async function storedRecord(dynamo: DynamoDBDocumentClient, table: string, event
   return out.Item as StoredRecord | undefined;
 }
 
+async function storedAttempts(dynamo: DynamoDBDocumentClient, table: string, eventId: string): Promise<string[]> {
+  const out = await dynamo.send(new GetCommand({ TableName: table, Key: { pk: itemKey.attempts(eventId) }, ConsistentRead: true }));
+  const attempts = (out.Item?.attempts ?? []) as Array<{ outcome?: string }>;
+  return attempts.map((a) => a.outcome ?? 'unknown');
+}
+
 interface Observed {
+  /** For a record left IN_PROGRESS: the outcomes of the finished attempts its ATTEMPTS# item lists. */
+  finishedAttempts?: string[] | undefined;
   instanceId: string;
   eventId: string;
   /** The instance's IP registration (the shared instance's, in the IP target group), if any. */
@@ -342,6 +352,12 @@ export function judge(o: Observed): WarningResult {
   else {
     if (record.outcome !== 'handled') problems.push(`record outcome ${record.outcome}${record.reason ? ` (${record.reason})` : ''}`);
     if (record.status !== undefined && record.status !== 'COMPLETED') problems.push(`record status ${record.status}`);
+    if (o.finishedAttempts && o.finishedAttempts.length > 0) {
+      problems.push(
+        `yet ATTEMPTS# lists ${o.finishedAttempts.length} finished attempt(s) (${o.finishedAttempts.join(', ')}), written by the same ` +
+          'TransactWriteItems as the record: that transaction was applied in part',
+      );
+    }
     if (record.outcome === 'handled') {
       if (!record.detached && !inGroup) problems.push('record says not detached, but it left its group');
       if (record.detached && inGroup) problems.push('record says detached, but it is still in its group');
