@@ -117,6 +117,8 @@ export function createDashboard(scope: Construct, props: SpotResponderDashboardP
       left: [sum(N.throttles, 'AWS call attempts throttled')],
       right: [
         props.responder.metricThrottles({ period: PERIOD, statistic: cloudwatch.Stats.SUM, label: 'responder invocations throttled' }),
+        // Input refused for its source (lambda/events/delivery.ts): not the queues, never acted on.
+        sum(N.rejectedDeliveries, 'input refused: not from the queues'),
       ],
       width: WIDTH,
       height: HEIGHT,
