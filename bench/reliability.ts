@@ -412,7 +412,7 @@ export function renderReliability(r: ReliabilityResult): string {
     `${RELIABILITY_WARNINGS} Spot interruption warnings (terminate) for the instances of ${FLEETS} demo fleets (each an Auto Scaling group of ` +
       `${ASG_SIZE} in two target groups, one instance also registered outside them by id and by IP), delivered through the ` +
       `Lambda handler as SQS batches of ${RELIABILITY_BATCH}, one batch at a time (moto's threaded server fails under more ` +
-      `concurrency; production batches hold up to ${100} and run 5 at once). Every AWS call of the responder goes through the ` +
+      `concurrency; production batches hold up to ${WARNING_BUFFER.batchSize} and run ${WARNING_BUFFER.maxConcurrency} at once). Every AWS call of the responder goes through the ` +
       'fault proxy (`dev/fault-proxy.ts`, `randomFaults`): throttling with the service\'s own error body, 500/503 before or after ' +
       'the service processed the request, connection resets before or after. The SDK clients are the deployed ones ' +
       '(`lambda/aws/clients.ts`). The messages named in `batchItemFailures` come back, with the responder\'s clock moved past ' +
