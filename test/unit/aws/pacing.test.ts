@@ -23,6 +23,15 @@ beforeEach(() => jest.useFakeTimers({ now: 1_700_000_000_000, doNotFake: ['setIm
 async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
 }
+
+/**
+ * Turns the event loop (real setImmediate, so file and other I/O go on) until `done()` holds.
+ * A count of turns would race the SDK's first call in a process, which loads modules lazily and
+ * takes longer on a loaded machine; a bound on turns keeps a real hang from passing.
+ */
+async function until(done: () => boolean, maxTurns = 200_000): Promise<void> {
+  for (let i = 0; i < maxTurns && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
+}
 afterEach(() => jest.useRealTimers());
 
 /** Start `count` takes at once; resolves each one's settle time, ms after the start. */
@@ -179,12 +188,12 @@ describe('on the SDK clients', () => {
     const calls = Array.from({ length: 22 }, (_, i) =>
       elbv2.send(new DeregisterTargetsCommand({ TargetGroupArn: `arn:tg/${i}`, Targets: [{ Id: 'i-1' }] })),
     );
-    await settle();
+    await until(() => sent.length >= 20);
+    await settle(); // and no more: the other two wait for the refill, which fake time has not given
     expect(sent).toHaveLength(20);
     await elbv2.send(new DescribeTargetGroupsCommand({})).catch(() => undefined);
     expect(sent).toHaveLength(21);
     await jest.advanceTimersByTimeAsync(500);
-    await settle();
     await Promise.all(calls);
     expect(sent).toHaveLength(23);
     expect(pacer.stats()['elbv2-targets']).toEqual({ calls: 22, waited: 2, totalWaitMs: 750, refused: 0 });
