@@ -14,6 +14,7 @@ import { silentLog } from '../lambda/log';
 import { makeHandler } from '../lambda/make-handler';
 import { createResponderDeps } from '../lambda/wiring';
 import { remotePlugin } from './simulator/remote';
+import { countCalls, type CallCounts } from '../dev/call-counter';
 
 export interface MemoryJob {
   url: string;
@@ -56,21 +57,11 @@ async function main(): Promise<void> {
   clients.autoScaling.middlewareStack.use(remotePlugin(job.url, 'autoscaling'));
   clients.elbv2.middlewareStack.use(remotePlugin(job.url, 'elbv2'));
   clients.ecs.middlewareStack.use(remotePlugin(job.url, 'ecs'));
-  const sends: Record<string, number> = {};
-  const count =
-    (service: string) =>
-    <A, R>(next: (args: A) => Promise<R>, context: { commandName?: string }) =>
-    (args: A): Promise<R> => {
-      const key = `${service}:${(context.commandName ?? '').replace(/Command$/, '')}`;
-      sends[key] = (sends[key] ?? 0) + 1;
-      return next(args);
-    };
-  const at = { step: 'initialize', name: 'waveSends' } as const;
-  clients.ec2.middlewareStack.add(count('ec2'), at);
-  clients.autoScaling.middlewareStack.add(count('autoscaling'), at);
-  clients.elbv2.middlewareStack.add(count('elbv2'), at);
-  clients.ecs.middlewareStack.add(count('ecs'), at);
-  clients.dynamoRaw.middlewareStack.add(count('dynamodb'), at);
+  const sends: CallCounts = new Map();
+  countCalls(
+    { ec2: clients.ec2, autoscaling: clients.autoScaling, elbv2: clients.elbv2, ecs: clients.ecs, dynamodb: clients.dynamoRaw },
+    sends,
+  );
   const handler = makeHandler(
     createResponderDeps(
       clients,
@@ -104,7 +95,7 @@ async function main(): Promise<void> {
     invocationMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
     batchItemFailures: answer?.batchItemFailures?.length ?? 0,
-    sends,
+    sends: Object.fromEntries(sends),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);

@@ -37,6 +37,7 @@ import { eventTime, spotWarningEvent } from '../cli/sample-events';
 import { ControlPlane, lognormalLatency } from './simulator/control-plane';
 import type { ServerFamily } from './simulator/throttle';
 import { ms, percentile, table } from './support';
+import { countCalls, type CallCounts } from '../dev/call-counter';
 
 export const WAVE_SIZES = [50, 200, 1_000] as const;
 const GROUPS = 5;
@@ -172,7 +173,7 @@ async function buildFleet(plane: ControlPlane, size: number, seed: AwsClients): 
 }
 
 /** One Lambda container: its clients (with their pacing buckets) and its handler. */
-function container(plane: ControlPlane, clock: WaveClock, sends: Record<string, number>) {
+function container(plane: ControlPlane, clock: WaveClock, sends: CallCounts) {
   const clients = createAwsClients({
     region: REGION,
     credentials: { accessKeyId: 'AKIDWAVEBENCH', secretAccessKey: 'wave' },
@@ -183,20 +184,10 @@ function container(plane: ControlPlane, clock: WaveClock, sends: Record<string, 
   clients.autoScaling.middlewareStack.use(plane.plugin('autoscaling'));
   clients.elbv2.middlewareStack.use(plane.plugin('elbv2'));
   clients.ecs.middlewareStack.use(plane.plugin('ecs'));
-  const count =
-    (service: string) =>
-    <A, R>(next: (args: A) => Promise<R>, context: { commandName?: string }) =>
-    (args: A): Promise<R> => {
-      const key = `${service}:${(context.commandName ?? '').replace(/Command$/, '')}`;
-      sends[key] = (sends[key] ?? 0) + 1;
-      return next(args);
-    };
-  const at = { step: 'initialize', name: 'waveSends' } as const;
-  clients.ec2.middlewareStack.add(count('ec2'), at);
-  clients.autoScaling.middlewareStack.add(count('autoscaling'), at);
-  clients.elbv2.middlewareStack.add(count('elbv2'), at);
-  clients.ecs.middlewareStack.add(count('ecs'), at);
-  clients.dynamoRaw.middlewareStack.add(count('dynamodb'), at);
+  countCalls(
+    { ec2: clients.ec2, autoscaling: clients.autoScaling, elbv2: clients.elbv2, ecs: clients.ecs, dynamodb: clients.dynamoRaw },
+    sends,
+  );
   const deps = createResponderDeps(
     clients,
     {
@@ -227,7 +218,7 @@ export interface Buffering {
  */
 export async function runWave(mode: WaveMode, size: number, buffering: Buffering): Promise<WaveResult> {
   const { clock, plane, fleet, t0, events } = await prepareWave(size);
-  const sends: Record<string, number> = {};
+  const sends: CallCounts = new Map();
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
   const invocations: number[] = [];
@@ -294,7 +285,7 @@ export async function runWave(mode: WaveMode, size: number, buffering: Buffering
     size,
     buffering: mode === 'batched' ? buffering : undefined,
     cpuMs: (cpu.user + cpu.system) / 1000,
-    sends,
+    sends: Object.fromEntries(sends),
     invocations,
     retried,
     wallMs,

@@ -10,11 +10,14 @@ export type CallCounts = Map<string, number>;
 type AnyClient = { middlewareStack: MiddlewareStack<any, any> };
 
 /**
- * Start counting the commands `clients` send, under `name` (e.g. `elbv2`). Returns the live
- * counts and `stop`, which removes the middleware. Counting a client twice counts it once.
+ * Start counting the commands `clients` send, under `name` (e.g. `elbv2`), into `counts` (a new
+ * map unless given: several sets of clients can share one). Returns the live counts and `stop`,
+ * which removes the middleware. Counting a client twice counts it once.
  */
-export function countCalls(clients: Record<string, AnyClient>): { counts: CallCounts; stop: () => void } {
-  const counts: CallCounts = new Map();
+export function countCalls(
+  clients: Record<string, AnyClient>,
+  counts: CallCounts = new Map(),
+): { counts: CallCounts; stop: () => void } {
   const name = 'spotResponderCallCounter';
   const entries = Object.entries(clients);
   for (const [service, client] of entries) {

@@ -9,7 +9,7 @@
 // lambda:InvokeFunction on the responder can write any eventSourceARN into a forged SQS event.
 // The function has no resource-based policy, so that permission (IAM) stays the real boundary.
 import { createHash } from 'node:crypto';
-import type { Rejection } from './index';
+import { NOTHING_SALVAGED, type Rejection } from './index';
 import { show } from './problems';
 
 /**
@@ -58,12 +58,7 @@ export function untrustedRejection(raw: unknown, verdict: Extract<SourceVerdict,
     kind: 'not-accepted',
     reason: `${verdict.reason} (event id ${claimed === undefined ? 'missing' : show(claimed)}); not acted on`,
     eventId: `untrusted-${digest}`,
-    eventTime: null,
-    detailType: null,
-    instanceId: null,
-    instanceAction: null,
-    account: null,
-    region: null,
+    ...NOTHING_SALVAGED,
   };
 }
 

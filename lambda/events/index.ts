@@ -41,7 +41,8 @@ export type ParsedEvent = { ok: true; signal: Ec2Signal } | { ok: false; rejecti
 
 type Salvage = Omit<Rejection, 'kind' | 'reason' | 'eventId'>;
 
-const NOTHING_SALVAGED: Salvage = {
+/** The fields of a rejection whose event gave up nothing readable. */
+export const NOTHING_SALVAGED: Salvage = {
   eventTime: null,
   detailType: null,
   instanceId: null,

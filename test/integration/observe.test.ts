@@ -29,6 +29,7 @@ const FLEET_TIMEOUT_MS = 60_000;
 let replayer: Replayer;
 /** The observing responder's own clients: observe mode makes them refuse mutations for good. */
 let observeClients: AwsClients;
+let observeDeps: ReturnType<typeof createResponderDeps>;
 let fleet: DemoFleet;
 let victim: string;
 let before: FleetSnapshot;
@@ -46,7 +47,8 @@ beforeAll(async () => {
   before = await describeFleet(replayer.clients, fleet);
   warning = spotWarningEvent(victim);
   observeClients = clientsFor({ endpointUrl: testEndpoint() });
-  const deps = createResponderDeps(
+  // One set of deps for both deliveries, as one Lambda container keeps them.
+  observeDeps = createResponderDeps(
     observeClients,
     {
       tableName: TABLE,
@@ -58,7 +60,7 @@ beforeAll(async () => {
   );
 
   // Act
-  record = await respond(warning, deps);
+  record = await respond(warning, observeDeps);
   after = await describeFleet(replayer.clients, fleet);
 }, FLEET_TIMEOUT_MS);
 
@@ -102,17 +104,7 @@ test('`spot-responder history` shows what observe mode would have done', async (
 }, FLEET_TIMEOUT_MS);
 
 test('the same warning again is a duplicate of the observed one, and still changes nothing', async () => {
-  const deps = createResponderDeps(
-    observeClients,
-    {
-      tableName: TABLE,
-      recordRetentionDays: DEFAULTS.recordRetentionDays,
-      policy: { accounts: [EMULATOR_ACCOUNT], regions: ['us-east-1'] },
-      mode: 'observe',
-    },
-    silentLog,
-  );
-  const second = await respond(warning, deps);
+  const second = await respond(warning, observeDeps);
   expect(second).toMatchObject({ outcome: 'duplicate', duplicateOf: warning.id, mode: 'observe' });
   expect(await describeFleet(replayer.clients, fleet)).toEqual(before);
 });
