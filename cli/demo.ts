@@ -109,7 +109,11 @@ export async function runDemo({ print, log }: DemoOptions): Promise<number> {
     const commandId = first.actions.find((a) => a.action === 'shutdown')?.commandId;
     const followUps = [
       ...(commandId ? [shutdownStatusEvent(victim, commandId, secondsAfter(time, 25))] : []),
-      ...(first.replacement ? [stateChangeEvent(first.replacement.instanceId, 'running', { time: secondsAfter(time, 40) })] : []),
+      // The replacement's launch names it on the record (the warning's response did not wait for it).
+      ...newMembers(before, after).flatMap((id) => [
+        stateChangeEvent(id, 'pending', { time: secondsAfter(time, 8) }),
+        stateChangeEvent(id, 'running', { time: secondsAfter(time, 40) }),
+      ]),
       stateChangeEvent(victim, 'shutting-down', { time: secondsAfter(time, 118) }),
       stateChangeEvent(victim, 'terminated', { time: secondsAfter(time, 150) }),
       stateChangeEvent(fleet.standaloneInstanceId, 'stopping', { time: secondsAfter(time, 60) }),
@@ -208,13 +212,18 @@ function describeChange(before: FleetSnapshot, after: FleetSnapshot, victim: str
   const stillRegistered = after.targetGroups
     .filter((tg) => tg.targets.some((t) => t.id === victim || t.id === victimIp))
     .map((tg) => tg.name);
-  const oldIds = new Set(before.autoScalingGroup?.instances.map((i) => i.instanceId));
-  const replacements = after.autoScalingGroup?.instances.filter((i) => !oldIds.has(i.instanceId)).map((i) => i.instanceId) ?? [];
+  const replacements = newMembers(before, after);
   const inGroup = after.autoScalingGroup?.instances.some((i) => i.instanceId === victim) ?? false;
   return [
     `      ${victim}: ${stillRegistered.length === 0 ? 'in no target group' : `STILL in ${stillRegistered.join(', ')}`}, ${inGroup ? 'still in the group' : 'detached from the group'}`,
     `      replacement launched: ${replacements.join(', ') || 'none'}; desired capacity ${before.autoScalingGroup?.desiredCapacity} -> ${after.autoScalingGroup?.desiredCapacity}`,
   ].join('\n');
+}
+
+/** Instances in the Auto Scaling group after that were not in it before: the replacements. */
+function newMembers(before: FleetSnapshot, after: FleetSnapshot): string[] {
+  const oldIds = new Set(before.autoScalingGroup?.instances.map((i) => i.instanceId));
+  return after.autoScalingGroup?.instances.filter((i) => !oldIds.has(i.instanceId)).map((i) => i.instanceId) ?? [];
 }
 
 function indent(text: string, spaces: number): string {

@@ -82,6 +82,7 @@ export function formatRefreshSummary(table: string, s: RefreshSummary): string {
   ];
   if (s.unresolvedIpTargets) lines.push(`  ${s.unresolvedIpTargets} IP targets on no instance of this account (not indexed)`);
   if (s.drainingTargets) lines.push(`  ${s.drainingTargets} draining targets left out (already leaving)`);
+  if (s.replacementsNamed) lines.push(`  ${s.replacementsNamed} replacements named that no state change had named`);
   if (s.replacementsVerified) lines.push(`  ${s.replacementsVerified} replacements seen healthy (replacement-healthy recorded)`);
   if (s.verificationErrors) lines.push(`  ${s.verificationErrors} replacement checks failed (the next refresh retries)`);
   lines.push(

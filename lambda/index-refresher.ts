@@ -1,6 +1,7 @@
 // The scheduled refresh (its Lambda entry is index-refresher-handler.ts): rebuild the target
 // index (see aws/target-index.ts), then record which replacements have become healthy. Thin on
-// purpose: the walks are in aws/target-scan.ts, the writes in aws/target-index.ts.
+// purpose: the walks are in aws/target-scan.ts, the writes in aws/target-index.ts. It also names
+// the replacements a response waits for when their own state change did not (a fallback).
 //
 //   lease ─► checkpoint? ─► target groups (from the marker) ─► Auto Scaling groups ─► complete
 //                 │                 │ deadline near                │ deadline near
@@ -53,8 +54,11 @@ export interface IndexRefresherDeps {
   ec2: EC2Client;
   autoScaling: AutoScalingClient;
   index: IndexBuildPort;
-  /** Where replacements found healthy are recorded: their pointers and their records' timelines. */
-  store: Pick<EventStorePort, 'instancePointers' | 'appendTimeline'>;
+  /**
+   * Where replacements found healthy are recorded (their pointers and their records' timelines),
+   * and where replacements no state change named are named.
+   */
+  store: Pick<EventStorePort, 'instancePointers' | 'appendTimeline' | 'groupsAwaitingReplacement' | 'unknownMembers' | 'assignReplacement'>;
   /** ELBv2 and Auto Scaling Describe* calls per second (each service its own limiter). */
   callsPerSecond: number;
   log: Log;
@@ -80,6 +84,11 @@ const LEASE_MARGIN_MS = 10_000;
 const LEASE_WITHOUT_DEADLINE_MS = 15 * 60_000;
 
 export interface VerificationStats {
+  /**
+   * New members of groups with a response waiting, named its replacement by this refresh: the
+   * replacement's state change did not arrive (or failed); its time is this snapshot's.
+   */
+  replacementsNamed: number;
   /** Replacements this refresh first saw healthy in all their target groups (replacement-healthy added). */
   replacementsVerified: number;
   /** Failed pointer reads or record updates, logged; the next refresh tries again. */
@@ -132,6 +141,7 @@ export function makeIndexRefresher(deps: IndexRefresherDeps): (run?: RefreshRun)
       const summary: RefreshSummary = {
         ...emptyScanStats(),
         ...emptyGroupStats(),
+        replacementsNamed: 0,
         replacementsVerified: 0,
         verificationErrors: 0,
         outcome: 'skipped',
@@ -180,6 +190,7 @@ async function refreshUnderLease(
   state.parts++;
   const entries = new Map<string, IndexEntry>();
   let healthStates = new Map<string, IndexedTarget[]>();
+  const groupMembers = new Map<string, string[]>();
   let complete = false;
   try {
     if (state.phase === 'target-groups') {
@@ -202,7 +213,10 @@ async function refreshUnderLease(
         { autoScaling: deps.autoScaling, callsPerSecond: deps.callsPerSecond, ...(deps.now ? { now } : {}) },
         { ...(state.groupToken ? { from: state.groupToken } : {}), shouldStop },
       );
-      for (const [id, group] of groups.byInstance) entries.set(id, { targets: entries.get(id)?.targets ?? [], group });
+      for (const [id, group] of groups.byInstance) {
+        entries.set(id, { targets: entries.get(id)?.targets ?? [], group });
+        groupMembers.set(group.groupName, [...(groupMembers.get(group.groupName) ?? []), id]);
+      }
       addStats(state.groups, groups.stats);
       state.groupToken = groups.nextToken;
       complete = !groups.nextToken;
@@ -221,7 +235,11 @@ async function refreshUnderLease(
     } else {
       await deps.index.writeCheckpoint(snapshotAt, withoutUndefinedState(state));
     }
+    // Named before the health check, so that a replacement named now is judged healthy in the same refresh.
+    const named = await nameReplacements(deps.store, groupMembers, snapshotAt, deps.log);
     const verification = await verifyReplacements(deps.store, healthStates, snapshotAt, deps.log);
+    verification.replacementsNamed = named.replacementsNamed;
+    verification.verificationErrors += named.verificationErrors;
     const summary: RefreshSummary = {
       ...state.scan,
       instances: state.instances,
@@ -272,7 +290,7 @@ async function verifyReplacements(
   snapshotAt: string,
   log: Log,
 ): Promise<VerificationStats> {
-  const stats: VerificationStats = { replacementsVerified: 0, verificationErrors: 0 };
+  const stats: VerificationStats = { replacementsNamed: 0, replacementsVerified: 0, verificationErrors: 0 };
   const healthy = healthyEverywhere(byInstance);
   if (healthy.size === 0) return stats;
   let pointers: Map<string, InstancePointer>;
@@ -299,6 +317,40 @@ async function verifyReplacements(
       stats.verificationErrors++;
       log.error('replacement verification failed', { instanceId, eventId: pointer.eventId, error: errorInfo(err) });
     }
+  }
+  return stats;
+}
+
+/**
+ * The fallback for replacements whose state change never named them (lost, failed past its
+ * retries, or an emulator whose rules invoke nothing): per group with a response waiting, the
+ * members this refresh read that the group's waits do not know become the replacements of the
+ * earliest waits, stamped with the snapshot's time. One GetItem of REPLACING, one GetItem per
+ * waiting group, one assignment per new member until no wait is left. A failure is counted and
+ * logged: the next refresh tries again.
+ */
+async function nameReplacements(
+  store: IndexRefresherDeps['store'],
+  groupMembers: Map<string, string[]>,
+  snapshotAt: string,
+  log: Log,
+): Promise<Pick<VerificationStats, 'replacementsNamed' | 'verificationErrors'>> {
+  const stats = { replacementsNamed: 0, verificationErrors: 0 };
+  if (groupMembers.size === 0) return stats;
+  try {
+    const waiting = await store.groupsAwaitingReplacement();
+    for (const groupName of [...waiting].filter((g) => groupMembers.has(g)).sort()) {
+      const members = [...(groupMembers.get(groupName) ?? [])].sort();
+      for (const instanceId of await store.unknownMembers(groupName, members)) {
+        const assigned = await store.assignReplacement(groupName, instanceId, snapshotAt);
+        if (!assigned) break;
+        stats.replacementsNamed++;
+        log.info('replacement named by the index refresh', { instanceId, groupName, eventId: assigned.eventId, at: snapshotAt });
+      }
+    }
+  } catch (err) {
+    stats.verificationErrors++;
+    log.error('naming replacements failed', { snapshotAt, error: errorInfo(err) });
   }
   return stats;
 }

@@ -1,5 +1,5 @@
-// The response to a batch of events: validate -> claim -> look up -> plan -> execute -> verify -> record,
-// each event on its own (its parse, window, claim, plan and record), the AWS calls merged per
+// The response to a batch of events: validate -> claim -> look up -> plan -> execute -> verify -> record
+// -> wait for the replacement (named later by its state change: response/timeline.ts), each event on its own (its parse, window, claim, plan and record), the AWS calls merged per
 // phase across the batch. The Lambda handler (one SQS batch, or one EventBridge event),
 // `spot-responder replay` and the dry run all come here; they differ only in the adapters they
 // pass in. Every decision is the plan's (core/response-plan.ts); which calls carry which
@@ -16,7 +16,7 @@ import { DEFAULT_BEHAVIOUR } from './core/behaviour';
 import { groupDrift } from './core/group-drift';
 import type { AsgFacts, EventIdentity, InterruptionNotice, ResponseRecord } from './core/model';
 import { planGroupDeregistrations, responseWindow, timerMs, type ResponseWindow } from './core/plan';
-import type { CallOptions, ClaimKeys, ClaimResult } from './core/ports';
+import type { CallOptions, ClaimKeys, ClaimResult, ItemResult, ReplacementWait } from './core/ports';
 import {
   groupToRead,
   planBeforeLookups,
@@ -35,9 +35,8 @@ import { executeBatch, type Executed } from './response/execute';
 import { readGroups, settledFor, startLookups, type PendingLookups } from './response/lookups';
 import type { PlanRun } from './response/merge';
 import { actedFields, baseRecord, closeRecord, rejectedRecord, signalEntry, skippedFields, unansweredRecord } from './response/records';
-import { extendTimeline } from './response/timeline';
+import { recordTimelineSignals, type TimelineSignal } from './response/timeline';
 import { reported } from './response/report';
-import { findReplacements } from './response/verify';
 
 /**
  * How many events of a batch write their record at once (each a GetItem, then a
@@ -116,7 +115,7 @@ async function answerBatch(raws: readonly unknown[], deps: ResponderDeps): Promi
 
   const rejected: Array<Promise<void>> = [];
   const waves: Notice[][] = [];
-  const stateChanges: Array<() => Promise<void>> = [];
+  const stateChanges: Array<TimelineSignal & { index: number; identity: EventIdentity }> = [];
   const lastWave = new Map<string, number>();
   raws.forEach((raw, index) => {
     const parsed = parseEvent(raw, deps.policy);
@@ -131,7 +130,7 @@ async function answerBatch(raws: readonly unknown[], deps: ResponderDeps): Promi
     const identity = baseRecord(signal, receivedAt, null);
     if (signal.kind === 'instance-state-change' || signal.kind === 'shutdown-command-status') {
       // Bookkeeping comes last: a state change may extend the record a notice of this batch writes.
-      stateChanges.push(() => settle(index, identity, () => extendTimeline(signal, deps, receivedAt, log)));
+      stateChanges.push({ index, identity, signal, log });
       return;
     }
     // A later wave for the same event or instance: it must meet the earlier one's claim.
@@ -146,7 +145,13 @@ async function answerBatch(raws: readonly unknown[], deps: ResponderDeps): Promi
     const records = await respondToNotices(wave, deps, receivedAt);
     wave.forEach((notice, i) => (answers[notice.index] = records[i] as Answer));
   }
-  await Promise.all(stateChanges.map((run) => run()));
+  if (stateChanges.length > 0) {
+    const recorded = await recordTimelineSignals(stateChanges, deps, receivedAt);
+    stateChanges.forEach(({ index, identity }, n) => {
+      const result = recorded[n] as ItemResult<ResponseRecord>;
+      answers[index] = result.ok ? { record: result.value } : { error: result.error, identity, receivedAt };
+    });
+  }
   return answers;
 }
 
@@ -291,14 +296,21 @@ async function claimLookUpActFinish(
     }
   }
 
+  const waiting: Array<{ i: number; wait: GroupWait }> = [];
   if (won.length > 0 && pending) {
-    const fieldsByEvent = await lookUpPlanAct(won, pending, deps);
+    const acted = await lookUpPlanAct(won, pending, deps);
     won.forEach((flight, k) => {
-      const fields = fieldsByEvent[k] as Partial<ResponseRecord>;
-      settle(flights.indexOf(flight), () => finish(flight, fields, deps));
+      const fields = acted.fields[k] as Partial<ResponseRecord>;
+      const i = flights.indexOf(flight);
+      settle(i, () => finish(flight, fields, deps));
+      const wait = acted.waits[k];
+      if (wait) waiting.push({ i, wait });
     });
   }
   await Promise.all(finishing);
+  // After the records: the replacement's state change writes into a record that must exist.
+  const recorded = waiting.filter(({ i }) => answers[i] && 'record' in (answers[i] as Answer)).map(({ wait }) => wait);
+  if (recorded.length > 0) await awaitReplacements(recorded, deps);
   return answers;
 }
 
@@ -307,10 +319,15 @@ async function claimLookUpActFinish(
  * execution round for the batch, the fresh group check; the record's fields, per event.
  * Never rejects: an unexpected error fails only the event it came from.
  */
-async function lookUpPlanAct(flights: readonly InFlight[], pending: PendingLookups, deps: ResponderDeps): Promise<Array<Partial<ResponseRecord>>> {
+async function lookUpPlanAct(
+  flights: readonly InFlight[],
+  pending: PendingLookups,
+  deps: ResponderDeps,
+): Promise<{ fields: Array<Partial<ResponseRecord>>; waits: Array<GroupWait | undefined> }> {
   const now = deps.now ?? Date.now;
   const behaviour = deps.behaviour ?? DEFAULT_BEHAVIOUR;
   const fields: Array<Partial<ResponseRecord>> = new Array(flights.length);
+  const waits: Array<GroupWait | undefined> = new Array(flights.length);
   const fail = (k: number, err: unknown) => {
     const info = errorInfo(err);
     fields[k] = { outcome: 'failed', reason: `${info.name}: ${info.message}` };
@@ -359,30 +376,31 @@ async function lookUpPlanAct(flights: readonly InFlight[], pending: PendingLooku
     const executed = await executeBatch(acting.map(({ acting: a }) => run(a.flight, a.plan)), deps);
     const checked = await checkIndexedGroups(acting.map((a) => a.acting), executed, groupsRead, deps);
     const actedAt = now();
-    // Until the refresher records the replacement from its launch (issue 8, item 4), it is still
-    // looked for here, after traffic stopped and the detach: it delays the record, not the fleet.
-    // One look per group for the whole batch. Planned from the index, the group's members are
-    // known only from the fresh check (the index keeps no member list).
-    const replacements = await findReplacements(
-      acting.map(({ acting: a }, j) => {
-        const done = checked[j] as Checked;
-        return {
-          signal: a.flight.signal,
-          replaced: done.executed.replaced,
-          before: a.indexedGroup ? (done.groupChecked ? done.group : null) : a.plan.group,
-          budget: a.flight.budget,
-        };
-      }),
-      deps,
-    ).catch(() => acting.map(() => null));
     acting.forEach(({ k, acting: a }, j) => {
       try {
         const done = checked[j] as Checked;
         fields[k] = actedFields(a.flight.signal, { ...a.plan, group: done.group, notes: [...a.plan.notes, ...done.notes] }, {
           ...done.executed,
           actedAt,
-          replacement: replacements[j] ?? null,
+          replacement: null,
         });
+        // The replacement is not waited for here (issue 8, item 4): once the record is written,
+        // the response waits in its group, and the replacement's own state change names it. Its
+        // members must be known to tell the replacement from them: planned from the index, only
+        // the fresh check lists them (the index keeps no member list).
+        const before = a.indexedGroup ? (done.groupChecked ? done.group : null) : a.plan.group;
+        if (done.executed.replaced?.result === 'ok' && before) {
+          waits[k] = {
+            groupName: before.groupName,
+            known: before.instanceIds,
+            wait: {
+              eventId: a.flight.signal.eventId,
+              instanceId: a.flight.signal.instanceId,
+              signalDetailType: a.flight.base.detailType ?? '',
+              signalTime: a.flight.signal.eventTime,
+            },
+          };
+        }
       } catch (err) {
         fail(k, err);
       }
@@ -407,7 +425,41 @@ async function lookUpPlanAct(flights: readonly InFlight[], pending: PendingLooku
         )
       : Promise.resolve(),
   ]);
-  return fields;
+  return { fields, waits };
+}
+
+/** A response waiting for its replacement in a group whose instances (before it acted) are known. */
+interface GroupWait {
+  groupName: string;
+  known: readonly string[];
+  wait: ReplacementWait;
+}
+
+/**
+ * After the records are written: one pair of writes per group for every response of the batch
+ * waiting there (store.awaitReplacements). Bookkeeping: a failure is logged, never fails a
+ * response that did its job (its record simply names no replacement).
+ */
+async function awaitReplacements(waits: readonly GroupWait[], deps: ResponderDeps): Promise<void> {
+  const byGroup = new Map<string, GroupWait[]>();
+  for (const w of waits) byGroup.set(w.groupName, [...(byGroup.get(w.groupName) ?? []), w]);
+  await Promise.all(
+    [...byGroup].map(async ([groupName, group]) => {
+      try {
+        await deps.store.awaitReplacements(
+          groupName,
+          group.map((g) => g.wait),
+          [...new Set(group.flatMap((g) => g.known))],
+        );
+      } catch (err) {
+        deps.log.error('replacement wait not recorded: these records will name no replacement', {
+          groupName,
+          eventIds: group.map((g) => g.wait.eventId),
+          error: errorInfo(err),
+        });
+      }
+    }),
+  );
 }
 
 interface Checked {

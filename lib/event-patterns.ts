@@ -11,10 +11,11 @@ import {
 export { EC2_EVENT_SOURCE, INSTANCE_STATE_CHANGE, REBALANCE_RECOMMENDATION, SPOT_INTERRUPTION_WARNING };
 
 /**
- * The states the responder records. `running` shows a replacement coming up; the others show
- * an interrupted instance going away. `pending` says nothing the later `running` does not.
+ * The states the responder records. `pending` and `running` show a new instance coming up (the
+ * replacement a response waits for is named by the first of them to arrive); the others show an
+ * interrupted instance going away.
  */
-export const HANDLED_INSTANCE_STATES = ['running', 'stopping', 'stopped', 'shutting-down', 'terminated'] as const;
+export const HANDLED_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated'] as const;
 
 /** Every detail-type routed to the responder function, one rule each. */
 export const RESPONDER_DETAIL_TYPES = [SPOT_INTERRUPTION_WARNING, REBALANCE_RECOMMENDATION, INSTANCE_STATE_CHANGE] as const;

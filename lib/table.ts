@@ -20,7 +20,9 @@ export const RESPONDER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetIt
 
 /**
  * The index refresher's: the snapshot (BatchGetItem, BatchWriteItem), INDEX#META, the lease and
- * the checkpoint (GetItem, PutItem, DeleteItem), and the timeline's replacement-healthy (UpdateItem).
+ * the checkpoint (GetItem, PutItem, DeleteItem), the timeline's replacement-healthy (UpdateItem),
+ * and the replacements it names that no state change named (GetItem, then UpdateItem and PutItem
+ * in one TransactWriteItems, which IAM authorizes by those actions).
  */
 export const INDEX_REFRESHER_TABLE_ACTIONS = [
   'dynamodb:GetItem',

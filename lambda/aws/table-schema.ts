@@ -20,6 +20,10 @@ export const itemKey = {
   indexMeta: 'INDEX#META',
   /** Every attempt at one event's response (core/attempts.ts); the EVENT item holds their merge. */
   attempts: (eventId: string) => `ATTEMPTS#${eventId}`,
+  /** Responses of one Auto Scaling group waiting for their replacement, and the group's known instances. */
+  replacing: (groupName: string) => `REPLACING#${groupName}`,
+  /** Which groups have a response waiting for its replacement (one attribute per group). */
+  replacingGroups: 'REPLACING',
   /** Single-flight: the refresh that holds it until leaseUntil is the only one running. */
   indexLease: 'INDEX#LEASE',
   /** Where an unfinished refresh stopped, so the next invocation resumes it. */

@@ -266,7 +266,10 @@ export function rebalanceSkip(
 
 /** The milestone a state change adds to the record of the response that touched the instance. */
 export function stateMilestone(state: string, role: string): TimelineEvent | null {
-  if (role === 'replacement') return state === 'running' ? 'replacement-running' : null;
+  if (role === 'replacement') {
+    // A redelivered or late `pending` of a replacement already named: its milestone is there (kept).
+    return state === 'running' ? 'replacement-running' : state === 'pending' ? 'replacement-launched' : null;
+  }
   switch (state) {
     case 'running':
       return 'instance-restarted';

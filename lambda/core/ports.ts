@@ -244,6 +244,56 @@ export interface TimelinePort {
   instancePointers(instanceIds: readonly string[]): Promise<Map<string, InstancePointer>>;
 }
 
+/** A response that took its instance out of its Auto Scaling group and waits for the replacement. */
+export interface ReplacementWait {
+  eventId: string;
+  /** The instance it replaced. */
+  instanceId: string;
+  /** The signal the response acted on: its detail-type and ISO time (msFromSignal counts from it). */
+  signalDetailType: string;
+  signalTime: string;
+}
+
+/**
+ * Replacements, off the hot path (issue 8, item 4): the response records, per Auto Scaling group,
+ * that it waits for one; the replacement's own state change (or, failing that, the next index
+ * refresh) names it. REPLACING#<group> holds the waiting responses and the group's instances
+ * that are no replacement; REPLACING says which groups wait, so that a state change of an
+ * unrelated instance costs no Auto Scaling call.
+ */
+export interface ReplacementPort {
+  /**
+   * Responses of `groupName` now waiting, and `known`: the group's instances before they acted
+   * plus the instances they replaced (a later instance of the group not in it is a replacement).
+   * Idempotent (set additions). Waits older than REPLACEMENT_WAIT_MS are ignored.
+   */
+  awaitReplacements(groupName: string, waits: readonly ReplacementWait[], known: readonly string[]): Promise<void>;
+  /** The groups with a response waiting for its replacement (at most REPLACEMENT_WAIT_MS old). */
+  groupsAwaitingReplacement(): Promise<Set<string>>;
+  /**
+   * Of `instanceIds`, members of `groupName` now, those that may be a replacement: not known to
+   * the group's waits. Empty when no response of the group waits. One GetItem.
+   */
+  unknownMembers(groupName: string, instanceIds: readonly string[]): Promise<string[]>;
+  /**
+   * Name `instanceId`, a member of `groupName` seen at `seenAt` (ISO: its state change's time, or
+   * the index refresh's snapshot time), the replacement of the earliest waiting response of that
+   * group whose signal came before it: one transaction sets the record's `replacement` and its
+   * `replacement-launched` milestone, the instance's pointer (role replacement), and takes the
+   * wait off the group's list and the instance onto its known ones. Resolves null when the
+   * instance is known (no replacement) or no response waits. Rejects with DynamoDB's error.
+   */
+  assignReplacement(groupName: string, instanceId: string, seenAt: string): Promise<AssignedReplacement | null>;
+}
+
+/** A replacement named: the record it was added to and how long after that response's signal it was seen. */
+export interface AssignedReplacement {
+  eventId: string;
+  entry: TimelineEntry;
+  /** ms from the signal's time to `seenAt`. */
+  msFromSignal: number;
+}
+
 /** Recorded events, read back; needs no retention or any other write setting. */
 export interface HistoryPort {
   /** Records whose event time is at or after `query.since`, newest first, at most `query.limit`. */
@@ -251,4 +301,4 @@ export interface HistoryPort {
 }
 
 /** Everything the responder asks of its records table. */
-export type EventStorePort = ClaimPort & TimelinePort & HistoryPort;
+export type EventStorePort = ClaimPort & TimelinePort & ReplacementPort & HistoryPort;

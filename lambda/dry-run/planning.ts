@@ -74,10 +74,10 @@ export function createDryRun(
   };
 }
 
-/** After a detach or terminate the real response verifies the replacement; a dry run has none to see. */
+/** After a detach or terminate the real response waits for the replacement in its group; a dry run leaves none. */
 const VERIFICATION_NOTE =
-  'dry run: after acting, the real response also looks for the replacement in the group ' +
-  '(DescribeAutoScalingGroups, up to 3 times); not done here';
+  "dry run: after its record, the real response also waits in the group for the replacement (2 UpdateItems), " +
+  "which the replacement's pending state change or the next index refresh names; not done here";
 
 /** The record as a dry run reports it: the one an acting responder would write (actingOutcome), marked dryRun. */
 export function dryRunRecord(record: ResponseRecord): ResponseRecord {

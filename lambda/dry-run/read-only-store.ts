@@ -7,6 +7,7 @@ import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoHistoryReader } from '../aws/store/history-reader';
 import { pointerFrom, type Item, type StoredRecord } from '../aws/store/items';
 import { DynamoTimelineStore } from '../aws/store/timeline-store';
+import { awaitingGroupsOf, replacementChoice, unknownMembersOf } from '../aws/store/replacement-store';
 import { itemKey } from '../aws/table-schema';
 import {
   CLAIM_STATUS,
@@ -21,6 +22,7 @@ import {
 } from '../core/claims';
 import type { Outcome, ResponseRecord, TimelineEntry } from '../core/model';
 import type {
+  AssignedReplacement,
   CallOptions,
   ClaimKeys,
   ClaimResult,
@@ -30,6 +32,7 @@ import type {
   InstancePointer,
   ItemResult,
   Renewal,
+  ReplacementWait,
   TimelineAddition,
 } from '../core/ports';
 import { SERVICE, type PlanJournal } from './guard';
@@ -179,6 +182,43 @@ export class ReadOnlyEventStore implements EventStorePort {
   }
 
   /** Reads the pointer as the real store does; the timeline update it would make goes into the plan. */
+  async awaitReplacements(groupName: string, waits: readonly ReplacementWait[], known: readonly string[]): Promise<void> {
+    if (waits.length === 0) return;
+    this.journal.write(
+      SERVICE.dynamo,
+      'UpdateItem',
+      { TableName: this.tableName, Update: itemKey.replacing(groupName), add: { waiting: waits.map((w) => w.eventId), known: known.length } },
+      `wait for ${waits.length} replacement(s) in group ${groupName}; its next new instance is named by its state change`,
+    );
+  }
+
+  async groupsAwaitingReplacement(): Promise<Set<string>> {
+    return awaitingGroupsOf(await this.read(itemKey.replacingGroups, {}), this.now());
+  }
+
+  async unknownMembers(groupName: string, instanceIds: readonly string[]): Promise<string[]> {
+    return unknownMembersOf(await this.read(itemKey.replacing(groupName), {}), instanceIds);
+  }
+
+  async assignReplacement(groupName: string, instanceId: string, seenAt: string): Promise<AssignedReplacement | null> {
+    const chosen = replacementChoice(await this.read(itemKey.replacing(groupName), {}), instanceId, seenAt);
+    if (!chosen) return null;
+    this.journal.write(
+      SERVICE.dynamo,
+      'TransactWriteItems',
+      {
+        TableName: this.tableName,
+        items: [
+          { Update: itemKey.replacing(groupName), delete: { waiting: chosen.wait.eventId }, add: { known: instanceId } },
+          { Update: itemKey.event(chosen.wait.eventId), set: { replacement: instanceId } },
+          { Put: itemKey.instance(instanceId), role: 'replacement' },
+        ],
+      },
+      `name ${instanceId} the replacement of event ${chosen.wait.eventId}`,
+    );
+    return { eventId: chosen.wait.eventId, entry: chosen.entry, msFromSignal: chosen.msFromSignal };
+  }
+
   async appendTimeline(
     instanceId: string,
     build: (pointer: InstancePointer) => TimelineAddition | null,

@@ -43,8 +43,6 @@ export interface ResponderDeps {
   log: Log;
   /** Milliseconds since the epoch; replay runs on the event's own clock. */
   now?: () => number;
-  /** How to wait between looks for the replacement; tests pass an instant one. */
-  sleep?: (ms: number) => Promise<void>;
   /** Told of every closed record (response/report.ts); none: no metrics (CLI, tests). */
   metrics?: MetricsSink;
   /** Told of handled interruptions and failures; none: no notifications. */

@@ -86,7 +86,9 @@ export function recordFigures(record: ResponseRecord): RecordFigures {
   }
   if (acted && typeof record.msLeftAtFinish === 'number') figures.timeLeftAtFinishMs = record.msLeftAtFinish;
   if (typeof record.noticeMs === 'number') figures.noticeLengthMs = record.noticeMs;
-  if (interruption && record.replacement) figures.replacementLagMs = record.replacement.msFromSignal;
+  // Carried by the record of the state change that named the replacement (the response's own
+  // record is reported before the replacement launches).
+  if (record.replacement) figures.replacementLagMs = record.replacement.msFromSignal;
   if (interruption && record.indexRefreshedAt && record.outcome !== 'duplicate') {
     const age = Date.parse(record.receivedAt) - Date.parse(record.indexRefreshedAt);
     if (!Number.isNaN(age)) figures.indexAgeAtResponseS = Math.max(0, age) / 1000;

@@ -1,11 +1,144 @@
 // State changes and shutdown command statuses never act: they extend the timeline of the response
-// that touched the instance.
+// that touched the instance, or name a new instance the replacement of a response waiting for
+// one in its Auto Scaling group (the replacement is never waited for on the hot path).
+import { errorInfo } from '../aws/clients';
 import type { InstanceStateChange, ResponseRecord, ShutdownCommandStatus, TimelineEntry } from '../core/model';
+import type { AssignedReplacement, ItemResult } from '../core/ports';
 import { FINAL_COMMAND_STATUSES } from '../events/shutdown-command-status';
 import { stateMilestone } from '../core/plan';
 import type { Log } from '../log';
 import type { ResponderDeps } from './deps';
 import { baseRecord, closeRecord } from './records';
+
+/** A state change or command status of a batch, with its log. */
+export interface TimelineSignal {
+  signal: InstanceStateChange | ShutdownCommandStatus;
+  log: Log;
+}
+
+/** States in which a new instance of a group shows itself: EC2 sends `pending` at launch, then `running`. */
+const LAUNCH_STATES: ReadonlySet<string> = new Set(['pending', 'running']);
+
+/**
+ * The state changes and command statuses of one batch, answered in input order (a rejection is
+ * that signal's error; it is retried). Each extends a timeline (extendTimeline). Then the
+ * `pending`/`running` changes of instances no response acted on are matched against the
+ * responses waiting for a replacement (recognizeReplacements): one GetItem of REPLACING per
+ * batch, and only while a group waits, one DescribeAutoScalingInstances per 50 of them.
+ */
+export async function recordTimelineSignals(
+  signals: readonly TimelineSignal[],
+  deps: ResponderDeps,
+  receivedAt: number,
+): Promise<Array<ItemResult<ResponseRecord>>> {
+  const results = await Promise.all(
+    signals.map(({ signal, log }) =>
+      extendTimeline(signal, deps, receivedAt, log).then(
+        (value): ItemResult<ResponseRecord> => ({ ok: true, value }),
+        (error: unknown): ItemResult<ResponseRecord> => ({ ok: false, error }),
+      ),
+    ),
+  );
+  const candidates = signals.flatMap((s, i) => {
+    const result = results[i];
+    const unmatched = result?.ok && result.value.skipKind === 'not-acted-on';
+    return unmatched && s.signal.kind === 'instance-state-change' && LAUNCH_STATES.has(s.signal.state) ? [i] : [];
+  });
+  if (candidates.length === 0) return results;
+  const assigned = await recognizeReplacements(
+    candidates.map((i) => (signals[i] as TimelineSignal).signal as InstanceStateChange),
+    deps,
+  );
+  await Promise.all(
+    candidates.map(async (i, n) => {
+      const { signal, log } = signals[i] as TimelineSignal;
+      const found = assigned[n] as ItemResult<{ groupName: string; assigned: AssignedReplacement } | null>;
+      if (!found.ok) {
+        log.error('replacement check failed: the state change is retried', { error: errorInfo(found.error) });
+        results[i] = found;
+        return;
+      }
+      if (!found.value) return;
+      results[i] = await replacementNamed(signal as InstanceStateChange, found.value.groupName, found.value.assigned, deps, receivedAt, log).then(
+        (value): ItemResult<ResponseRecord> => ({ ok: true, value }),
+        (error: unknown): ItemResult<ResponseRecord> => ({ ok: false, error }),
+      );
+    }),
+  );
+  return results;
+}
+
+/**
+ * For launch state changes of instances no response acted on: which of them are the replacement
+ * a response waits for. Answers in input order: the group and the assignment, null when the
+ * instance is no awaited replacement, or the error of the read or write that failed (the state
+ * change is then retried: a replacement missed here is still found by the next index refresh).
+ * Calls: one GetItem of REPLACING; while no group waits, nothing else. Otherwise
+ * DescribeAutoScalingInstances for all of them (chunks of 50), then per instance in a waiting
+ * group, in the order of their state changes, store.assignReplacement (a GetItem and a
+ * TransactWriteItems).
+ */
+export async function recognizeReplacements(
+  changes: readonly InstanceStateChange[],
+  deps: ResponderDeps,
+): Promise<Array<ItemResult<{ groupName: string; assigned: AssignedReplacement } | null>>> {
+  let waitingGroups: Set<string>;
+  try {
+    waitingGroups = await deps.store.groupsAwaitingReplacement();
+  } catch (error) {
+    return changes.map(() => ({ ok: false, error }));
+  }
+  if (waitingGroups.size === 0) return changes.map(() => ({ ok: true, value: null }));
+  const memberships = await deps.autoScaling.describeMemberships(changes.map((c) => c.instanceId));
+  const answers: Array<ItemResult<{ groupName: string; assigned: AssignedReplacement } | null>> = changes.map(() => ({ ok: true, value: null }));
+  // The earliest launch first, so that the first replaced instance gets the first replacement.
+  const order = changes.map((_, n) => n).sort((a, b) => (changes[a] as InstanceStateChange).eventTime.localeCompare((changes[b] as InstanceStateChange).eventTime));
+  for (const n of order) {
+    const change = changes[n] as InstanceStateChange;
+    const membership = memberships.get(change.instanceId);
+    if (!membership) continue;
+    if (!membership.ok) {
+      answers[n] = { ok: false, error: membership.error };
+      continue;
+    }
+    const groupName = membership.value?.groupName;
+    if (!groupName || !waitingGroups.has(groupName)) continue;
+    try {
+      const assigned = await deps.store.assignReplacement(groupName, change.instanceId, change.eventTime);
+      answers[n] = { ok: true, value: assigned ? { groupName, assigned } : null };
+    } catch (error) {
+      answers[n] = { ok: false, error };
+    }
+  }
+  return answers;
+}
+
+/** The record of the state change that named a replacement; a `running` one also adds replacement-running. */
+async function replacementNamed(
+  signal: InstanceStateChange,
+  groupName: string,
+  assigned: AssignedReplacement,
+  deps: ResponderDeps,
+  receivedAt: number,
+  log: Log,
+): Promise<ResponseRecord> {
+  const now = deps.now ?? Date.now;
+  const timeline: TimelineEntry[] = [assigned.entry];
+  if (signal.state === 'running') {
+    const running = await deps.store.appendTimeline(signal.instanceId, (pointer) => {
+      const milestone = stateMilestone(signal.state, pointer.role);
+      return milestone ? { entry: { event: milestone, at: signal.eventTime } } : null;
+    });
+    if (running) timeline.push(running.entry);
+  }
+  log.info('replacement named', { record: assigned.eventId, groupName, msFromSignal: assigned.msFromSignal });
+  return closeRecord(baseRecord(signal, receivedAt, null), now, null, {
+    outcome: 'handled',
+    reason: `named the replacement of event ${assigned.eventId} in group ${groupName}, ${(assigned.msFromSignal / 1000).toFixed(1)} s after its signal`,
+    replacement: { instanceId: signal.instanceId, seenAt: assigned.entry.at, msFromSignal: assigned.msFromSignal },
+    timeline,
+  });
+}
 
 /**
  * A state change never acts. It extends the timeline of the response that touched the

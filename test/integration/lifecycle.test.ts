@@ -1,6 +1,7 @@
 // The whole life of a Spot interruption on the emulator, through the same `respond` the Lambda
 // runs (via the replayer): rebalance recommendation, warning, state changes; per instance-action
-// windows, terminating lifecycle hooks, tags, ECS draining, and the replacement's verification.
+// windows, terminating lifecycle hooks, tags, ECS draining, and how the replacement is named (by its
+// own state change, or by the next index refresh) and verified healthy.
 // Every test builds its own fleet under its own prefix and writes its own table, and asserts the
 // final state moto holds: the group, the target groups, EC2, ECS, the table's items.
 //
@@ -223,6 +224,14 @@ function expectReplaced(w: World, before: FleetSnapshot, after: FleetSnapshot, v
   return replacement;
 }
 
+/**
+ * What EC2 sends when the replacement launches (moto sends nothing): its `pending` state change,
+ * `seconds` after `signal`. The responder names it the replacement of the waiting response.
+ */
+async function replacementLaunches(w: World, replacement: string, signal: { time?: unknown }, seconds: number): Promise<ResponseRecord> {
+  return w.replayer.replay(stateChangeEvent(replacement, 'pending', { time: secondsAfter(String(signal.time), seconds) }));
+}
+
 async function instanceState(w: World, instanceId: string): Promise<string | undefined> {
   const out = await w.clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
   return out.Reservations?.[0]?.Instances?.[0]?.State?.Name;
@@ -291,7 +300,9 @@ describe('rebalance recommendation', () => {
     );
     const afterReplace = await snapshot(w);
     const replacement = expectReplaced(w, before, afterReplace, w.victim);
-    expect(first.replacement?.instanceId).toBe(replacement);
+    expect(first).not.toHaveProperty('replacement');
+    await replacementLaunches(w, replacement, recommendation, 5);
+    expect((await stored(w, recommendation.id as string)).replacement?.instanceId).toBe(replacement);
     expect(afterReplace.standaloneInstances).toContainEqual({ instanceId: w.victim, state: 'running' });
     expect(milestones(await stored(w, recommendation.id as string))).toEqual(
       expect.arrayContaining(['rebalance-recommended', 'traffic-stopped', 'detached', 'replacement-launched']),
@@ -360,12 +371,14 @@ describe('instance state changes', () => {
   it("extend the handled warning's record: shutting-down and terminated, noticeMs, the replacement running", async () => {
     // Prepare: a handled warning, then what EC2 would report (moto reports nothing: synthesized)
     const w = await newWorld('state');
+    const before = await snapshot(w);
     const warned = warning(w.victim, 'terminate', 10);
     const handled = await w.replayer.replay(warned);
     expect(handled.outcome).toBe('handled');
-    const replacement = handled.replacement?.instanceId as string;
-    expect(replacement).toMatch(/^i-/);
+    expect(handled).not.toHaveProperty('replacement');
+    const replacement = expectReplaced(w, before, await snapshot(w), w.victim);
     const warnedAt = Date.parse(warned.time as string);
+    const pending = stateChangeEvent(replacement, 'pending', { time: eventTime(warnedAt + 15_000) });
     const shuttingDown = stateChangeEvent(w.victim, 'shutting-down', { time: eventTime(warnedAt + 100_000) });
     const terminated = stateChangeEvent(w.victim, 'terminated', { time: eventTime(warnedAt + 125_000) });
     const running = stateChangeEvent(replacement, 'running', { time: eventTime(warnedAt + 40_000) });
@@ -373,24 +386,27 @@ describe('instance state changes', () => {
 
     // Act
     const results = [];
-    for (const event of [shuttingDown, terminated, running]) results.push(await w.replayer.replay(event));
+    for (const event of [pending, shuttingDown, terminated, running]) results.push(await w.replayer.replay(event));
 
     // Assess
     expect(results.map((r) => [r.outcome, r.reason])).toEqual([
+      ['handled', `named the replacement of event ${warned.id} in group ${w.fleet.autoScalingGroupName}, 15.0 s after its signal`],
       ['handled', `added instance-shutting-down to the timeline of event ${warned.id}`],
       ['handled', `added instance-terminated to the timeline of event ${warned.id}`],
       ['handled', `added replacement-running to the timeline of event ${warned.id}`],
     ]);
     const record = await stored(w, warned.id as string);
+    expect(record.replacement).toEqual({ instanceId: replacement, seenAt: pending.time, msFromSignal: 15_000 });
+    expect(milestone(record, 'replacement-launched')).toEqual({ event: 'replacement-launched', at: pending.time, detail: replacement });
     expect(milestone(record, 'instance-shutting-down').at).toBe(shuttingDown.time);
     expect(milestone(record, 'instance-terminated').at).toBe(terminated.time);
     expect(milestone(record, 'replacement-running').at).toBe(running.time);
     expect(record.noticeMs).toBe(100_000);
     expect(milestones(record)[0]).toBe('warning-received');
-    expect(milestones(record).slice(-3)).toEqual(['replacement-running', 'instance-shutting-down', 'instance-terminated']);
+    expect(milestones(record).slice(-4)).toEqual(['replacement-launched', 'replacement-running', 'instance-shutting-down', 'instance-terminated']);
     expectChronological(record);
-    // Each extends the record in place: no item is added.
-    expect(await itemCount(w)).toBe(items);
+    // Each extends the record in place; the only item added is the replacement's pointer.
+    expect(await itemCount(w)).toBe(items + 1);
   });
 
   it('of an instance never handled: skipped, and nothing is written', async () => {
@@ -506,7 +522,7 @@ describe('a group with an EC2_INSTANCE_TERMINATING hook', () => {
       }),
     );
     expect(record.actions.map((a) => a.action)).not.toContain('detach');
-    expect(milestones(record)).toEqual(expect.arrayContaining(['terminated-in-group', 'replacement-launched']));
+    expect(milestones(record)).toContain('terminated-in-group');
     expect(milestones(record)).not.toContain('detached');
 
     // Assess: what was sent to Auto Scaling
@@ -523,7 +539,10 @@ describe('a group with an EC2_INSTANCE_TERMINATING hook', () => {
     // test/unit/core/plan.test.ts (decideReplacement).
     const after = await snapshot(w);
     const replacement = expectReplaced(w, before, after, w.victim);
-    expect(record.replacement?.instanceId).toBe(replacement);
+    await replacementLaunches(w, replacement, { time: record.eventTime }, 5);
+    const named = await stored(w, record.eventId);
+    expect(named.replacement?.instanceId).toBe(replacement);
+    expect(milestones(named)).toEqual(expect.arrayContaining(['terminated-in-group', 'replacement-launched']));
     expect(await instanceState(w, w.victim)).toBe('terminated');
     const membership = await w.clients.autoScaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [w.victim] }));
     expect(membership.AutoScalingInstances ?? []).toEqual([]);
@@ -661,7 +680,7 @@ describe('ECS', () => {
 // 8. Verification of the replacement
 
 describe('verification', () => {
-  it('records the replacement the group launched, when it was seen, and where it is healthy', async () => {
+  it('does not wait for the replacement: its pending state change names it on the record, once', async () => {
     // Prepare
     const w = await newWorld('verify');
     const before = await snapshot(w);
@@ -669,27 +688,25 @@ describe('verification', () => {
 
     // Act
     const record = await w.replayer.replay(warned);
-
-    // Assess
     const replacement = expectReplaced(w, before, await snapshot(w), w.victim);
+    const named = await replacementLaunches(w, replacement, warned, 8);
+    const again = await replacementLaunches(w, replacement, warned, 8);
+    const running = await w.replayer.replay(stateChangeEvent(replacement, 'running', { time: secondsAfter(String(warned.time), 30) }));
+
+    // Assess: the warning's own record names none (nothing was looked for on its path).
+    expect(record).not.toHaveProperty('replacement');
+    expect(named).toMatchObject({ outcome: 'handled', replacement: { instanceId: replacement, msFromSignal: 8_000 } });
+    // Redelivered: the pointer exists now, so it meets the milestone already there, not a second naming.
+    expect(again.reason).toBe(`added replacement-launched to the timeline of event ${warned.id}`);
+    expect(running.reason).toBe(`added replacement-running to the timeline of event ${warned.id}`);
     const saved = await stored(w, warned.id as string);
-    expect(saved.replacement).toEqual({
-      instanceId: replacement,
-      seenAt: expect.any(String),
-      msFromSignal: expect.any(Number),
-    });
-    const seen = saved.replacement as NonNullable<ResponseRecord['replacement']>;
-    expect(seen.msFromSignal).toBe(Date.parse(seen.seenAt) - Date.parse(warned.time as string));
-    expect(seen.msFromSignal).toBeGreaterThanOrEqual(0);
-    expect(seen.msFromSignal).toBeLessThan(60_000);
-    // No ELBv2 health read on the warning's path: in AWS the replacement is still booting here
-    // (moto would report it healthy at once), and the describe budget belongs to mass reclaims.
-    expect(milestone(saved, 'replacement-launched')).toEqual({
-      event: 'replacement-launched',
-      at: seen.seenAt,
-      detail: replacement,
-    });
-    expect(record.replacement).toEqual(seen);
+    expect(saved.replacement).toEqual({ instanceId: replacement, seenAt: secondsAfter(String(warned.time), 8), msFromSignal: 8_000 });
+    expect(milestone(saved, 'replacement-launched')).toEqual({ event: 'replacement-launched', at: saved.replacement?.seenAt, detail: replacement });
+    expect(milestones(saved)).toContain('replacement-running');
+    // A neighbour launched later (a scale-out, say) is no replacement: nothing waits any more.
+    const neighbour = w.fleet.asgInstanceIds.find((id) => id !== w.victim) as string;
+    const other = await w.replayer.replay(stateChangeEvent(neighbour, 'running', { time: secondsAfter(String(warned.time), 40) }));
+    expect(other).toMatchObject({ outcome: 'skipped', skipKind: 'not-acted-on' });
   });
 
   it('records time-to-healthy at the next index refresh, from the health it already reads, once', async () => {
@@ -708,7 +725,8 @@ describe('verification', () => {
 
     // Assess. moto reports a target healthy as soon as it is registered; in AWS the replacement
     // stays `initial` through its first health checks, and a later refresh records it.
-    expect(first).toMatchObject({ replacementsVerified: 1, verificationErrors: 0 });
+    // No state change named it (none was sent): the refresh did, then found it healthy.
+    expect(first).toMatchObject({ replacementsNamed: 1, replacementsVerified: 1, verificationErrors: 0 });
     expect(afterFirst.replacement?.instanceId).toBe(replacement);
     expect(milestone(afterFirst, 'replacement-healthy')).toEqual({
       event: 'replacement-healthy',
@@ -718,7 +736,7 @@ describe('verification', () => {
     expect(afterFirst.msToHealthy).toBe(Date.parse(first.snapshotAt) - Date.parse(warned.time as string));
     expectChronological(afterFirst);
     // The pointer remembers it: the next refresh passes the replacement by without a write.
-    expect(second).toMatchObject({ replacementsVerified: 0, verificationErrors: 0 });
+    expect(second).toMatchObject({ replacementsNamed: 0, replacementsVerified: 0, verificationErrors: 0 });
     expect(await stored(w, warned.id as string)).toEqual(afterFirst);
   });
 });

@@ -50,6 +50,8 @@ beforeAll(async () => {
     const record = await replayer.replay(event);
     expect(['handled', 'skipped']).toContain(record.outcome);
   }
+  // No replacement's state change is replayed: the index refresh names both replacements.
+  expect(await replayer.refreshIndex()).toMatchObject({ replacementsNamed: 2 });
 }, 180_000);
 
 afterAll(() => {

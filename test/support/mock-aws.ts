@@ -329,8 +329,6 @@ export function mockAws(opts: MockAwsOptions): MockAws {
   };
   const deps = (overrides: Partial<ResponderDeps> = {}): ResponderDeps => ({
     ...createResponderDeps(clients, settings, silentLog, clock.now),
-    // The pauses between looks for the replacement pass at once; the clock does not move.
-    sleep: async () => undefined,
     ...overrides,
   });
   return { clients, ec2, autoScaling, elbv2, dynamo, ecs, ssm, clock, deps, handler: (overrides, sources) => makeHandler(deps(overrides), sources) };
@@ -376,14 +374,26 @@ export function finishesSent(aws: MockAws): TransactWriteCommandInput[] {
 }
 
 /** The attributes a `SET #a = :a, ... [REMOVE ...]` update assigns, by attribute name. */
-export function assignedBy(update: NonNullable<TransactItem['Update']>): Item {
+export function assignedBy(update: NonNullable<TransactItem['Update']>, existing: Item = {}): Item {
   const set = /^SET (.*?)(?: REMOVE .*)?$/.exec(update.UpdateExpression ?? '')?.[1] ?? '';
-  return Object.fromEntries(
-    set.split(', ').map((assignment) => {
-      const [name = '', value = ''] = assignment.split(' = ');
-      return [update.ExpressionAttributeNames?.[name] ?? name, update.ExpressionAttributeValues?.[value]];
-    }),
-  );
+  const names = update.ExpressionAttributeNames ?? {};
+  const values = update.ExpressionAttributeValues ?? {};
+  const assigned: Item = {};
+  // Assignments are separated by ", " outside parentheses: if_not_exists(path, :value) holds one.
+  for (const assignment of set.split(/, (?![^(]*\))/)) {
+    const [lhs = '', rhs = ''] = assignment.split(' = ');
+    const onlyIfAbsent = /^if_not_exists\(.+, (:\w+)\)$/.exec(rhs);
+    const value = values[onlyIfAbsent ? (onlyIfAbsent[1] as string) : rhs];
+    const [top = '', nested] = lhs.split('.').map((part) => names[part] ?? part);
+    if (nested === undefined) {
+      if (!(onlyIfAbsent && top in existing)) assigned[top] = value;
+      continue;
+    }
+    const map = { ...((assigned[top] ?? existing[top] ?? {}) as Item) };
+    if (!(onlyIfAbsent && nested in map)) map[nested] = value;
+    assigned[top] = map;
+  }
+  return assigned;
 }
 
 /** The record `finish` wrote on the EVENT item (with its claim status); fails when there is not exactly one. */
@@ -446,7 +456,8 @@ export function emulateClaimTable(
       if (t.Put?.Item) table.set(String(t.Put.Item.pk), { ...t.Put.Item });
       if (t.Update) {
         const pk = String(t.Update.Key?.pk);
-        const item = { ...(table.get(pk) ?? { pk }), ...assignedBy(t.Update) };
+        const existing = table.get(pk) ?? { pk };
+        const item = { ...existing, ...assignedBy(t.Update, existing) };
         const removed = / REMOVE (.+)$/.exec(t.Update.UpdateExpression ?? '')?.[1]?.split(', ') ?? [];
         for (const name of removed) delete item[t.Update.ExpressionAttributeNames?.[name] ?? name];
         table.set(pk, item);

@@ -38,6 +38,7 @@ import { TRANSIENT_CANCELLATION_CODES, errorInfo, fullJitterDelay, sleep as real
 import { TABLE_SCHEMA, historyDay, itemKey, utcTime } from '../table-schema';
 import {
   POINTER_TTL_SECONDS,
+  cancellationReasons,
   epochSeconds,
   fromAttributeValues,
   isConditionalCheckFailed,
@@ -94,6 +95,8 @@ interface AttemptsItem {
   attempts: AttemptRecord[];
   unrecorded: AttemptRecord[];
   count: number | undefined;
+  /** Named by the replacement's state change (DynamoReplacementStore), outside any attempt. */
+  replacement: ResponseRecord['replacement'] | undefined;
 }
 
 export class DynamoClaimStore implements ClaimPort {
@@ -370,9 +373,9 @@ export class DynamoClaimStore implements ClaimPort {
         const stored = await this.readAttempts(record.eventId);
         // An earlier write of ours went through though its answer was lost (5xx after the
         // commit, a reset): the record and the release are in, atomically. Done.
-        if (opts.token && stored.attempts.some((a) => a.claimToken === opts.token)) return mergeAttempts(stored.attempts);
+        if (opts.token && stored.attempts.some((a) => a.claimToken === opts.token)) return withNamedReplacement(mergeAttempts(stored.attempts), stored);
         all = attemptsWith(stored, record, opts.token);
-        const merged = mergeAttempts(all);
+        const merged = withNamedReplacement(mergeAttempts(all), stored);
         await this.client.send(new TransactWriteCommand({ TransactItems: items(merged, { all, prior: stored.count }) }));
         return merged;
       } catch (err) {
@@ -493,6 +496,7 @@ export class DynamoClaimStore implements ClaimPort {
       attempts: list(item.attempts),
       unrecorded: list(item.unrecorded),
       count: typeof item.attemptCount === 'number' ? item.attemptCount : undefined,
+      replacement: item.replacement && typeof item.replacement === 'object' ? (item.replacement as ResponseRecord['replacement']) : undefined,
     };
   }
 
@@ -600,6 +604,20 @@ type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteComma
  * Every attempt, oldest first and numbered 1.., with this one last: the recorded ones, then
  * those parked as unrecorded (not already recorded under the same token), then `record`.
  */
+/**
+ * A retry's claim replaced the EVENT item: the replacement a state change named meanwhile (kept
+ * on ATTEMPTS#, which no claim touches) goes back into the record, with its milestone.
+ */
+function withNamedReplacement(merged: ResponseRecord, stored: AttemptsItem): ResponseRecord {
+  const named = stored.replacement;
+  if (!named || merged.replacement) return merged;
+  const timeline = merged.timeline ?? [];
+  const launched = timeline.some((t) => t.event === 'replacement-launched')
+    ? []
+    : [{ event: 'replacement-launched' as const, at: named.seenAt, detail: named.instanceId }];
+  return { ...merged, replacement: named, timeline: [...timeline, ...launched] };
+}
+
 function attemptsWith(stored: AttemptsItem, record: ResponseRecord, token: string | undefined): AttemptRecord[] {
   const recordedTokens = new Set(stored.attempts.map((a) => a.claimToken).filter(Boolean));
   const parked = stored.unrecorded.filter((a) => !a.claimToken || (!recordedTokens.has(a.claimToken) && a.claimToken !== token));
@@ -629,11 +647,6 @@ function packClaims(all: readonly ClaimKeys[]): number[][] {
   });
   if (current.length > 0) chunks.push(current);
   return chunks;
-}
-
-function cancellationReasons(err: unknown): CancellationReason[] | undefined {
-  if (!(err instanceof Error) || err.name !== 'TransactionCanceledException') return undefined;
-  return (err as Error & { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
 }
 
 /**

@@ -1,8 +1,9 @@
 // The records table as the responder and the index refresher use it: the claim store, the
-// timeline store and the history reader over one table, behind the EventStorePort port.
+// timeline store, the replacement waits and the history reader over one table, behind the EventStorePort port.
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ResponseRecord, TimelineEntry } from '../../core/model';
 import type {
+  AssignedReplacement,
   CallOptions,
   ClaimKeys,
   ClaimResult,
@@ -13,11 +14,13 @@ import type {
   InstancePointer,
   ItemResult,
   Renewal,
+  ReplacementWait,
   TimelineAddition,
 } from '../../core/ports';
 import type { Sleep } from '../clients';
 import { DynamoClaimStore } from './claim-store';
 import { DynamoHistoryReader } from './history-reader';
+import { DynamoReplacementStore } from './replacement-store';
 import type { StoredRecord } from './items';
 import { DynamoTimelineStore } from './timeline-store';
 
@@ -39,11 +42,13 @@ export class DynamoEventStore implements EventStorePort {
   private readonly claims: DynamoClaimStore;
   private readonly timelines: DynamoTimelineStore;
   private readonly records: DynamoHistoryReader;
+  private readonly replacements: DynamoReplacementStore;
 
   constructor(opts: DynamoEventStoreOptions) {
     this.claims = new DynamoClaimStore(opts);
     this.timelines = new DynamoTimelineStore(opts);
     this.records = new DynamoHistoryReader(opts);
+    this.replacements = new DynamoReplacementStore(opts);
   }
 
   claim(keys: ClaimKeys, leaseUntil: Date, opts?: CallOptions): Promise<ClaimResult> {
@@ -79,6 +84,22 @@ export class DynamoEventStore implements EventStorePort {
 
   instancePointers(instanceIds: readonly string[]): Promise<Map<string, InstancePointer>> {
     return this.timelines.instancePointers(instanceIds);
+  }
+
+  awaitReplacements(groupName: string, waits: readonly ReplacementWait[], known: readonly string[]): Promise<void> {
+    return this.replacements.awaitReplacements(groupName, waits, known);
+  }
+
+  groupsAwaitingReplacement(): Promise<Set<string>> {
+    return this.replacements.groupsAwaitingReplacement();
+  }
+
+  unknownMembers(groupName: string, instanceIds: readonly string[]): Promise<string[]> {
+    return this.replacements.unknownMembers(groupName, instanceIds);
+  }
+
+  assignReplacement(groupName: string, instanceId: string, seenAt: string): Promise<AssignedReplacement | null> {
+    return this.replacements.assignReplacement(groupName, instanceId, seenAt);
   }
 
   history(query: HistoryQuery): Promise<StoredRecord[]> {

@@ -6,6 +6,7 @@
 //                            expiresAt; while claimed also leaseUntil and claimedAt
 //   WARNING#/REBALANCE#/ACTION#   status, owner (the claiming event id), leaseUntil, expiresAt
 //   INSTANCE#<instanceId>    eventId, role, signalDetailType, signalTime, warningTime, healthyAt
+import type { CancellationReason } from '@aws-sdk/client-dynamodb';
 import type { ResponseRecord, TimelineEntry } from '../../core/model';
 import { claimState } from '../../core/claims';
 import { withoutUndefined } from '../../core/objects';
@@ -125,7 +126,7 @@ export function pointerItem(
   instanceId: string,
   role: InstancePointer['role'],
   eventId: string,
-  record: ResponseRecord,
+  record: Pick<ResponseRecord, 'detailType' | 'eventTime'>,
   expiresAt: number,
 ): Item {
   return withoutUndefined({
@@ -180,4 +181,10 @@ function stringAttr(item: Item, name: string): string | undefined {
 /** A conditional write refused by its condition: for our writes, the item is gone or already there. */
 export function isConditionalCheckFailed(err: unknown): boolean {
   return err instanceof Error && err.name === 'ConditionalCheckFailedException';
+}
+
+/** Why DynamoDB cancelled a TransactWriteItems, aligned with its items; undefined for any other error. */
+export function cancellationReasons(err: unknown): CancellationReason[] | undefined {
+  if (!(err instanceof Error) || err.name !== 'TransactionCanceledException') return undefined;
+  return (err as Error & { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
 }

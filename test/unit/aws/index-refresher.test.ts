@@ -12,6 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoEventStore } from '../../../lambda/aws/store/event-store';
 import { ConfigError } from '../../../lambda/config';
 import type { IndexedTarget } from '../../../lambda/core/model';
+import type { AssignedReplacement } from '../../../lambda/core/ports';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeLifecycleHooksCommand } from '@aws-sdk/client-auto-scaling';
 import { makeIndexRefresher, type IndexBuildPort, type IndexRefresherDeps } from '../../../lambda/index-refresher';
 import { handler } from '../../../lambda/index-refresher-handler';
@@ -32,10 +33,13 @@ function recordingLog() {
   return { log, info, error };
 }
 
-/** A store that knows no pointers: the refreshes that are not about verification. */
+/** A store that knows no pointers and no waits: the refreshes that are not about verification. */
 const noPointers: IndexRefresherDeps['store'] = {
   instancePointers: async () => new Map(),
   appendTimeline: async () => null,
+  groupsAwaitingReplacement: async () => new Set(),
+  unknownMembers: async () => [],
+  assignReplacement: async () => null,
 };
 
 const asMock = mockClient(AutoScalingClient);
@@ -236,6 +240,42 @@ describe('makeIndexRefresher, single-flight and resumable', () => {
     expect(state.parts[0]?.get('i-z')).toEqual({ targets: [], group: facts });
     expect(state.completed).toEqual([SNAPSHOT_AT]);
     expect(state.lease).toBeUndefined();
+  });
+
+  it('names the replacements no state change named: new members of a waiting group, stamped with the snapshot time', async () => {
+    // Prepare: web-asg waits for one replacement; i-a was there before, i-z is new.
+    const { index } = fakeIndex(async () => undefined);
+    let calls = 0;
+    const assignReplacement = jest.fn(async (_group: string, instanceId: string, seenAt: string): Promise<AssignedReplacement | null> =>
+      ++calls === 1 ? { eventId: 'evt-1', entry: { event: 'replacement-launched', at: seenAt, detail: instanceId }, msFromSignal: 1 } : null,
+    );
+    const unknownMembers = jest.fn(async () => ['i-z']);
+    const store = { ...noPointers, groupsAwaitingReplacement: async () => new Set(['web-asg', 'gone-asg']), unknownMembers, assignReplacement };
+    const { log, info } = recordingLog();
+
+    // Act
+    const summary = await refresherWith(index, log, store)({ owner: 'req-1' });
+
+    // Assess
+    expect(unknownMembers).toHaveBeenCalledWith('web-asg', ['i-a', 'i-z']);
+    expect(assignReplacement).toHaveBeenCalledWith('web-asg', 'i-z', SNAPSHOT_AT);
+    expect(summary).toMatchObject({ outcome: 'complete', replacementsNamed: 1, verificationErrors: 0 });
+    expect(info).toHaveBeenCalledWith('replacement named by the index refresh', { instanceId: 'i-z', groupName: 'web-asg', eventId: 'evt-1', at: SNAPSHOT_AT });
+  });
+
+  it('keeps the refresh when naming replacements fails: logged and counted', async () => {
+    // Prepare
+    const { index, state } = fakeIndex(async () => undefined);
+    const store = { ...noPointers, groupsAwaitingReplacement: async () => Promise.reject(new Error('throttled')) };
+    const { log, error } = recordingLog();
+
+    // Act
+    const summary = await refresherWith(index, log, store)({ owner: 'req-1' });
+
+    // Assess
+    expect(summary).toMatchObject({ outcome: 'complete', replacementsNamed: 0, verificationErrors: 1 });
+    expect(state.completed).toEqual([SNAPSHOT_AT]);
+    expect(error).toHaveBeenCalledWith('naming replacements failed', expect.objectContaining({ snapshotAt: SNAPSHOT_AT }));
   });
 
   it('checkpoints before the deadline and completes the same snapshot on the next invocation', async () => {

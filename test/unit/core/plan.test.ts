@@ -298,6 +298,7 @@ describe('stateMilestone', () => {
     ['shutting-down', 'interrupted', 'instance-shutting-down'],
     ['terminated', 'interrupted', 'instance-terminated'],
     ['pending', 'interrupted', null],
+    ['pending', 'replacement', 'replacement-launched'],
     ['running', 'replacement', 'replacement-running'],
     ['terminated', 'replacement', null],
   ])('%s of the %s instance -> %p', (state, role, milestone) => {

@@ -114,7 +114,7 @@ describe('replay --dry-run (human)', () => {
     expect(text).toMatch(/WOULD autoscaling +DetachInstances +\{"AutoScalingGroupName":"web-asg","InstanceIds":\["i-1234567890abcdef0"\],"ShouldDecrementDesiredCapacity":false\}/);
     expect(text).toMatch(/\nHANDLED \(dry run\) {2}event /);
     expect(text).toMatch(/→ detach from web-asg with replacement +planned/);
-    expect(text).toMatch(/note: dry run: after acting, the real response also looks for the replacement/);
+    expect(text).toMatch(/note: dry run: after its record, the real response also waits in the group for the replacement/);
   });
 });
 

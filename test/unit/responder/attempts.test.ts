@@ -6,7 +6,6 @@
 import 'aws-sdk-client-mock-jest';
 import {
   AutoScalingServiceException,
-  DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
   DetachInstancesCommand,
 } from '@aws-sdk/client-auto-scaling';
@@ -22,7 +21,6 @@ import {
   emulateClaimTable,
   eventTimeOf,
   FLEET,
-  groupReply,
   isClaim,
   serviceError,
   TABLE_NAME,
@@ -222,35 +220,30 @@ describe('issue 9.2: the final record write fails', () => {
 
 describe('issue 9.3: a retried response', () => {
   it('issue 9.3: a retried response keeps what the first attempt did (detached, group, replacement) beside what the retry did', async () => {
-    // Prepare: attempt 1 detaches (and sees the replacement) but one deregistration is
-    // throttled on every SDK attempt; by attempt 2 the instance has left its group.
+    // Prepare: attempt 1 detaches but one deregistration is throttled on every SDK attempt;
+    // before the retry, the replacement's state change names it on the record (as
+    // DynamoReplacementStore.assignReplacement writes it); by attempt 2 the instance has left its group.
     const { aws, table, respond, event } = world();
     aws.elbv2.on(DeregisterTargetsCommand, { TargetGroupArn: ADMIN }).rejectsOnce(throttled()).resolves({});
-    aws.autoScaling
-      .on(DescribeAutoScalingGroupsCommand)
-      .resolvesOnce(groupReply())
-      .resolves(groupReply({ otherInstanceIds: [REPLACEMENT] }));
 
     // Act
     await expect(respond()).rejects.toMatchObject({ name: 'ResponseFailedError' });
+    const named = { instanceId: REPLACEMENT, seenAt: '2024-05-03T10:00:09.000Z', msFromSignal: 9_000 };
+    for (const pk of [`EVENT#${String(event.id)}`, `ATTEMPTS#${String(event.id)}`]) table.set(pk, { ...table.get(pk), replacement: named });
     aws.autoScaling.on(DescribeAutoScalingInstancesCommand).resolves({ AutoScalingInstances: [] });
     aws.clock.advance(60_000);
     const retried = await respond();
 
     // Assess
-    expect(retried).toMatchObject({
-      outcome: 'handled',
-      detached: true,
-      autoScalingGroup: FLEET.groupName,
-      replacement: expect.objectContaining({ instanceId: REPLACEMENT }),
-    });
+    expect(retried).toMatchObject({ outcome: 'handled', detached: true, autoScalingGroup: FLEET.groupName });
     expect(retried.deregisteredFrom).toEqual(expect.arrayContaining([HTTP, HTTPS, ADMIN]));
     expect(retried.attempts?.map((a) => a.outcome)).toEqual(['failed', 'handled']);
     expect(retried.attempts?.[1]?.actions).toContainEqual(expect.objectContaining({ action: 'detach', result: 'skipped' }));
     const stored = eventItem(table, event);
-    expect(stored).toMatchObject({ detached: true, replacement: expect.objectContaining({ instanceId: REPLACEMENT }) });
-    // A later replacement-running finds the replacement's pointer.
-    expect(table.get(`INSTANCE#${REPLACEMENT}`)).toMatchObject({ eventId: event.id, role: 'replacement' });
+    // The retry's claim replaced the EVENT item; its record takes the replacement back from ATTEMPTS#.
+    expect(stored).toMatchObject({ detached: true, replacement: named });
+    expect(stored?.timeline).toMatchObject({ 'replacement-launched': { at: named.seenAt, detail: REPLACEMENT }, detached: expect.any(Object) });
+    expect(retried.replacement).toEqual(named);
   });
 });
 

@@ -3,6 +3,7 @@
 import 'aws-sdk-client-mock-jest';
 import {
   DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
   DescribeLifecycleHooksCommand,
   DetachInstancesCommand,
   TerminateInstanceInAutoScalingGroupCommand,
@@ -20,8 +21,10 @@ import {
   fleetMocks,
   groupReply,
   instanceReply,
+  mockAws,
   worldFor,
 } from '../../support/mock-aws';
+import { respondBatch } from '../../../lambda/responder';
 
 const ID = FLEET.instanceId;
 const NOTICE_MS = 120_000;
@@ -102,46 +105,127 @@ describe('an instance whose group has a terminating lifecycle hook', () => {
   });
 });
 
-describe('the replacement', () => {
+describe('the replacement (off the hot path: issue 8, item 4)', () => {
   const REPLACEMENT = 'i-0fedcba9876543210';
+  const OTHER = 'i-0aaaaaaaaaaaaaaa1';
 
-  it('is recorded once it appears in the group, without spending ELBv2 describe calls on its health', async () => {
+  /** The UpdateItem inputs the responder sent for one table key. */
+  function updatesOf(aws: ReturnType<typeof worldFor>, pk: string) {
+    return aws.dynamo.commandCalls(UpdateCommand).filter((c) => c.args[0].input.Key?.pk === pk).map((c) => c.args[0].input);
+  }
+
+  it('is not looked for: after the record, the response waits in its group with the members it knew', async () => {
     // Prepare
     const event = loadEvent('spot-interruption-warning/terminate.json');
     const aws = worldFor(event);
-    aws.autoScaling
-      .on(DescribeAutoScalingGroupsCommand)
-      .resolvesOnce(groupReply())
-      .resolvesOnce(groupReply())
-      .resolves(groupReply({ otherInstanceIds: [REPLACEMENT] }));
+    aws.autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groupReply({ otherInstanceIds: [OTHER] }));
 
     // Act
     const record = await aws.handler()(event);
 
     // Assess
-    expect(aws.autoScaling).toHaveReceivedCommandTimes(DescribeAutoScalingGroupsCommand, 3);
+    expect(aws.autoScaling).toHaveReceivedCommandTimes(DescribeAutoScalingGroupsCommand, 1);
     expect(aws.elbv2).not.toHaveReceivedCommand(DescribeTargetHealthCommand);
-    expect(aws.autoScaling).toHaveReceivedCommandTimes(DescribeLifecycleHooksCommand, 1);
-    expect(record.replacement).toEqual({
-      instanceId: REPLACEMENT,
-      seenAt: new Date(eventTimeOf(event) + 5_000).toISOString(),
-      msFromSignal: 5_000,
-    });
-    expect(record.timeline).toContainEqual({ event: 'replacement-launched', at: record.replacement?.seenAt, detail: REPLACEMENT });
+    expect(record).toMatchObject({ outcome: 'handled', detached: true });
+    expect(record).not.toHaveProperty('replacement');
+    const [wait] = updatesOf(aws, `REPLACING#${FLEET.groupName}`);
+    expect(wait?.ExpressionAttributeValues?.[':waits']).toEqual(
+      new Set([`${new Date(String(event.time)).toISOString()}|${ID}|EC2 Spot Instance Interruption Warning|${String(event.id)}`]),
+    );
+    expect(wait?.ExpressionAttributeValues?.[':known']).toEqual(new Set([ID, OTHER]));
+    const [groups] = updatesOf(aws, 'REPLACING');
+    expect(groups?.ExpressionAttributeNames?.['#group']).toBe(`group:${FLEET.groupName}`);
+    // The wait is written after the record: a replacement's state change writes into that record.
+    const calls = aws.dynamo.calls().map((c) => c.args[0]);
+    const recordWrite = calls.findIndex((c) => c instanceof TransactWriteCommand && JSON.stringify(c.input).includes('COMPLETED'));
+    const waitWrite = calls.findIndex((c) => c instanceof UpdateCommand && c.input.Key?.pk === `REPLACING#${FLEET.groupName}`);
+    expect(recordWrite).toBeGreaterThanOrEqual(0);
+    expect(waitWrite).toBeGreaterThan(recordWrite);
   });
 
-  it('not seen after the last look leaves the response handled, without a replacement', async () => {
+  it('no wait is written when the detach failed, or in observe mode', async () => {
     // Prepare
     const event = loadEvent('spot-interruption-warning/terminate.json');
-    const aws = worldFor(event);
+    const failing = worldFor(event);
+    failing.autoScaling.on(DetachInstancesCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDenied' }));
+    const observing = mockAws({ now: eventTimeOf(event) + 5_000, mode: 'observe' });
 
     // Act
-    const record = await aws.handler()(event);
+    await failing.handler()(event).catch(() => undefined);
+    await observing.handler()(event);
 
     // Assess
-    expect(aws.autoScaling).toHaveReceivedCommandTimes(DescribeAutoScalingGroupsCommand, 1 + 3);
-    expect(record.outcome).toBe('handled');
-    expect(record).not.toHaveProperty('replacement');
+    expect(updatesOf(failing, `REPLACING#${FLEET.groupName}`)).toEqual([]);
+    expect(updatesOf(observing, `REPLACING#${FLEET.groupName}`)).toEqual([]);
+  });
+
+  it("is named by its own pending state change: the waiting response's record gets it, one DescribeAutoScalingInstances", async () => {
+    // Prepare
+    const warning = loadEvent('spot-interruption-warning/terminate.json');
+    const pending: RawEvent = {
+      ...loadEvent('instance-state-change/running.json'),
+      id: 'state-1',
+      time: new Date(eventTimeOf(warning) + 9_000).toISOString().replace('.000Z', 'Z'),
+      detail: { 'instance-id': REPLACEMENT, state: 'pending' },
+    };
+    const aws = worldFor(pending, 1_000);
+    const encoded = `${new Date(String(warning.time)).toISOString()}|${ID}|EC2 Spot Instance Interruption Warning|${String(warning.id)}`;
+    aws.dynamo.on(GetCommand, { Key: { pk: 'REPLACING' } }).resolves({ Item: { pk: 'REPLACING', [`group:${FLEET.groupName}`]: '2999-01-01T00:00:00.000Z' } });
+    aws.dynamo
+      .on(GetCommand, { Key: { pk: `REPLACING#${FLEET.groupName}` } })
+      .resolves({ Item: { waiting: new Set([encoded]), known: new Set([ID, OTHER]) } });
+    aws.autoScaling.on(DescribeAutoScalingInstancesCommand).resolves({
+      AutoScalingInstances: [{ InstanceId: REPLACEMENT, AutoScalingGroupName: FLEET.groupName, LifecycleState: 'Pending', AvailabilityZone: 'us-east-1a', HealthStatus: 'HEALTHY', ProtectedFromScaleIn: false }],
+    });
+
+    // Act
+    const record = await aws.handler()(pending);
+
+    // Assess
+    expect(aws.autoScaling).toHaveReceivedCommandTimes(DescribeAutoScalingInstancesCommand, 1);
+    expect(record).toMatchObject({
+      outcome: 'handled',
+      replacement: { instanceId: REPLACEMENT, seenAt: pending.time, msFromSignal: 9_000 },
+      timeline: [{ event: 'replacement-launched', at: pending.time, detail: REPLACEMENT }],
+    });
+    const items = aws.dynamo.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(items.map((i) => i.Update?.Key?.pk ?? i.Put?.Item?.pk)).toEqual([
+      `REPLACING#${FLEET.groupName}`,
+      `EVENT#${String(warning.id)}`,
+      `ATTEMPTS#${String(warning.id)}`,
+      `INSTANCE#${REPLACEMENT}`,
+    ]);
+    expect(items[0]?.Update?.ConditionExpression).toBe('contains(#waiting, :encoded) AND NOT contains(#known, :instanceId)');
+    expect(items[3]?.Put?.Item).toMatchObject({ role: 'replacement', eventId: String(warning.id) });
+  });
+
+  it('a launch while no group waits costs one GetItem and no Auto Scaling call', async () => {
+    // Prepare
+    const running = { ...loadEvent('instance-state-change/running.json'), detail: { 'instance-id': OTHER, state: 'running' } };
+    const aws = worldFor(running, 1_000);
+
+    // Act
+    const record = await aws.handler()(running);
+
+    // Assess
+    expect(record).toMatchObject({ outcome: 'skipped', skipKind: 'not-acted-on' });
+    expect(aws.autoScaling).not.toHaveReceivedAnyCommand();
+    expect(aws.dynamo).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+
+  it('a failed DescribeAutoScalingInstances fails the state change, so it is retried', async () => {
+    // Prepare
+    const running = { ...loadEvent('instance-state-change/running.json'), detail: { 'instance-id': OTHER, state: 'running' } };
+    const aws = worldFor(running, 1_000);
+    aws.dynamo.on(GetCommand, { Key: { pk: 'REPLACING' } }).resolves({ Item: { [`group:${FLEET.groupName}`]: '2999-01-01T00:00:00.000Z' } });
+    aws.autoScaling.on(DescribeAutoScalingInstancesCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDenied', $fault: 'client' }));
+
+    // Act
+    const records = await respondBatch([running], aws.deps());
+
+    // Assess
+    expect(records[0]).toMatchObject({ outcome: 'failed' });
+    expect(records[0]?.reason).toContain('AccessDenied');
   });
 });
 

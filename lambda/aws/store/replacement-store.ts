@@ -1,0 +1,270 @@
+// REPLACING#<group> and REPLACING: the responses waiting for Auto Scaling to launch their
+// replacement, and the instances of each group that are no replacement. Written after the
+// response's record (bookkeeping: the fleet is already safe); read when a new instance shows
+// up, by its state change or by an index refresh. String sets, so that adding and taking a wait
+// are single atomic updates and a redelivery adds nothing twice.
+//
+//   REPLACING#<group>   waiting: SS of encoded waits (core/replacement-waits.ts)
+//                       known:   SS of instance ids that are no replacement (the members before
+//                                the round's first response, every replaced and named instance)
+//                       version: bumped by every write of waits (a new round is conditioned on it)
+//   REPLACING           group:<name> = ISO time until which that group may have a wait
+import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { REPLACEMENT_WAIT_MS, earliestWait, encodeWait } from '../../core/replacement-waits';
+import type { AssignedReplacement, ReplacementPort, ReplacementWait } from '../../core/ports';
+import type { TimelineEntry } from '../../core/model';
+import { TABLE_SCHEMA, itemKey } from '../table-schema';
+import { cancellationReasons, epochSeconds, isConditionalCheckFailed, pointerItem, POINTER_TTL_SECONDS, timelineEntryValue, type Item } from './items';
+
+/** Attribute of REPLACING naming one group: `group:<name>`. */
+const GROUP_PREFIX = 'group:';
+/** Another assignment took the wait first: read again and pick the next one, this many times. */
+const ASSIGN_ATTEMPTS = 5;
+/** Every attribute by placeholder: none of them may collide with a DynamoDB reserved word. */
+const LIST_NAMES = { '#waiting': 'waiting', '#known': 'known' };
+/** Another batch started the group's round of waits first: read again and join it, this many times. */
+const ROUND_ATTEMPTS = 5;
+
+export interface DynamoReplacementStoreOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  now?: () => Date;
+}
+
+export class DynamoReplacementStore implements ReplacementPort {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly now: () => Date;
+
+  constructor(opts: DynamoReplacementStoreOptions) {
+    this.client = opts.client;
+    this.tableName = opts.tableName;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /**
+   * A round of waits: the group's known instances are its members before the round's FIRST
+   * response, plus every instance replaced since. A later response's members include the
+   * replacements already launched for earlier ones, so they must not be added (they would never
+   * be named). So: a consistent GetItem; while a wait of the round is open, ADD the waits and the
+   * replaced instances; otherwise start a new round (SET the waits and `known`), conditioned on
+   * the item's version, which every write of waits bumps, so that two batches starting a round at
+   * once cannot overwrite each other's waits (the loser reads again and joins the round). Then
+   * the group's entry in REPLACING. Rejects with DynamoDB's error.
+   */
+  async awaitReplacements(groupName: string, waits: readonly ReplacementWait[], known: readonly string[]): Promise<void> {
+    if (waits.length === 0) return;
+    const now = this.now();
+    const until = new Date(now.getTime() + REPLACEMENT_WAIT_MS);
+    const expiresAt = epochSeconds(until);
+    const replaced = waits.map((w) => w.instanceId);
+    const key = { pk: itemKey.replacing(groupName) };
+    for (let attempt = 1; ; attempt++) {
+      const found = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+      const version = typeof found.Item?.version === 'number' ? found.Item.version : undefined;
+      const names = { ...LIST_NAMES, '#expiresAt': TABLE_SCHEMA.ttlAttribute, '#version': 'version' };
+      if (hasOpenWait(found.Item, now)) {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: 'ADD #waiting :waits, #known :replaced, #version :one SET #expiresAt = :expiresAt',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':waits': new Set(waits.map(encodeWait)), ':replaced': new Set(replaced), ':one': 1, ':expiresAt': expiresAt },
+          }),
+        );
+        break;
+      }
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: 'SET #waiting = :waits, #known = :known, #expiresAt = :expiresAt ADD #version :one',
+            ConditionExpression: version === undefined ? 'attribute_not_exists(#version)' : '#version = :read',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: {
+              ':waits': new Set(waits.map(encodeWait)),
+              ':known': new Set([...known, ...replaced]),
+              ':one': 1,
+              ':expiresAt': expiresAt,
+              ...(version === undefined ? {} : { ':read': version }),
+            },
+          }),
+        );
+        break;
+      } catch (err) {
+        if (!isConditionalCheckFailed(err) || attempt >= ROUND_ATTEMPTS) throw err;
+      }
+    }
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: itemKey.replacingGroups },
+        UpdateExpression: 'SET #group = :until, #expiresAt = :expiresAt',
+        ExpressionAttributeNames: { '#group': `${GROUP_PREFIX}${groupName}`, '#expiresAt': TABLE_SCHEMA.ttlAttribute },
+        ExpressionAttributeValues: { ':until': until.toISOString(), ':expiresAt': expiresAt },
+      }),
+    );
+  }
+
+  /** One strongly consistent GetItem of REPLACING (a wait written a moment ago must be seen). */
+  async groupsAwaitingReplacement(): Promise<Set<string>> {
+    const found = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: itemKey.replacingGroups }, ConsistentRead: true }),
+    );
+    return awaitingGroupsOf(found.Item, this.now());
+  }
+
+  /** One consistent GetItem of the group's lists. */
+  async unknownMembers(groupName: string, instanceIds: readonly string[]): Promise<string[]> {
+    const found = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: itemKey.replacing(groupName) }, ConsistentRead: true }),
+    );
+    return unknownMembersOf(found.Item, instanceIds);
+  }
+
+  /**
+   * A consistent GetItem of the group's lists, then one TransactWriteItems: take the wait (on
+   * condition it is still there and the instance still unknown), set the record's replacement
+   * and milestone (on condition the record exists) and the replacement on ATTEMPTS# (so that a
+   * retry's record keeps it), put the instance's pointer. When another
+   * assignment won the wait, read again (up to ASSIGN_ATTEMPTS); when the record is gone (expired),
+   * drop its wait and read again.
+   */
+  async assignReplacement(groupName: string, instanceId: string, seenAt: string): Promise<AssignedReplacement | null> {
+    for (let attempt = 1; attempt <= ASSIGN_ATTEMPTS; attempt++) {
+      const found = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: { pk: itemKey.replacing(groupName) }, ConsistentRead: true }),
+      );
+      const chosen = replacementChoice(found.Item, instanceId, seenAt);
+      if (!chosen) return null;
+      const { wait, entry, msFromSignal } = chosen;
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: { pk: itemKey.replacing(groupName) },
+                  UpdateExpression: 'DELETE #waiting :wait ADD #known :instance',
+                  ConditionExpression: 'contains(#waiting, :encoded) AND NOT contains(#known, :instanceId)',
+                  ExpressionAttributeNames: LIST_NAMES,
+                  ExpressionAttributeValues: {
+                    ':wait': new Set([chosen.encoded]),
+                    ':encoded': chosen.encoded,
+                    ':instance': new Set([instanceId]),
+                    ':instanceId': instanceId,
+                  },
+                },
+              },
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: { pk: itemKey.event(wait.eventId) },
+                  UpdateExpression: 'SET #replacement = :replacement, #timeline.#milestone = if_not_exists(#timeline.#milestone, :entry)',
+                  ConditionExpression: 'attribute_exists(#timeline)',
+                  ExpressionAttributeNames: { '#replacement': 'replacement', '#timeline': 'timeline', '#milestone': entry.event },
+                  ExpressionAttributeValues: {
+                    ':replacement': { instanceId, seenAt, msFromSignal },
+                    ':entry': timelineEntryValue(entry),
+                  },
+                },
+              },
+              // Also beside the attempts, which a retry's claim does not replace (its merge reads it back).
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: { pk: itemKey.attempts(wait.eventId) },
+                  UpdateExpression: 'SET #replacement = :replacement',
+                  ExpressionAttributeNames: { '#replacement': 'replacement' },
+                  ExpressionAttributeValues: { ':replacement': { instanceId, seenAt, msFromSignal } },
+                },
+              },
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: pointerItem(
+                    instanceId,
+                    'replacement',
+                    wait.eventId,
+                    { detailType: wait.signalDetailType, eventTime: wait.signalTime },
+                    epochSeconds(this.now()) + POINTER_TTL_SECONDS,
+                  ),
+                },
+              },
+            ],
+          }),
+        );
+        return { eventId: wait.eventId, entry, msFromSignal };
+      } catch (err) {
+        const reasons = cancellationReasons(err);
+        if (!reasons) throw err;
+        if (reasons[1]?.Code === 'ConditionalCheckFailed') await this.dropWait(groupName, chosen.encoded);
+        else if (reasons[0]?.Code !== 'ConditionalCheckFailed') throw err;
+      }
+    }
+    return null;
+  }
+
+  /** The record of a wait is gone (its retention ran out): the wait can never be answered. */
+  private async dropWait(groupName: string, encoded: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: itemKey.replacing(groupName) },
+        UpdateExpression: 'DELETE #waiting :wait',
+        ExpressionAttributeNames: { '#waiting': 'waiting' },
+        ExpressionAttributeValues: { ':wait': new Set([encoded]) },
+      }),
+    );
+  }
+}
+
+/** The groups REPLACING names with a wait that may still be open at `now`. */
+export function awaitingGroupsOf(item: Item | undefined, now: Date): Set<string> {
+  const at = now.toISOString();
+  const groups = new Set<string>();
+  for (const [name, until] of Object.entries(item ?? {})) {
+    if (name.startsWith(GROUP_PREFIX) && typeof until === 'string' && until > at) groups.add(name.slice(GROUP_PREFIX.length));
+  }
+  return groups;
+}
+
+/**
+ * What assigning `instanceId`, seen at `seenAt` (ISO), as a replacement would write, from the
+ * group's REPLACING# item: undefined when the item is missing, the instance is known, or no wait
+ * qualifies (core/replacement-waits.ts's earliestWait).
+ */
+export function replacementChoice(
+  item: Item | undefined,
+  instanceId: string,
+  seenAt: string,
+): { encoded: string; wait: ReplacementWait; entry: TimelineEntry; msFromSignal: number } | undefined {
+  if (!item || stringSet(item.known).has(instanceId)) return undefined;
+  const chosen = earliestWait(stringSet(item.waiting), seenAt);
+  if (!chosen) return undefined;
+  return {
+    ...chosen,
+    entry: { event: 'replacement-launched', at: seenAt, detail: instanceId },
+    msFromSignal: Date.parse(seenAt) - Date.parse(chosen.wait.signalTime),
+  };
+}
+
+/** Whether the group's REPLACING# item holds a wait that may still be answered at `now`. */
+export function hasOpenWait(item: Item | undefined, now: Date): boolean {
+  return earliestWait(stringSet(item?.waiting), now.toISOString()) !== undefined;
+}
+
+/** Of `instanceIds`, those the group's REPLACING# item does not know; none when nothing waits there. */
+export function unknownMembersOf(item: Item | undefined, instanceIds: readonly string[]): string[] {
+  if (stringSet(item?.waiting).size === 0) return [];
+  const known = stringSet(item?.known);
+  return instanceIds.filter((id) => !known.has(id));
+}
+
+/** A string set as the document client reads it (a Set), or nothing. */
+function stringSet(value: unknown): Set<string> {
+  return value instanceof Set ? new Set([...value].filter((v): v is string => typeof v === 'string')) : new Set();
+}
