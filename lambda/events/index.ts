@@ -93,10 +93,10 @@ function parse(raw: unknown, policy: AcceptPolicy): ParsedEvent {
 function policyProblems(salvage: Salvage, policy: AcceptPolicy): string[] {
   const problems: string[] = [];
   if (salvage.account !== null && !accepts(policy.accounts, salvage.account)) {
-    problems.push(`account "${salvage.account}" is not accepted (configure ACCEPTED_ACCOUNTS to respond to it)`);
+    problems.push(`account "${salvage.account}" is not accepted (to respond to it, add it to acceptedAccounts: the construct prop or the spotResponder:acceptedAccounts context key; replay: --account)`);
   }
   if (salvage.region !== null && !accepts(policy.regions, salvage.region)) {
-    problems.push(`region "${salvage.region}" is not accepted (configure ACCEPTED_REGIONS to respond to it)`);
+    problems.push(`region "${salvage.region}" is not accepted (to respond to it, add it to acceptedRegions: the construct prop or the spotResponder:acceptedRegions context key)`);
   }
   return problems;
 }

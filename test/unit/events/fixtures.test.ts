@@ -212,7 +212,7 @@ describe('invalid fixtures', () => {
       {
         ...salvagedFromInvalid,
         kind: 'not-accepted',
-        reason: 'account "210987654321" is not accepted (configure ACCEPTED_ACCOUNTS to respond to it)',
+        reason: 'account "210987654321" is not accepted (to respond to it, add it to acceptedAccounts: the construct prop or the spotResponder:acceptedAccounts context key; replay: --account)',
         eventId: '7e3f0a1b-8293-44c5-9067-b8c9d0e1f2a3',
         account: '210987654321',
       },
@@ -222,7 +222,7 @@ describe('invalid fixtures', () => {
       {
         ...salvagedFromInvalid,
         kind: 'not-accepted',
-        reason: 'region "eu-west-1" is not accepted (configure ACCEPTED_REGIONS to respond to it)',
+        reason: 'region "eu-west-1" is not accepted (to respond to it, add it to acceptedRegions: the construct prop or the spotResponder:acceptedRegions context key)',
         eventId: '8f4a1b2c-93a4-45d6-8178-c9d0e1f2a3b4',
         region: 'eu-west-1',
       },

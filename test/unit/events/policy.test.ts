@@ -2,8 +2,8 @@ import { parseEvent, type AcceptPolicy } from '../../../lambda/events';
 import { eventWith, loadEvent, validFixturePaths } from '../../support/fixtures';
 
 const TERMINATE = 'spot-interruption-warning/terminate.json';
-const FOREIGN_ACCOUNT = 'account "210987654321" is not accepted (configure ACCEPTED_ACCOUNTS to respond to it)';
-const FOREIGN_REGION = 'region "eu-west-1" is not accepted (configure ACCEPTED_REGIONS to respond to it)';
+const FOREIGN_ACCOUNT = 'account "210987654321" is not accepted (to respond to it, add it to acceptedAccounts: the construct prop or the spotResponder:acceptedAccounts context key; replay: --account)';
+const FOREIGN_REGION = 'region "eu-west-1" is not accepted (to respond to it, add it to acceptedRegions: the construct prop or the spotResponder:acceptedRegions context key)';
 
 function reasonOf(policy: AcceptPolicy, changes: Record<string, unknown> = {}): string | null {
   const parsed = parseEvent(eventWith(loadEvent(TERMINATE), changes), policy);
@@ -76,7 +76,7 @@ describe('accept policy', () => {
     const reason = reasonOf({ accounts: '*', regions: ['us-east-1'] }, { region: 'us-east-10' });
 
     // Assess
-    expect(reason).toBe('region "us-east-10" is not accepted (configure ACCEPTED_REGIONS to respond to it)');
+    expect(reason).toBe('region "us-east-10" is not accepted (to respond to it, add it to acceptedRegions: the construct prop or the spotResponder:acceptedRegions context key)');
   });
 
   it('an empty list accepts nothing', () => {
@@ -84,7 +84,7 @@ describe('accept policy', () => {
     const reason = reasonOf({ accounts: [], regions: '*' });
 
     // Assess
-    expect(reason).toBe('account "123456789012" is not accepted (configure ACCEPTED_ACCOUNTS to respond to it)');
+    expect(reason).toBe('account "123456789012" is not accepted (to respond to it, add it to acceptedAccounts: the construct prop or the spotResponder:acceptedAccounts context key; replay: --account)');
   });
 
   it('does not hold a malformed account against the policy: its shape is the problem', () => {

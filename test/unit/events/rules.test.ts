@@ -133,7 +133,7 @@ describe('dispatch on source, then detail-type', () => {
         `unsupported detail-type "${FULFILLMENT}"`,
         'time "soon" is not an ISO-8601 date and time with a time zone',
         'resources is missing',
-        'region "eu-west-1" is not accepted (configure ACCEPTED_REGIONS to respond to it)',
+        'region "eu-west-1" is not accepted (to respond to it, add it to acceptedRegions: the construct prop or the spotResponder:acceptedRegions context key)',
       ].join('; '),
     );
   });

@@ -92,7 +92,7 @@ describe('a warning from another account', () => {
     expect(record).toMatchObject({
       outcome: 'rejected',
       account: '210987654321',
-      reason: 'account "210987654321" is not accepted (configure ACCEPTED_ACCOUNTS to respond to it)',
+      reason: 'account "210987654321" is not accepted (to respond to it, add it to acceptedAccounts: the construct prop or the spotResponder:acceptedAccounts context key; replay: --account)',
     });
     expect(aws.elbv2).not.toHaveReceivedCommand(DeregisterTargetsCommand);
   });
