@@ -33,8 +33,11 @@ const ACCEPTED: SourceVerdict = { accepted: true };
  */
 export function sqsRecordVerdict(eventSourceArn: unknown, sources: AcceptedSources | undefined): SourceVerdict {
   if (!sources) return ACCEPTED;
-  if (typeof eventSourceArn === 'string' && sources.queueArns.includes(eventSourceArn)) return ACCEPTED;
-  const source = typeof eventSourceArn === 'string' ? `SQS queue ${show(eventSourceArn)}` : 'an SQS record without eventSourceARN';
+  if (typeof eventSourceArn !== 'string') return refusedSqs('an SQS record without eventSourceARN');
+  return sources.queueArns.includes(eventSourceArn) ? ACCEPTED : refusedSqs(`SQS queue ${show(eventSourceArn)}`);
+}
+
+function refusedSqs(source: string): SourceVerdict {
   return { accepted: false, source, reason: `delivered by ${source}, not by the responder's queues` };
 }
 

@@ -84,7 +84,8 @@ function parse(raw: unknown, policy: AcceptPolicy): ParsedEvent {
   }
   const notAccepted = policyProblems(salvage, policy);
 
-  if (signal && invalid.length === 0 && notAccepted.length === 0) return { ok: true, signal };
+  // A signal exists only when its schema passed: no invalid field then.
+  if (signal && notAccepted.length === 0) return { ok: true, signal };
   const rejectionKind: RejectionKind = unsupported.length > 0 ? 'unsupported' : invalid.length > 0 ? 'invalid' : 'not-accepted';
   const eventId = valid(envelopeFields.id, raw.id) ?? unidentifiedEventId(raw);
   return reject(eventId, rejectionKind, [...unsupported, ...invalid, ...notAccepted], salvage);

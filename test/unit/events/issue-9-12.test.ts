@@ -1,6 +1,8 @@
 // Issue 9.12: each test here kills a mutant that mutation testing (StrykerJS) found surviving in
 // lambda/events: a change to the code that every other test let through.
+import { createHash } from 'node:crypto';
 import { parseEvent, type ParsedEvent } from '../../../lambda/events';
+import { untrustedRejection } from '../../../lambda/events/delivery';
 import { eventWith, fixturePolicy, loadEvent, type EventChanges } from '../../support/fixtures';
 
 const TERMINATE = 'spot-interruption-warning/terminate.json';
@@ -84,5 +86,38 @@ describe('issue 9.12: an event whose fields throw when read', () => {
     expect(result.rejection.kind).toBe('invalid');
     expect(result.rejection.reason).toBe('event could not be read: field read failed');
     expect(result.rejection.eventId).toMatch(/^unidentified-[0-9a-f]{16}$/);
+  });
+});
+
+describe('issue 9.12: the ids of events that name none are derived as documented (mutation testing, second run)', () => {
+  const sha16 = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+  const refused = { accepted: false as const, source: 'a direct invocation', reason: 'invoked directly' };
+
+  it('issue 9.12: an untrusted input is recorded under sha256 of its source, a newline, and its JSON', () => {
+    // The newline keeps source and input apart: ("ab", "c") and ("a", "bc") must not share an id.
+    const raw = { id: 'evt-1', detail: { 'instance-id': 'i-1' } };
+    expect(untrustedRejection(raw, refused).eventId).toBe(`untrusted-${sha16(`a direct invocation\n${JSON.stringify(raw)}`)}`);
+  });
+
+  it('issue 9.12: input that cannot be serialized counts as empty text: every such input from one source shares one id', () => {
+    const loop: Record<string, unknown> = { id: 'loop' };
+    loop.self = loop;
+    const other: Record<string, unknown> = { id: 'other' };
+    other.self = other;
+    expect(untrustedRejection(loop, refused).eventId).toBe(`untrusted-${sha16('a direct invocation\n')}`);
+    expect(untrustedRejection(other, refused).eventId).toBe(untrustedRejection(loop, refused).eventId);
+  });
+
+  it('issue 9.12: an event whose fields cannot be read gets the id of empty text', () => {
+    const unreadable = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('field read failed');
+        },
+      },
+    );
+    const p = parseEvent(unreadable, { accounts: '*', regions: '*' });
+    expect(p.ok ? null : p.rejection.eventId).toBe(`unidentified-${sha16('')}`);
   });
 });
