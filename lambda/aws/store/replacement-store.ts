@@ -49,8 +49,8 @@ export class DynamoReplacementStore implements ReplacementPort {
    * be named). So: a consistent GetItem; while a wait of the round is open, ADD the waits and the
    * replaced instances; otherwise start a new round (SET the waits and `known`), conditioned on
    * the item's version, which every write of waits bumps, so that two batches starting a round at
-   * once cannot overwrite each other's waits (the loser reads again and joins the round). Then
-   * the group's entry in REPLACING. Rejects with DynamoDB's error.
+   * once cannot overwrite each other's waits (the loser reads again and joins the round). Beside
+   * it, the group's entry in REPLACING. Rejects with DynamoDB's error.
    */
   async awaitReplacements(groupName: string, waits: readonly ReplacementWait[], known: readonly string[]): Promise<void> {
     if (waits.length === 0) return;
@@ -58,6 +58,18 @@ export class DynamoReplacementStore implements ReplacementPort {
     const until = new Date(now.getTime() + REPLACEMENT_WAIT_MS);
     const expiresAt = epochSeconds(until);
     const replaced = waits.map((w) => w.instanceId);
+    // The group's entry in REPLACING depends on nothing below: written beside it.
+    await Promise.all([this.joinRound(groupName, waits, known, replaced, now, expiresAt), this.nameGroup(groupName, until, expiresAt)]);
+  }
+
+  private async joinRound(
+    groupName: string,
+    waits: readonly ReplacementWait[],
+    known: readonly string[],
+    replaced: readonly string[],
+    now: Date,
+    expiresAt: number,
+  ): Promise<void> {
     const key = { pk: itemKey.replacing(groupName) };
     for (let attempt = 1; ; attempt++) {
       const found = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
@@ -97,6 +109,9 @@ export class DynamoReplacementStore implements ReplacementPort {
         if (!isConditionalCheckFailed(err) || attempt >= ROUND_ATTEMPTS) throw err;
       }
     }
+  }
+
+  private async nameGroup(groupName: string, until: Date, expiresAt: number): Promise<void> {
     await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,

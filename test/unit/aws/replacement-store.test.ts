@@ -45,7 +45,9 @@ describe('awaitReplacements', () => {
     await store.awaitReplacements(GROUP, [EARLY, LATE], [OLD]);
 
     // Assess
-    const [group, groups] = dynamo.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    const updates = dynamo.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    const group = updates.find((u) => u.Key?.pk === `REPLACING#${GROUP}`);
+    const groups = updates.find((u) => u.Key?.pk === 'REPLACING');
     expect(group).toMatchObject({
       TableName: TABLE,
       Key: { pk: `REPLACING#${GROUP}` },
@@ -74,7 +76,7 @@ describe('awaitReplacements', () => {
     await store.awaitReplacements(GROUP, [LATE], [OLD, 'i-0r1r1r1r1r1r1r1r1']);
 
     // Assess
-    const [group] = dynamo.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    const group = dynamo.commandCalls(UpdateCommand).map((c) => c.args[0].input).find((u) => u.Key?.pk === `REPLACING#${GROUP}`);
     expect(group).toMatchObject({
       UpdateExpression: 'ADD #waiting :waits, #known :replaced, #version :one SET #expiresAt = :expiresAt',
       ExpressionAttributeValues: { ':waits': new Set([encodeWait(LATE)]), ':replaced': new Set([LATE.instanceId]) },
