@@ -25,6 +25,19 @@ const LIST_NAMES = { '#waiting': 'waiting', '#known': 'known' };
 /** Another batch started the group's round of waits first: read again and join it, this many times. */
 const ROUND_ATTEMPTS = 5;
 
+/**
+ * The record a new instance would be named the replacement of is being written again by a retry
+ * of its response (its claim, IN_PROGRESS, has no timeline yet). Nothing was written; the wait is
+ * kept. Retrying the sighting after the retry recorded names it (the state change's queue
+ * redelivers it; the index refresh tries on its next run).
+ */
+export class ReplacementRecordBusyError extends Error {
+  override name = 'ReplacementRecordBusyError';
+  constructor(readonly eventId: string) {
+    super(`the record of event ${eventId} is being written by a retry of its response: its replacement is named on a later try`);
+  }
+}
+
 export interface DynamoReplacementStoreOptions {
   client: DynamoDBDocumentClient;
   tableName: string;
@@ -145,7 +158,9 @@ export class DynamoReplacementStore implements ReplacementPort {
    * and milestone (on condition the record exists) and the replacement on ATTEMPTS# (so that a
    * retry's record keeps it), put the instance's pointer. When another
    * assignment won the wait, read again (up to ASSIGN_ATTEMPTS); when the record is gone (expired),
-   * drop its wait and read again.
+   * drop its wait and read again. Rejects with ReplacementRecordBusyError when the record is a
+   * retry's claim in progress (the wait is kept: the sighting is retried once the retry recorded),
+   * and with DynamoDB's error for anything else.
    */
   async assignReplacement(groupName: string, instanceId: string, seenAt: string): Promise<AssignedReplacement | null> {
     for (let attempt = 1; attempt <= ASSIGN_ATTEMPTS; attempt++) {
@@ -216,11 +231,24 @@ export class DynamoReplacementStore implements ReplacementPort {
       } catch (err) {
         const reasons = cancellationReasons(err);
         if (!reasons) throw err;
-        if (reasons[1]?.Code === 'ConditionalCheckFailed') await this.dropWait(groupName, chosen.encoded);
-        else if (reasons[0]?.Code !== 'ConditionalCheckFailed') throw err;
+        if (reasons[1]?.Code === 'ConditionalCheckFailed') {
+          // No timeline: the record is gone, or a retry's claim replaced it (FAILED records are
+          // retried) and its record is not written yet. Only the first makes the wait unanswerable;
+          // taking the next wait instead would give this response's replacement to a later one.
+          if (await this.recordExists(wait.eventId)) throw new ReplacementRecordBusyError(wait.eventId);
+          await this.dropWait(groupName, chosen.encoded);
+        } else if (reasons[0]?.Code !== 'ConditionalCheckFailed') throw err;
       }
     }
     return null;
+  }
+
+  /** Whether the EVENT item of `eventId` exists (a consistent GetItem of its key only). */
+  private async recordExists(eventId: string): Promise<boolean> {
+    const found = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: itemKey.event(eventId) }, ConsistentRead: true, ProjectionExpression: 'pk' }),
+    );
+    return found.Item !== undefined;
   }
 
   /** The record of a wait is gone (its retention ran out): the wait can never be answered. */

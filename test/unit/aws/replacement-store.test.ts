@@ -221,7 +221,8 @@ describe('assignReplacement', () => {
   it('drops a wait whose record is gone (retention ran out), then takes the next one', async () => {
     // Prepare
     const { store, dynamo } = setup();
-    dynamo.on(GetCommand).resolvesOnce(groupItem([EARLY, LATE], [])).resolvesOnce(groupItem([LATE], []));
+    dynamo.on(GetCommand, { Key: { pk: `REPLACING#${GROUP}` } }).resolvesOnce(groupItem([EARLY, LATE], [])).resolvesOnce(groupItem([LATE], []));
+    dynamo.on(GetCommand, { Key: { pk: 'EVENT#evt-1' } }).resolves({});
     dynamo.on(TransactWriteCommand).rejectsOnce(cancelled({ Code: 'None' }, { Code: 'ConditionalCheckFailed' }, { Code: 'None' }, { Code: 'None' })).resolves({});
 
     // Act
@@ -234,6 +235,23 @@ describe('assignReplacement', () => {
       UpdateExpression: 'DELETE #waiting :wait',
       ExpressionAttributeValues: { ':wait': new Set([encodeWait(EARLY)]) },
     });
+  });
+
+  it("keeps the wait when its record is a retry's claim in progress (no timeline yet), and rejects so the sighting is retried", async () => {
+    // Prepare: a response that detached but failed elsewhere (FAILED) is being retried; its
+    // claim replaced the EVENT item, which has no timeline until the retry's record is written.
+    const { store, dynamo } = setup();
+    dynamo.on(GetCommand, { Key: { pk: `REPLACING#${GROUP}` } }).resolves(groupItem([EARLY, LATE], []));
+    dynamo.on(GetCommand, { Key: { pk: 'EVENT#evt-1' } }).resolves({ Item: { pk: 'EVENT#evt-1', status: 'IN_PROGRESS', leaseUntil: '2999-01-01T00:00:00.000Z' } });
+    dynamo.on(TransactWriteCommand).rejects(cancelled({ Code: 'None' }, { Code: 'ConditionalCheckFailed' }, { Code: 'None' }, { Code: 'None' }));
+
+    // Act
+    const assigning = store.assignReplacement(GROUP, NEW, SEEN);
+
+    // Assess: nothing dropped, no later wait given the earlier one's replacement.
+    await expect(assigning).rejects.toMatchObject({ name: 'ReplacementRecordBusyError', eventId: 'evt-1' });
+    expect(dynamo).not.toHaveReceivedCommand(UpdateCommand);
+    expect(dynamo).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
   });
 
   it("rejects with DynamoDB's error for anything else", async () => {
