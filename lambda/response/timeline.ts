@@ -24,7 +24,10 @@ const LAUNCH_STATES: ReadonlySet<string> = new Set(['pending', 'running']);
  * that signal's error; it is retried). Each extends a timeline (extendTimeline). Then the
  * `pending`/`running` changes of instances no response acted on are matched against the
  * responses waiting for a replacement (recognizeReplacements): one GetItem of REPLACING per
- * batch, and only while a group waits, one DescribeAutoScalingInstances per 50 of them.
+ * batch, and only while a group waits, one DescribeAutoScalingInstances per 50 of them. A change
+ * of a waiting group's instance that names no replacement extends its timeline once more (one
+ * GetItem): it may be the replacement just named by its other state change, in this batch or a
+ * concurrent one, whose pointer did not exist at the first try.
  */
 export async function recordTimelineSignals(
   signals: readonly TimelineSignal[],
@@ -52,14 +55,18 @@ export async function recordTimelineSignals(
   await Promise.all(
     candidates.map(async (i, n) => {
       const { signal, log } = signals[i] as TimelineSignal;
-      const found = assigned[n] as ItemResult<{ groupName: string; assigned: AssignedReplacement } | null>;
+      const found = assigned[n] as ItemResult<Recognized | null>;
       if (!found.ok) {
         log.error('replacement check failed: the state change is retried', { error: errorInfo(found.error) });
         results[i] = found;
         return;
       }
       if (!found.value) return;
-      results[i] = await replacementNamed(signal as InstanceStateChange, found.value.groupName, found.value.assigned, deps, receivedAt, log).then(
+      const { groupName, assigned: named } = found.value;
+      // Pending and running of one replacement arrive seconds apart: often in one batch, and
+      // only the first names it. The other finds the pointer that assignment wrote.
+      const settled = named ? replacementNamed(signal as InstanceStateChange, groupName, named, deps, receivedAt, log) : extendTimeline(signal, deps, receivedAt, log);
+      results[i] = await settled.then(
         (value): ItemResult<ResponseRecord> => ({ ok: true, value }),
         (error: unknown): ItemResult<ResponseRecord> => ({ ok: false, error }),
       );
@@ -68,10 +75,16 @@ export async function recordTimelineSignals(
   return results;
 }
 
+/** A launch state change's instance in a group with a wait: the assignment, null when it named no replacement (the instance is known). */
+interface Recognized {
+  groupName: string;
+  assigned: AssignedReplacement | null;
+}
+
 /**
  * For launch state changes of instances no response acted on: which of them are the replacement
- * a response waits for. Answers in input order: the group and the assignment, null when the
- * instance is no awaited replacement, or the error of the read or write that failed (the state
+ * a response waits for. Answers in input order: the group and the assignment (null when the
+ * instance is known there), null when the instance is in no waiting group, or the error of the read or write that failed (the state
  * change is then retried: a replacement missed here is still found by the next index refresh).
  * Calls: one GetItem of REPLACING; while no group waits, nothing else. Otherwise
  * DescribeAutoScalingInstances for all of them (chunks of 50), then per instance in a waiting
@@ -81,7 +94,7 @@ export async function recordTimelineSignals(
 export async function recognizeReplacements(
   changes: readonly InstanceStateChange[],
   deps: ResponderDeps,
-): Promise<Array<ItemResult<{ groupName: string; assigned: AssignedReplacement } | null>>> {
+): Promise<Array<ItemResult<Recognized | null>>> {
   let waitingGroups: Set<string>;
   try {
     waitingGroups = await deps.store.groupsAwaitingReplacement();
@@ -90,7 +103,7 @@ export async function recognizeReplacements(
   }
   if (waitingGroups.size === 0) return changes.map(() => ({ ok: true, value: null }));
   const memberships = await deps.autoScaling.describeMemberships(changes.map((c) => c.instanceId));
-  const answers: Array<ItemResult<{ groupName: string; assigned: AssignedReplacement } | null>> = changes.map(() => ({ ok: true, value: null }));
+  const answers: Array<ItemResult<Recognized | null>> = changes.map(() => ({ ok: true, value: null }));
   // The earliest launch first, so that the first replaced instance gets the first replacement.
   const order = changes.map((_, n) => n).sort((a, b) => (changes[a] as InstanceStateChange).eventTime.localeCompare((changes[b] as InstanceStateChange).eventTime));
   for (const n of order) {
@@ -105,7 +118,7 @@ export async function recognizeReplacements(
     if (!groupName || !waitingGroups.has(groupName)) continue;
     try {
       const assigned = await deps.store.assignReplacement(groupName, change.instanceId, change.eventTime);
-      answers[n] = { ok: true, value: assigned ? { groupName, assigned } : null };
+      answers[n] = { ok: true, value: { groupName, assigned } };
     } catch (error) {
       answers[n] = { ok: false, error };
     }

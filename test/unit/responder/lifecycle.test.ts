@@ -199,6 +199,42 @@ describe('the replacement (off the hot path: issue 8, item 4)', () => {
     expect(items[3]?.Put?.Item).toMatchObject({ role: 'replacement', eventId: String(warning.id) });
   });
 
+  it("pending and running of the replacement in one batch: pending names it, running still adds replacement-running", async () => {
+    // Prepare: EC2 sends pending then running a few seconds apart; the queue's batching window
+    // puts both in one batch. Neither finds a pointer at first; the assignment writes it.
+    const warning = loadEvent('spot-interruption-warning/terminate.json');
+    const at = (ms: number) => new Date(eventTimeOf(warning) + ms).toISOString().replace('.000Z', 'Z');
+    const base = loadEvent('instance-state-change/running.json');
+    const pending: RawEvent = { ...base, id: 'state-1', time: at(9_000), detail: { 'instance-id': REPLACEMENT, state: 'pending' } };
+    const running: RawEvent = { ...base, id: 'state-2', time: at(14_000), detail: { 'instance-id': REPLACEMENT, state: 'running' } };
+    const aws = worldFor(pending, 6_000);
+    const encoded = `${new Date(String(warning.time)).toISOString()}|${ID}|EC2 Spot Instance Interruption Warning|${String(warning.id)}`;
+    let named = false;
+    aws.dynamo.on(TransactWriteCommand).callsFake(() => {
+      named = true;
+      return {};
+    });
+    aws.dynamo.on(GetCommand, { Key: { pk: 'REPLACING' } }).resolves({ Item: { pk: 'REPLACING', [`group:${FLEET.groupName}`]: '2999-01-01T00:00:00.000Z' } });
+    aws.dynamo
+      .on(GetCommand, { Key: { pk: `REPLACING#${FLEET.groupName}` } })
+      .callsFake(() => ({ Item: named ? { known: new Set([ID, OTHER, REPLACEMENT]) } : { waiting: new Set([encoded]), known: new Set([ID, OTHER]) } }));
+    aws.dynamo.on(GetCommand, { Key: { pk: `INSTANCE#${REPLACEMENT}` } }).callsFake(() => ({
+      Item: named ? { pk: `INSTANCE#${REPLACEMENT}`, eventId: String(warning.id), role: 'replacement', signalTime: String(warning.time) } : undefined,
+    }));
+    aws.autoScaling.on(DescribeAutoScalingInstancesCommand).resolves({
+      AutoScalingInstances: [{ InstanceId: REPLACEMENT, AutoScalingGroupName: FLEET.groupName, LifecycleState: 'Pending', AvailabilityZone: 'us-east-1a', HealthStatus: 'HEALTHY', ProtectedFromScaleIn: false }],
+    });
+
+    // Act
+    const records = await respondBatch([running, pending], aws.deps());
+
+    // Assess
+    expect(records[1]).toMatchObject({ outcome: 'handled', replacement: { instanceId: REPLACEMENT, seenAt: pending.time } });
+    expect(records[0]).toMatchObject({ outcome: 'handled', timeline: [{ event: 'replacement-running', at: running.time }] });
+    const milestones = updatesOf(aws, `EVENT#${String(warning.id)}`).map((u) => u.ExpressionAttributeNames?.['#milestone']);
+    expect(milestones).toContain('replacement-running');
+  });
+
   it('a launch while no group waits costs one GetItem and no Auto Scaling call', async () => {
     // Prepare
     const running = { ...loadEvent('instance-state-change/running.json'), detail: { 'instance-id': OTHER, state: 'running' } };
