@@ -13,12 +13,16 @@ import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentC
 import { REPLACEMENT_WAIT_MS, earliestWait, encodeWait } from '../../core/replacement-waits';
 import type { AssignedReplacement, ReplacementPort, ReplacementWait } from '../../core/ports';
 import type { TimelineEntry } from '../../core/model';
+import { TRANSIENT_CANCELLATION_CODES, fullJitterDelay, sleep as realSleep, type Sleep } from '../clients';
 import { TABLE_SCHEMA, itemKey } from '../table-schema';
 import { cancellationReasons, epochSeconds, isConditionalCheckFailed, pointerItem, POINTER_TTL_SECONDS, timelineEntryValue, type Item } from './items';
 
 /** Attribute of REPLACING naming one group: `group:<name>`. */
 const GROUP_PREFIX = 'group:';
-/** Another assignment took the wait first: read again and pick the next one, this many times. */
+/**
+ * Another assignment took the wait first (read again and pick the next one), or DynamoDB cancelled
+ * the transaction for a conflict or throttling (pause, then try again): this many tries in all.
+ */
 const ASSIGN_ATTEMPTS = 5;
 /** Every attribute by placeholder: none of them may collide with a DynamoDB reserved word. */
 const LIST_NAMES = { '#waiting': 'waiting', '#known': 'known' };
@@ -42,17 +46,24 @@ export interface DynamoReplacementStoreOptions {
   client: DynamoDBDocumentClient;
   tableName: string;
   now?: () => Date;
+  /** The pause before a try cancelled by a conflict or throttling is repeated (full jitter). */
+  sleep?: Sleep;
+  random?: () => number;
 }
 
 export class DynamoReplacementStore implements ReplacementPort {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly now: () => Date;
+  private readonly sleep: Sleep;
+  private readonly random: () => number;
 
   constructor(opts: DynamoReplacementStoreOptions) {
     this.client = opts.client;
     this.tableName = opts.tableName;
     this.now = opts.now ?? (() => new Date());
+    this.sleep = opts.sleep ?? realSleep;
+    this.random = opts.random ?? Math.random;
   }
 
   /**
@@ -157,7 +168,9 @@ export class DynamoReplacementStore implements ReplacementPort {
    * condition it is still there and the instance still unknown), set the record's replacement
    * and milestone (on condition the record exists) and the replacement on ATTEMPTS# (so that a
    * retry's record keeps it), put the instance's pointer. When another
-   * assignment won the wait, read again (up to ASSIGN_ATTEMPTS); when the record is gone (expired),
+   * assignment won the wait, read again (up to ASSIGN_ATTEMPTS); when DynamoDB cancelled it for a
+   * conflict or throttling (TransactionConflict: two sightings of one group at once, common in a
+   * wave), pause with full jitter and try again within the same budget; when the record is gone (expired),
    * drop its wait and read again. Rejects with ReplacementRecordBusyError when the record is a
    * retry's claim in progress (the wait is kept: the sighting is retried once the retry recorded),
    * and with DynamoDB's error for anything else.
@@ -237,6 +250,9 @@ export class DynamoReplacementStore implements ReplacementPort {
           // taking the next wait instead would give this response's replacement to a later one.
           if (await this.recordExists(wait.eventId)) throw new ReplacementRecordBusyError(wait.eventId);
           await this.dropWait(groupName, chosen.encoded);
+        } else if (reasons.some((r) => r.Code && TRANSIENT_CANCELLATION_CODES.has(r.Code))) {
+          if (attempt < ASSIGN_ATTEMPTS) await this.sleep(fullJitterDelay(attempt, this.random));
+          else throw err;
         } else if (reasons[0]?.Code !== 'ConditionalCheckFailed') throw err;
       }
     }

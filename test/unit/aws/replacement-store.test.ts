@@ -26,7 +26,8 @@ function setup() {
   dynamo.reset();
   dynamo.on(UpdateCommand).resolves({});
   dynamo.on(TransactWriteCommand).resolves({});
-  return { store: makeStore().store, dynamo };
+  const { store, sleep } = makeStore();
+  return { store, sleep, dynamo };
 }
 
 function groupItem(waits: ReplacementWait[], known: string[]) {
@@ -235,6 +236,22 @@ describe('assignReplacement', () => {
       UpdateExpression: 'DELETE #waiting :wait',
       ExpressionAttributeValues: { ':wait': new Set([encodeWait(EARLY)]) },
     });
+  });
+
+  it('a transaction conflict (two sightings of one group at once, as in a wave) is retried after a jittered pause, not thrown', async () => {
+    // Prepare: DynamoDB cancels one of two concurrent transactions on REPLACING#<group> with
+    // TransactionConflict (moto cannot: its conflicting transactions both succeed).
+    const { store, sleep, dynamo } = setup();
+    dynamo.on(GetCommand).resolves(groupItem([EARLY, LATE], []));
+    dynamo.on(TransactWriteCommand).rejectsOnce(cancelled({ Code: 'TransactionConflict' }, { Code: 'None' }, { Code: 'None' }, { Code: 'None' })).resolves({});
+
+    // Act
+    const assigned = await store.assignReplacement(GROUP, NEW, SEEN);
+
+    // Assess
+    expect(assigned?.eventId).toBe('evt-1');
+    expect(dynamo).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+    expect(sleep).toHaveBeenCalledTimes(1);
   });
 
   it("keeps the wait when its record is a retry's claim in progress (no timeline yet), and rejects so the sighting is retried", async () => {
