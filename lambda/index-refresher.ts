@@ -327,7 +327,7 @@ async function verifyReplacements(
  * members this refresh read that the group's waits do not know become the replacements of the
  * earliest waits, stamped with the snapshot's time. One GetItem of REPLACING, one GetItem per
  * waiting group, one assignment per new member until no wait is left. A failure is counted and
- * logged: the next refresh tries again.
+ * logged (per group: the other groups are still named); the next refresh tries again.
  */
 async function nameReplacements(
   store: IndexRefresherDeps['store'],
@@ -337,9 +337,18 @@ async function nameReplacements(
 ): Promise<Pick<VerificationStats, 'replacementsNamed' | 'verificationErrors'>> {
   const stats = { replacementsNamed: 0, verificationErrors: 0 };
   if (groupMembers.size === 0) return stats;
+  let waiting: Set<string>;
   try {
-    const waiting = await store.groupsAwaitingReplacement();
-    for (const groupName of [...waiting].filter((g) => groupMembers.has(g)).sort()) {
+    waiting = await store.groupsAwaitingReplacement();
+  } catch (err) {
+    stats.verificationErrors++;
+    log.error('naming replacements failed', { snapshotAt, error: errorInfo(err) });
+    return stats;
+  }
+  for (const groupName of [...waiting].filter((g) => groupMembers.has(g)).sort()) {
+    // Per group: one group's failure (its earliest wait's record busy with a retry, throttling)
+    // must not leave the other groups' replacements unnamed until a later refresh.
+    try {
       const members = [...(groupMembers.get(groupName) ?? [])].sort();
       for (const instanceId of await store.unknownMembers(groupName, members)) {
         const assigned = await store.assignReplacement(groupName, instanceId, snapshotAt);
@@ -347,10 +356,10 @@ async function nameReplacements(
         stats.replacementsNamed++;
         log.info('replacement named by the index refresh', { instanceId, groupName, eventId: assigned.eventId, at: snapshotAt });
       }
+    } catch (err) {
+      stats.verificationErrors++;
+      log.error('naming replacements failed', { snapshotAt, groupName, error: errorInfo(err) });
     }
-  } catch (err) {
-    stats.verificationErrors++;
-    log.error('naming replacements failed', { snapshotAt, error: errorInfo(err) });
   }
   return stats;
 }

@@ -263,6 +263,36 @@ describe('makeIndexRefresher, single-flight and resumable', () => {
     expect(info).toHaveBeenCalledWith('replacement named by the index refresh', { instanceId: 'i-z', groupName: 'web-asg', eventId: 'evt-1', at: SNAPSHOT_AT });
   });
 
+  it("a group whose naming fails (its record busy with a retry) does not keep the other groups' replacements unnamed", async () => {
+    // Prepare: api-asg (read first) and web-asg both wait; api-asg's record is being retried.
+    asMock.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [
+        { AutoScalingGroupName: 'api-asg', Instances: [{ InstanceId: 'i-b' } as never] } as never,
+        { AutoScalingGroupName: 'web-asg', Instances: [{ InstanceId: 'i-z' } as never] } as never,
+      ],
+    });
+    const { index } = fakeIndex(async () => undefined);
+    const assignReplacement = jest.fn(async (group: string, instanceId: string, seenAt: string): Promise<AssignedReplacement | null> => {
+      if (group === 'api-asg') throw Object.assign(new Error('busy'), { name: 'ReplacementRecordBusyError' });
+      return { eventId: 'evt-2', entry: { event: 'replacement-launched', at: seenAt, detail: instanceId }, msFromSignal: 1 };
+    });
+    const store = {
+      ...noPointers,
+      groupsAwaitingReplacement: async () => new Set(['api-asg', 'web-asg']),
+      unknownMembers: async (_group: string, ids: readonly string[]) => [...ids],
+      assignReplacement,
+    };
+    const { log, error } = recordingLog();
+
+    // Act
+    const summary = await refresherWith(index, log, store)({ owner: 'req-1' });
+
+    // Assess
+    expect(assignReplacement).toHaveBeenCalledWith('web-asg', 'i-z', SNAPSHOT_AT);
+    expect(summary).toMatchObject({ replacementsNamed: 1, verificationErrors: 1 });
+    expect(error).toHaveBeenCalledWith('naming replacements failed', expect.objectContaining({ groupName: 'api-asg' }));
+  });
+
   it('keeps the refresh when naming replacements fails: logged and counted', async () => {
     // Prepare
     const { index, state } = fakeIndex(async () => undefined);
