@@ -52,6 +52,8 @@ export class ReadOnlyEventStore implements EventStorePort {
   private readonly now: () => Date;
   private readonly records: DynamoHistoryReader;
   private readonly pointers: DynamoTimelineStore;
+  /** Per group, the waits this dry run planned to take and the instances it named (nothing is written). */
+  private readonly plannedAssignments = new Map<string, { taken: Set<string>; named: Set<string> }>();
   /** Set once a read found no table: nothing is created in a dry run. */
   tableMissing = false;
 
@@ -200,9 +202,24 @@ export class ReadOnlyEventStore implements EventStorePort {
     return unknownMembersOf(await this.read(itemKey.replacing(groupName), {}), instanceIds);
   }
 
+  /**
+   * Reads the group's waits as the real store does and plans its transaction. Nothing is written,
+   * so the waits this dry run already planned to take, and the instances it named, are taken off
+   * what was read: a second sighting gets the next wait, as it would for real.
+   */
   async assignReplacement(groupName: string, instanceId: string, seenAt: string): Promise<AssignedReplacement | null> {
-    const chosen = replacementChoice(await this.read(itemKey.replacing(groupName), {}), instanceId, seenAt);
+    const read = await this.read(itemKey.replacing(groupName), {});
+    const planned = this.plannedAssignments.get(groupName) ?? { taken: new Set<string>(), named: new Set<string>() };
+    const asIfWritten = read && {
+      ...read,
+      waiting: new Set([...asStrings(read.waiting)].filter((w) => !planned.taken.has(w))),
+      known: new Set([...asStrings(read.known), ...planned.named]),
+    };
+    const chosen = replacementChoice(asIfWritten, instanceId, seenAt);
     if (!chosen) return null;
+    planned.taken.add(chosen.encoded);
+    planned.named.add(instanceId);
+    this.plannedAssignments.set(groupName, planned);
     this.journal.write(
       SERVICE.dynamo,
       'TransactWriteItems',
@@ -211,6 +228,7 @@ export class ReadOnlyEventStore implements EventStorePort {
         items: [
           { Update: itemKey.replacing(groupName), delete: { waiting: chosen.wait.eventId }, add: { known: instanceId } },
           { Update: itemKey.event(chosen.wait.eventId), set: { replacement: instanceId } },
+          { Update: itemKey.attempts(chosen.wait.eventId), set: { replacement: instanceId } },
           { Put: itemKey.instance(instanceId), role: 'replacement' },
         ],
       },
@@ -295,4 +313,9 @@ export class ReadOnlyEventStore implements EventStorePort {
  */
 export function actingOutcome(outcome: Outcome): Outcome {
   return outcome === 'observed' ? 'handled' : outcome;
+}
+
+/** The strings of a string set as the document client reads it (a Set); none otherwise. */
+function asStrings(value: unknown): string[] {
+  return value instanceof Set ? [...value].filter((v): v is string => typeof v === 'string') : [];
 }
