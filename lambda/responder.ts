@@ -550,6 +550,7 @@ function latestBudget(flights: readonly InFlight[], now: () => number): CallOpti
 async function finish(flight: InFlight, fields: Partial<ResponseRecord>, deps: ResponderDeps): Promise<ResponseRecord> {
   const now = deps.now ?? Date.now;
   const lost = flight.heartbeat?.lost(flight.signal.eventId) ?? false;
+  flight.heartbeat?.closing(flight.signal.eventId);
   const noted = lost
     ? {
         ...fields,

@@ -12,6 +12,13 @@ import { LEASE_HEARTBEAT_MS, LEASE_MS } from './deps';
 export interface BatchHeartbeat {
   /** Renews this claim from the next beat on, until released. Without a token (a dry run), nothing. */
   hold(claim: { keys: HeldClaim['keys']; token: string | undefined }, log: Log): void;
+  /**
+   * The record of `eventId` is being written: its claim is still renewed (the write may be
+   * retried for a while), but a renewal that finds it no longer held is most likely meeting that
+   * very write, which closed the claim; it is dropped quietly (the write itself finds out if
+   * another delivery really took over, and merges).
+   */
+  closing(eventId: string): void;
   /** Stops renewing the claim of `eventId` (its record is written); the lease then runs out on its own. */
   release(eventId: string): void;
   /** Whether a renewal found the claim of `eventId` taken over by another delivery (or closed). */
@@ -37,6 +44,7 @@ export function startBatchHeartbeat(
 ): BatchHeartbeat {
   const held = new Map<string, { claim: HeldClaim; log: Log }>();
   const lostIds = new Set<string>();
+  const closingIds = new Set<string>();
   let stopped = false;
   let inFlight = false;
   const beat = async (): Promise<void> => {
@@ -52,7 +60,9 @@ export function startBatchHeartbeat(
       const { claim, log: eventLog } = claims[i] as { claim: HeldClaim; log: Log };
       // Released meanwhile: its record is written, whatever the renewal found.
       if (stopped || held.get(claim.keys.eventId)?.claim !== claim) return;
-      if (renewal.outcome === 'lost') {
+      if (renewal.outcome === 'lost' && closingIds.has(claim.keys.eventId)) {
+        held.delete(claim.keys.eventId);
+      } else if (renewal.outcome === 'lost') {
         eventLog.warn('claim taken over by another delivery while this one worked', { lostClaim: true });
         lostIds.add(claim.keys.eventId);
         held.delete(claim.keys.eventId);
@@ -82,7 +92,11 @@ export function startBatchHeartbeat(
     hold: ({ keys, token }, eventLog) => {
       if (token && !stopped) held.set(keys.eventId, { claim: { keys, token }, log: eventLog });
     },
-    release: (eventId) => void held.delete(eventId),
+    closing: (eventId) => void closingIds.add(eventId),
+    release: (eventId) => {
+      held.delete(eventId);
+      closingIds.delete(eventId);
+    },
     lost: (eventId) => lostIds.has(eventId),
     stop: () => {
       stopped = true;

@@ -60,6 +60,26 @@ describe('startBatchHeartbeat', () => {
     expect(renewAll.mock.calls[1]?.[0]).toEqual([{ keys: keys(1), token: 'tok-1' }]);
   });
 
+  it('drops quietly a claim found lost while its record is being written (the write closed it), still renewing until then', async () => {
+    // Prepare: evt-1's final write is out; the beat's renewal meets the claim it just closed.
+    const renewAll = held({ outcome: 'lost' }, { outcome: 'held' });
+    const log = makeLog();
+    const beat = startBatchHeartbeat({ renewAll }, () => 0, log, 100);
+    beat.hold({ keys: keys(1), token: 'tok-1' }, log);
+    beat.hold({ keys: keys(2), token: 'tok-2' }, log);
+    beat.closing('evt-1');
+
+    // Act
+    await jest.advanceTimersByTimeAsync(250);
+    beat.stop();
+
+    // Assess
+    expect(renewAll.mock.calls[0]?.[0]).toHaveLength(2);
+    expect(log.warn).not.toHaveBeenCalled();
+    expect(beat.lost('evt-1')).toBe(false);
+    expect(renewAll.mock.calls[1]?.[0]).toEqual([{ keys: keys(2), token: 'tok-2' }]);
+  });
+
   it('keeps renewing the claims whose renewal failed, logging the beat once', async () => {
     // Prepare
     const renewAll = jest
