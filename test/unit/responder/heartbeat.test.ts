@@ -62,7 +62,9 @@ describe('startBatchHeartbeat', () => {
 
   it('drops quietly a claim found lost while its record is being written (the write closed it), still renewing until then', async () => {
     // Prepare: evt-1's final write is out; the beat's renewal meets the claim it just closed.
-    const renewAll = held({ outcome: 'lost' }, { outcome: 'held' });
+    const renewAll = jest.fn(async (claims: readonly HeldClaim[]): Promise<Renewal[]> =>
+      claims.map((c) => ({ outcome: c.keys.eventId === 'evt-1' ? 'lost' : 'held' })),
+    );
     const log = makeLog();
     const beat = startBatchHeartbeat({ renewAll }, () => 0, log, 100);
     beat.hold({ keys: keys(1), token: 'tok-1' }, log);
