@@ -47,7 +47,8 @@ export class StackNotDeployedError extends Error {
   ) {
     super(
       `stack ${stackName} is not deployed in ${region} (CloudFormation DescribeStacks: does not exist); ` +
-        'deploy it (npx cdk deploy), or pass --stack-name, --region / --profile, or --table',
+        'deploy it (npx cdk deploy), or pass --stack-name, --region / --profile, or name what the command ' +
+        'reads directly (--table; for dlq, --queue-url)',
     );
   }
 }
