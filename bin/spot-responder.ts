@@ -60,7 +60,19 @@ function endpointUrl(value: string): string {
 }
 
 /** Options every command that talks to AWS shares. */
+/** Where to call AWS, and which deployed stack (or table) the command reads. */
 function withAwsOptions(command: Command): Command {
+  return withAccountOptions(command)
+    .option(
+      '--stack-name <name>',
+      `the deployed stack whose outputs name the table and queues (default: ${DEFAULT_STACK_NAME}; ` +
+        'with --endpoint-url and no --stack-name, the local table spot-responder)',
+    )
+    .option('--table <name>', 'the records table (overrides the stack; env SPOT_RESPONDER_TABLE)');
+}
+
+/** Where to call AWS only: for commands that read the fleet, never the stack or its table (doctor). */
+function withAccountOptions(command: Command): Command {
   return command
     .option('--endpoint-url <url>', 'a local AWS emulator (moto server), e.g. http://127.0.0.1:5000', endpointUrl)
     .option('--region <region>', "AWS region (default: AWS_REGION, else the profile's region, else us-east-1)")
@@ -68,13 +80,7 @@ function withAwsOptions(command: Command): Command {
     .option(
       '--send-credentials-to-endpoint',
       'sign requests to a non-AWS --endpoint-url with your real credentials (default: the emulator\'s dummy ones)',
-    )
-    .option(
-      '--stack-name <name>',
-      `the deployed stack whose outputs name the table and queues (default: ${DEFAULT_STACK_NAME}; ` +
-        'with --endpoint-url and no --stack-name, the local table spot-responder)',
-    )
-    .option('--table <name>', 'the records table (overrides the stack; env SPOT_RESPONDER_TABLE)');
+    );
 }
 
 interface AwsFlags {
@@ -366,7 +372,7 @@ withAwsOptions(
     process.exitCode = failed > 0 ? 1 : 0;
   });
 
-withAwsOptions(
+withAccountOptions(
   program
     .command('doctor')
     .description(
