@@ -1,4 +1,5 @@
 // How records look on a terminal (human) and to a script (one JSON object per line).
+import { humanDuration } from '../lambda/core/durations';
 import type { ActionResult, ResponseRecord } from '../lambda/core/model';
 import type { PlanStep } from '../lambda/dry-run/guard';
 import { observedSummary } from '../lambda/response/notifications';
@@ -105,7 +106,11 @@ export function formatRecord(record: ResponseRecord & { deliveries?: number }): 
   }
   for (const note of record.notes ?? []) lines.push(`  note: ${note}`);
   if (record.msLeftAtFinish !== null && record.outcome !== 'rejected') {
-    lines.push(`  finished with ${(record.msLeftAtFinish / 1000).toFixed(1)} s left before the deadline`);
+    lines.push(
+      record.msLeftAtFinish >= 0
+        ? `  finished with ${humanDuration(record.msLeftAtFinish)} left before the deadline`
+        : `  finished ${humanDuration(-record.msLeftAtFinish)} after the deadline`,
+    );
   }
   if (record.deliveries && record.deliveries > 1) lines.push(`  delivered ${record.deliveries} times in all; handled once`);
   return lines.join('\n');

@@ -1,6 +1,7 @@
 // Pure decisions: given what AWS told us about an instance, what must be done to it.
 // No I/O here, so every rule is testable with plain data and shared by the Lambda,
 // the CLI replay and the dry run.
+import { humanDuration } from './durations';
 import {
   NOTICE_MS,
   type ActionResult,
@@ -157,7 +158,7 @@ export function responseWindow(signal: InterruptionNotice, receivedAt: number): 
     // deadline is still at most two minutes away, and the claim's lease counts from it.
     return {
       deadline: receivedAt + NOTICE_MS,
-      note: `event time is ${deadline - NOTICE_MS - receivedAt} ms in the future; the response was bounded by its own two-minute budget`,
+      note: `event time is ${humanDuration(deadline - NOTICE_MS - receivedAt)} in the future; the response was bounded by its own two-minute budget`,
     };
   }
   if (receivedAt < deadline) {
@@ -165,7 +166,7 @@ export function responseWindow(signal: InterruptionNotice, receivedAt: number): 
       ? { deadline, note: 'hibernate: hibernation began with the warning; there was no two-minute window' }
       : { deadline };
   }
-  const late = `arrived ${receivedAt - deadline} ms after its deadline`;
+  const late = `arrived ${humanDuration(receivedAt - deadline)} after its deadline`;
   if (signal.instanceAction === 'terminate') {
     return { deadline, skipReason: `${late}; the instance is already terminating and AWS removes terminated targets itself` };
   }

@@ -445,7 +445,7 @@ describe('per instance-action', () => {
     // Assess
     expect(record.outcome).toBe('skipped');
     expect(record.reason).toMatch(
-      /^arrived \d+ ms after its deadline; the instance is already terminating and AWS removes terminated targets itself$/,
+      /^arrived [\d.]+ s after its deadline; the instance is already terminating and AWS removes terminated targets itself$/,
     );
     expect(record.actions).toEqual([]);
     expect(await snapshot(w)).toEqual(before);
@@ -464,7 +464,7 @@ describe('per instance-action', () => {
     // Assess
     expect(record).toMatchObject({ outcome: 'handled', instanceAction: 'stop', detached: true });
     expect(record.notes).toContainEqual(
-      expect.stringMatching(/^arrived \d+ ms after its deadline; a stopped instance stays registered, so it was handled anyway$/),
+      expect.stringMatching(/^arrived [\d.]+ s after its deadline; a stopped instance stays registered, so it was handled anyway$/),
     );
     expect(Date.parse(record.deadline as string)).toBeGreaterThan(Date.parse(late.time as string) + 120_000);
     expect(record.msLeftAtFinish).toBeGreaterThan(0);

@@ -188,7 +188,7 @@ describe('responseWindow', () => {
 
   it('skips a late terminate: the instance is gone and AWS cleans up', () => {
     const window = responseWindow(warning('terminate'), eventMs + 180_000);
-    expect(window.skipReason).toMatch(/arrived 60000 ms after its deadline/);
+    expect(window.skipReason).toMatch(/arrived 60.0 s after its deadline/);
   });
 
   it.each(['stop', 'hibernate'] as const)('still handles a late %s, within a fresh budget', (action) => {

@@ -27,7 +27,7 @@ describe('issue 9.6: timers', () => {
 
     // Assess
     expect(window.deadline).toBe(NOW + 120_000);
-    expect(window.note).toBe(`event time is ${30 * 86_400_000} ms in the future; the response was bounded by its own two-minute budget`);
+    expect(window.note).toBe(`event time is 30 d 0 h in the future; the response was bounded by its own two-minute budget`);
   });
 
   it('issue 9.6: every timer delay is between 1 ms and the most Node allows, so AbortSignal.timeout never overflows', () => {

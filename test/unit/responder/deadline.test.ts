@@ -24,9 +24,9 @@ const NOTICE_MS = 120_000;
 
 describe('a terminate warning that arrives after its deadline', () => {
   it.each([
-    ['exactly at', 0, 0],
-    ['1.5 s after', 1_500, -1_500],
-  ])('arriving %s the deadline is skipped with the reason', async (_when, lateMs, msLeftAtFinish) => {
+    ['exactly at', 0, 0, '0 ms'],
+    ['1.5 s after', 1_500, -1_500, '1.5 s'],
+  ])('arriving %s the deadline is skipped with the reason', async (_when, lateMs, msLeftAtFinish, late) => {
     // Prepare
     const event = terminateWarning();
     const aws = mockAws({ now: eventTimeOf(event) + NOTICE_MS + lateMs });
@@ -37,7 +37,7 @@ describe('a terminate warning that arrives after its deadline', () => {
     // Assess
     expect(record).toMatchObject({
       outcome: 'skipped',
-      reason: `arrived ${lateMs} ms after its deadline; the instance is already terminating and AWS removes terminated targets itself`,
+      reason: `arrived ${late} after its deadline; the instance is already terminating and AWS removes terminated targets itself`,
       deadline: new Date(eventTimeOf(event) + NOTICE_MS).toISOString(),
       msLeftAtFinish,
     });

@@ -246,7 +246,7 @@ describe('a terminate warning that arrives after its deadline', () => {
     // Assess
     expect(record).toMatchObject({
       outcome: 'skipped',
-      reason: 'arrived 10000 ms after its deadline; the instance is already terminating and AWS removes terminated targets itself',
+      reason: 'arrived 10.0 s after its deadline; the instance is already terminating and AWS removes terminated targets itself',
     });
     expect(aws.dynamo).not.toHaveReceivedCommand(TransactWriteCommand);
     for (const stub of [...fleetMocks(aws), aws.ecs]) expect(stub).not.toHaveReceivedAnyCommand();
