@@ -264,6 +264,7 @@ export interface ReplacementWait {
 export interface ReplacementPort {
   /**
    * Responses of `groupName` now waiting, and `known`: the group's instances before they acted
+   * (the store keeps, per round of waits, only the instances every response saw: the intersection)
    * plus the instances they replaced (a later instance of the group not in it is a replacement).
    * Idempotent (set additions). Waits older than REPLACEMENT_WAIT_MS are ignored.
    */
@@ -280,7 +281,7 @@ export interface ReplacementPort {
    * the index refresh's snapshot time), the replacement of the earliest waiting response of that
    * group whose signal came before it: one transaction sets the record's `replacement` and its
    * `replacement-launched` milestone, the instance's pointer (role replacement), and takes the
-   * wait off the group's list and the instance onto its known ones. Resolves null when the
+   * wait off the group's list and the instance onto its replaced ones. Resolves null when the
    * instance is known (no replacement) or no response waits. Rejects with DynamoDB's error.
    */
   assignReplacement(groupName: string, instanceId: string, seenAt: string): Promise<AssignedReplacement | null>;

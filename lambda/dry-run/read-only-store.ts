@@ -189,7 +189,7 @@ export class ReadOnlyEventStore implements EventStorePort {
     this.journal.write(
       SERVICE.dynamo,
       'UpdateItem',
-      { TableName: this.tableName, Update: itemKey.replacing(groupName), add: { waiting: waits.map((w) => w.eventId), known: known.length } },
+      { TableName: this.tableName, Update: itemKey.replacing(groupName), add: { waiting: waits.map((w) => w.eventId), replaced: waits.map((w) => w.instanceId) }, members: `${known.length} seen before acting` },
       `wait for ${waits.length} replacement(s) in group ${groupName}; its next new instance is named by its state change`,
     );
   }
@@ -213,7 +213,7 @@ export class ReadOnlyEventStore implements EventStorePort {
     const asIfWritten = read && {
       ...read,
       waiting: new Set([...asStrings(read.waiting)].filter((w) => !planned.taken.has(w))),
-      known: new Set([...asStrings(read.known), ...planned.named]),
+      replaced: new Set([...asStrings(read.replaced), ...planned.named]),
     };
     const chosen = replacementChoice(asIfWritten, instanceId, seenAt);
     if (!chosen) return null;
@@ -226,7 +226,7 @@ export class ReadOnlyEventStore implements EventStorePort {
       {
         TableName: this.tableName,
         items: [
-          { Update: itemKey.replacing(groupName), delete: { waiting: chosen.wait.eventId }, add: { known: instanceId } },
+          { Update: itemKey.replacing(groupName), delete: { waiting: chosen.wait.eventId }, add: { replaced: instanceId } },
           { Update: itemKey.event(chosen.wait.eventId), set: { replacement: instanceId } },
           { Update: itemKey.attempts(chosen.wait.eventId), set: { replacement: instanceId } },
           { Put: itemKey.instance(instanceId), role: 'replacement' },

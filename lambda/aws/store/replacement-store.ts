@@ -5,8 +5,8 @@
 // are single atomic updates and a redelivery adds nothing twice.
 //
 //   REPLACING#<group>   waiting: SS of encoded waits (core/replacement-waits.ts)
-//                       known:   SS of instance ids that are no replacement (the members before
-//                                the round's first response, every replaced and named instance)
+//                       members: SS of the instances every response of the round saw before acting
+//                       replaced: SS of the instances replaced by a response or named a replacement
 //                       version: bumped by every write of waits (a new round is conditioned on it)
 //   REPLACING           group:<name> = ISO time until which that group may have a wait
 import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -25,7 +25,7 @@ const GROUP_PREFIX = 'group:';
  */
 const ASSIGN_ATTEMPTS = 5;
 /** Every attribute by placeholder: none of them may collide with a DynamoDB reserved word. */
-const LIST_NAMES = { '#waiting': 'waiting', '#known': 'known' };
+const LIST_NAMES = { '#waiting': 'waiting', '#members': 'members', '#replaced': 'replaced' };
 /** Another batch started the group's round of waits first: read again and join it, this many times. */
 const ROUND_ATTEMPTS = 5;
 
@@ -67,68 +67,59 @@ export class DynamoReplacementStore implements ReplacementPort {
   }
 
   /**
-   * A round of waits: the group's known instances are its members before the round's FIRST
-   * response, plus every instance replaced since. A later response's members include the
-   * replacements already launched for earlier ones, so they must not be added (they would never
-   * be named). So: a consistent GetItem; while a wait of the round is open, ADD the waits and the
-   * replaced instances; otherwise start a new round (SET the waits and `known`), conditioned on
-   * the item's version, which every write of waits bumps, so that two batches starting a round at
-   * once cannot overwrite each other's waits (the loser reads again and joins the round). Beside
-   * it, the group's entry in REPLACING. Rejects with DynamoDB's error.
+   * A round of waits: an instance of the group is no replacement when every response of the
+   * round saw it before acting (`members`: the INTERSECTION of their member lists; a later
+   * batch's list holds the replacements already launched for earlier ones, an earlier batch's
+   * list written late lacks those a later one saw, and either way they drop out), or when it was
+   * replaced or named (`replaced`: the union). So: a consistent GetItem; while a wait of the
+   * round is open, join it (ADD the waits and the replaced, SET members to the intersection);
+   * otherwise start a new round (SET all three). Both writes are conditioned on the version read,
+   * which each bumps, so two batches writing at once cannot lose each other's waits or members
+   * (the loser reads again). Beside it, the group's entry in REPLACING. Rejects with DynamoDB's
+   * error (ConditionalCheckFailed after ROUND_ATTEMPTS).
    */
   async awaitReplacements(groupName: string, waits: readonly ReplacementWait[], known: readonly string[]): Promise<void> {
     if (waits.length === 0) return;
     const now = this.now();
     const until = new Date(now.getTime() + REPLACEMENT_WAIT_MS);
     const expiresAt = epochSeconds(until);
-    const replaced = waits.map((w) => w.instanceId);
     // The group's entry in REPLACING depends on nothing below: written beside it.
-    await Promise.all([this.joinRound(groupName, waits, known, replaced, now, expiresAt), this.nameGroup(groupName, until, expiresAt)]);
+    await Promise.all([this.joinRound(groupName, waits, known, now, expiresAt), this.nameGroup(groupName, until, expiresAt)]);
   }
 
-  private async joinRound(
-    groupName: string,
-    waits: readonly ReplacementWait[],
-    known: readonly string[],
-    replaced: readonly string[],
-    now: Date,
-    expiresAt: number,
-  ): Promise<void> {
+  private async joinRound(groupName: string, waits: readonly ReplacementWait[], members: readonly string[], now: Date, expiresAt: number): Promise<void> {
     const key = { pk: itemKey.replacing(groupName) };
+    const replaced = new Set(waits.map((w) => w.instanceId));
     for (let attempt = 1; ; attempt++) {
       const found = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
       const version = typeof found.Item?.version === 'number' ? found.Item.version : undefined;
-      const names = { ...LIST_NAMES, '#expiresAt': TABLE_SCHEMA.ttlAttribute, '#version': 'version' };
-      if (hasOpenWait(found.Item, now)) {
-        await this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression: 'ADD #waiting :waits, #known :replaced, #version :one SET #expiresAt = :expiresAt',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ':waits': new Set(waits.map(encodeWait)), ':replaced': new Set(replaced), ':one': 1, ':expiresAt': expiresAt },
-          }),
-        );
-        break;
-      }
+      const joining = hasOpenWait(found.Item, now);
+      const stored = stringSet(found.Item?.members);
+      const kept = new Set(joining ? members.filter((id) => stored.has(id)) : members);
+      // A string set cannot be empty: no instance every response saw is no attribute at all.
+      const membersClause = kept.size > 0 ? { set: '#members = :members', values: { ':members': kept } } : { remove: '#members' };
+      const update = joining
+        ? `SET #expiresAt = :expiresAt${membersClause.set ? `, ${membersClause.set}` : ''} ADD #waiting :waits, #replaced :replaced, #version :one`
+        : `SET #waiting = :waits, #replaced = :replaced, #expiresAt = :expiresAt${membersClause.set ? `, ${membersClause.set}` : ''} ADD #version :one`;
       try {
         await this.client.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key: key,
-            UpdateExpression: 'SET #waiting = :waits, #known = :known, #expiresAt = :expiresAt ADD #version :one',
+            UpdateExpression: membersClause.remove ? `${update} REMOVE ${membersClause.remove}` : update,
             ConditionExpression: version === undefined ? 'attribute_not_exists(#version)' : '#version = :read',
-            ExpressionAttributeNames: names,
+            ExpressionAttributeNames: { ...LIST_NAMES, '#expiresAt': TABLE_SCHEMA.ttlAttribute, '#version': 'version' },
             ExpressionAttributeValues: {
               ':waits': new Set(waits.map(encodeWait)),
-              ':known': new Set([...known, ...replaced]),
+              ':replaced': replaced,
               ':one': 1,
               ':expiresAt': expiresAt,
+              ...(membersClause.values ?? {}),
               ...(version === undefined ? {} : { ':read': version }),
             },
           }),
         );
-        break;
+        return;
       } catch (err) {
         if (!isConditionalCheckFailed(err) || attempt >= ROUND_ATTEMPTS) throw err;
       }
@@ -191,8 +182,8 @@ export class DynamoReplacementStore implements ReplacementPort {
                 Update: {
                   TableName: this.tableName,
                   Key: { pk: itemKey.replacing(groupName) },
-                  UpdateExpression: 'DELETE #waiting :wait ADD #known :instance',
-                  ConditionExpression: 'contains(#waiting, :encoded) AND NOT contains(#known, :instanceId)',
+                  UpdateExpression: 'DELETE #waiting :wait ADD #replaced :instance',
+                  ConditionExpression: 'contains(#waiting, :encoded) AND NOT contains(#replaced, :instanceId) AND NOT contains(#members, :instanceId)',
                   ExpressionAttributeNames: LIST_NAMES,
                   ExpressionAttributeValues: {
                     ':wait': new Set([chosen.encoded]),
@@ -301,7 +292,7 @@ export function replacementChoice(
   instanceId: string,
   seenAt: string,
 ): { encoded: string; wait: ReplacementWait; entry: TimelineEntry; msFromSignal: number } | undefined {
-  if (!item || stringSet(item.known).has(instanceId)) return undefined;
+  if (!item || knownOf(item).has(instanceId)) return undefined;
   const chosen = earliestWait(stringSet(item.waiting), seenAt);
   if (!chosen) return undefined;
   return {
@@ -319,8 +310,13 @@ export function hasOpenWait(item: Item | undefined, now: Date): boolean {
 /** Of `instanceIds`, those the group's REPLACING# item does not know; none when nothing waits there. */
 export function unknownMembersOf(item: Item | undefined, instanceIds: readonly string[]): string[] {
   if (stringSet(item?.waiting).size === 0) return [];
-  const known = stringSet(item?.known);
+  const known = knownOf(item);
   return instanceIds.filter((id) => !known.has(id));
+}
+
+/** The instances of a group that are no replacement: the round's members and the replaced (or named) ones. */
+function knownOf(item: Item | undefined): Set<string> {
+  return new Set([...stringSet(item?.members), ...stringSet(item?.replaced)]);
 }
 
 /** A string set as the document client reads it (a Set), or nothing. */

@@ -31,13 +31,13 @@ function setup() {
 }
 
 function groupItem(waits: ReplacementWait[], known: string[]) {
-  return { Item: { pk: `REPLACING#${GROUP}`, waiting: new Set(waits.map(encodeWait)), known: new Set(known) } };
+  return { Item: { pk: `REPLACING#${GROUP}`, waiting: new Set(waits.map(encodeWait)), members: new Set(known) } };
 }
 
 describe('awaitReplacements', () => {
   const OLD = 'i-0aaaaaaaaaaaaaaa1';
 
-  it("starts a round: the waits, the group's members and the replaced ones as known, on condition of the version read; names the group in REPLACING", async () => {
+  it("starts a round: the waits, the group's members, the replaced ones, on condition of the version read; names the group in REPLACING", async () => {
     // Prepare: nothing waits in the group (no item)
     const { store, dynamo } = setup();
     dynamo.on(GetCommand).resolves({});
@@ -52,11 +52,12 @@ describe('awaitReplacements', () => {
     expect(group).toMatchObject({
       TableName: TABLE,
       Key: { pk: `REPLACING#${GROUP}` },
-      UpdateExpression: 'SET #waiting = :waits, #known = :known, #expiresAt = :expiresAt ADD #version :one',
+      UpdateExpression: 'SET #waiting = :waits, #replaced = :replaced, #expiresAt = :expiresAt, #members = :members ADD #version :one',
       ConditionExpression: 'attribute_not_exists(#version)',
       ExpressionAttributeValues: {
         ':waits': new Set([encodeWait(EARLY), encodeWait(LATE)]),
-        ':known': new Set([OLD, EARLY.instanceId, LATE.instanceId]),
+        ':members': new Set([OLD]),
+        ':replaced': new Set([EARLY.instanceId, LATE.instanceId]),
         ':expiresAt': Math.floor((NOW.getTime() + REPLACEMENT_WAIT_MS) / 1000),
       },
     });
@@ -71,7 +72,7 @@ describe('awaitReplacements', () => {
     // Prepare: EARLY waits; R1, its replacement, is already in the group and in this batch's members.
     const { store, dynamo } = setup();
     const open = wait(1, new Date(NOW.getTime() - 20_000).toISOString());
-    dynamo.on(GetCommand).resolves({ Item: { waiting: new Set([encodeWait(open)]), known: new Set([OLD, open.instanceId]), version: 3 } });
+    dynamo.on(GetCommand).resolves({ Item: { waiting: new Set([encodeWait(open)]), members: new Set([OLD]), replaced: new Set([open.instanceId]), version: 3 } });
 
     // Act
     await store.awaitReplacements(GROUP, [LATE], [OLD, 'i-0r1r1r1r1r1r1r1r1']);
@@ -79,10 +80,42 @@ describe('awaitReplacements', () => {
     // Assess
     const group = dynamo.commandCalls(UpdateCommand).map((c) => c.args[0].input).find((u) => u.Key?.pk === `REPLACING#${GROUP}`);
     expect(group).toMatchObject({
-      UpdateExpression: 'ADD #waiting :waits, #known :replaced, #version :one SET #expiresAt = :expiresAt',
-      ExpressionAttributeValues: { ':waits': new Set([encodeWait(LATE)]), ':replaced': new Set([LATE.instanceId]) },
+      UpdateExpression: 'SET #expiresAt = :expiresAt, #members = :members ADD #waiting :waits, #replaced :replaced, #version :one',
+      ConditionExpression: '#version = :read',
+      ExpressionAttributeValues: { ':waits': new Set([encodeWait(LATE)]), ':replaced': new Set([LATE.instanceId]), ':members': new Set([OLD]), ':read': 3 },
     });
-    expect(group?.ConditionExpression).toBeUndefined();
+  });
+
+  it("joining keeps only the members every response saw: an earlier response's replacement, already in a later batch's list, stays nameable", async () => {
+    // Prepare: batch B (a later response) started the round and listed R1, the replacement that
+    // had just launched for batch A's response; A's wait is written late and its list lacks R1.
+    const { store, dynamo } = setup();
+    const R1 = 'i-0r1r1r1r1r1r1r1r1';
+    const bWait = wait(2, new Date(NOW.getTime() - 5_000).toISOString());
+    const aWait = wait(1, new Date(NOW.getTime() - 8_000).toISOString());
+    dynamo.on(GetCommand).resolves({ Item: { waiting: new Set([encodeWait(bWait)]), members: new Set([OLD, R1]), replaced: new Set([bWait.instanceId]), version: 1 } });
+
+    // Act
+    await store.awaitReplacements(GROUP, [aWait], [OLD, aWait.instanceId, bWait.instanceId]);
+
+    // Assess: R1 dropped out of the members; A's victim is among the replaced.
+    const group = dynamo.commandCalls(UpdateCommand).map((c) => c.args[0].input).find((u) => u.Key?.pk === `REPLACING#${GROUP}`);
+    expect(group?.ExpressionAttributeValues).toMatchObject({ ':members': new Set([OLD]), ':replaced': new Set([aWait.instanceId]), ':read': 1 });
+  });
+
+  it('an empty intersection removes the members attribute (a string set cannot be empty)', async () => {
+    // Prepare
+    const { store, dynamo } = setup();
+    const open = wait(1, new Date(NOW.getTime() - 1_000).toISOString());
+    dynamo.on(GetCommand).resolves({ Item: { waiting: new Set([encodeWait(open)]), members: new Set(['i-0bbbbbbbbbbbbbbb2']), version: 2 } });
+
+    // Act
+    await store.awaitReplacements(GROUP, [LATE], [OLD]);
+
+    // Assess
+    const group = dynamo.commandCalls(UpdateCommand).map((c) => c.args[0].input).find((u) => u.Key?.pk === `REPLACING#${GROUP}`);
+    expect(group?.UpdateExpression).toBe('SET #expiresAt = :expiresAt ADD #waiting :waits, #replaced :replaced, #version :one REMOVE #members');
+    expect(group?.ExpressionAttributeValues).not.toHaveProperty(':members');
   });
 
   it('replaces waits too old to be answered by a new round; a round started meanwhile by another batch is joined instead', async () => {
@@ -92,8 +125,8 @@ describe('awaitReplacements', () => {
     const open = wait(1, new Date(NOW.getTime() - 1_000).toISOString());
     dynamo
       .on(GetCommand)
-      .resolvesOnce({ Item: { waiting: new Set([encodeWait(stale)]), known: new Set([OLD]), version: 7 } })
-      .resolves({ Item: { waiting: new Set([encodeWait(stale), encodeWait(open)]), known: new Set([OLD]), version: 8 } });
+      .resolvesOnce({ Item: { waiting: new Set([encodeWait(stale)]), members: new Set([OLD]), version: 7 } })
+      .resolves({ Item: { waiting: new Set([encodeWait(stale), encodeWait(open)]), members: new Set([OLD]), version: 8 } });
     dynamo
       .on(UpdateCommand, { Key: { pk: `REPLACING#${GROUP}` } })
       .rejectsOnce(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }))
@@ -104,9 +137,9 @@ describe('awaitReplacements', () => {
 
     // Assess
     const writes = dynamo.commandCalls(UpdateCommand).map((c) => c.args[0].input).filter((i) => i.Key?.pk === `REPLACING#${GROUP}`);
-    expect(writes.map((w) => w.ConditionExpression)).toEqual(['#version = :read', undefined]);
-    expect(writes[0]?.ExpressionAttributeValues?.[':read']).toBe(7);
-    expect(writes[1]?.UpdateExpression).toMatch(/^ADD #waiting :waits/);
+    expect(writes.map((w) => w.ConditionExpression)).toEqual(['#version = :read', '#version = :read']);
+    expect(writes.map((w) => w.ExpressionAttributeValues?.[':read'])).toEqual([7, 8]);
+    expect(writes[1]?.UpdateExpression).toMatch(/ADD #waiting :waits, #replaced :replaced/);
   });
 
   it('writes nothing for no waits', async () => {
@@ -148,7 +181,7 @@ describe('unknownMembers', () => {
     dynamo
       .on(GetCommand)
       .resolvesOnce(groupItem([EARLY], ['i-0aaaaaaaaaaaaaaa1', EARLY.instanceId]))
-      .resolvesOnce({ Item: { known: new Set(['i-0aaaaaaaaaaaaaaa1']) } });
+      .resolvesOnce({ Item: { members: new Set(['i-0aaaaaaaaaaaaaaa1']) } });
 
     // Act
     const unknown = await store.unknownMembers(GROUP, ['i-0aaaaaaaaaaaaaaa1', NEW]);
@@ -176,8 +209,8 @@ describe('assignReplacement', () => {
     const items = dynamo.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
     expect(items[0]?.Update).toMatchObject({
       Key: { pk: `REPLACING#${GROUP}` },
-      UpdateExpression: 'DELETE #waiting :wait ADD #known :instance',
-      ConditionExpression: 'contains(#waiting, :encoded) AND NOT contains(#known, :instanceId)',
+      UpdateExpression: 'DELETE #waiting :wait ADD #replaced :instance',
+      ConditionExpression: 'contains(#waiting, :encoded) AND NOT contains(#replaced, :instanceId) AND NOT contains(#members, :instanceId)',
       ExpressionAttributeValues: { ':wait': new Set([encodeWait(EARLY)]), ':encoded': encodeWait(EARLY), ':instance': new Set([NEW]) },
     });
     const replacement = { instanceId: NEW, seenAt: SEEN, msFromSignal: 9_000 };

@@ -21,7 +21,7 @@ describe('ReadOnlyEventStore.assignReplacement (dry run)', () => {
     // Prepare
     const dynamo = mockClient(DynamoDBDocumentClient);
     dynamo.on(GetCommand, { Key: { pk: `REPLACING#${GROUP}` } }).resolves({
-      Item: { waiting: new Set([encodeWait(EARLY), encodeWait(LATE)]), known: new Set([EARLY.instanceId, LATE.instanceId]) },
+      Item: { waiting: new Set([encodeWait(EARLY), encodeWait(LATE)]), replaced: new Set([EARLY.instanceId, LATE.instanceId]) },
     });
     const journal = new PlanJournal();
     const store = new ReadOnlyEventStore({

@@ -132,7 +132,8 @@ describe('the replacement (off the hot path: issue 8, item 4)', () => {
     expect(wait?.ExpressionAttributeValues?.[':waits']).toEqual(
       new Set([`${new Date(String(event.time)).toISOString()}|${ID}|EC2 Spot Instance Interruption Warning|${String(event.id)}`]),
     );
-    expect(wait?.ExpressionAttributeValues?.[':known']).toEqual(new Set([ID, OTHER]));
+    expect(wait?.ExpressionAttributeValues?.[':members']).toEqual(new Set([ID, OTHER]));
+    expect(wait?.ExpressionAttributeValues?.[':replaced']).toEqual(new Set([ID]));
     const [groups] = updatesOf(aws, 'REPLACING');
     expect(groups?.ExpressionAttributeNames?.['#group']).toBe(`group:${FLEET.groupName}`);
     // The wait is written after the record: a replacement's state change writes into that record.
@@ -173,7 +174,7 @@ describe('the replacement (off the hot path: issue 8, item 4)', () => {
     aws.dynamo.on(GetCommand, { Key: { pk: 'REPLACING' } }).resolves({ Item: { pk: 'REPLACING', [`group:${FLEET.groupName}`]: '2999-01-01T00:00:00.000Z' } });
     aws.dynamo
       .on(GetCommand, { Key: { pk: `REPLACING#${FLEET.groupName}` } })
-      .resolves({ Item: { waiting: new Set([encoded]), known: new Set([ID, OTHER]) } });
+      .resolves({ Item: { waiting: new Set([encoded]), members: new Set([ID, OTHER]) } });
     aws.autoScaling.on(DescribeAutoScalingInstancesCommand).resolves({
       AutoScalingInstances: [{ InstanceId: REPLACEMENT, AutoScalingGroupName: FLEET.groupName, LifecycleState: 'Pending', AvailabilityZone: 'us-east-1a', HealthStatus: 'HEALTHY', ProtectedFromScaleIn: false }],
     });
@@ -195,7 +196,7 @@ describe('the replacement (off the hot path: issue 8, item 4)', () => {
       `ATTEMPTS#${String(warning.id)}`,
       `INSTANCE#${REPLACEMENT}`,
     ]);
-    expect(items[0]?.Update?.ConditionExpression).toBe('contains(#waiting, :encoded) AND NOT contains(#known, :instanceId)');
+    expect(items[0]?.Update?.ConditionExpression).toBe('contains(#waiting, :encoded) AND NOT contains(#replaced, :instanceId) AND NOT contains(#members, :instanceId)');
     expect(items[3]?.Put?.Item).toMatchObject({ role: 'replacement', eventId: String(warning.id) });
   });
 
@@ -217,7 +218,7 @@ describe('the replacement (off the hot path: issue 8, item 4)', () => {
     aws.dynamo.on(GetCommand, { Key: { pk: 'REPLACING' } }).resolves({ Item: { pk: 'REPLACING', [`group:${FLEET.groupName}`]: '2999-01-01T00:00:00.000Z' } });
     aws.dynamo
       .on(GetCommand, { Key: { pk: `REPLACING#${FLEET.groupName}` } })
-      .callsFake(() => ({ Item: named ? { known: new Set([ID, OTHER, REPLACEMENT]) } : { waiting: new Set([encoded]), known: new Set([ID, OTHER]) } }));
+      .callsFake(() => ({ Item: named ? { members: new Set([ID, OTHER]), replaced: new Set([REPLACEMENT]) } : { waiting: new Set([encoded]), members: new Set([ID, OTHER]) } }));
     aws.dynamo.on(GetCommand, { Key: { pk: `INSTANCE#${REPLACEMENT}` } }).callsFake(() => ({
       Item: named ? { pk: `INSTANCE#${REPLACEMENT}`, eventId: String(warning.id), role: 'replacement', signalTime: String(warning.time) } : undefined,
     }));
