@@ -205,7 +205,8 @@ export async function measureHeap(endpoint: string, bundle: Bundle): Promise<Hea
     env: { ...HANDLER_ENV, AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' },
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
-    timeout: 150_000,
+    // 200 acting responses against moto, one after the other (about a second each here).
+    timeout: 600_000,
   });
   if (child.status !== 0) throw new Error(`heap run failed (${child.status ?? child.signal}): ${child.stderr.slice(-2000)}`);
   return JSON.parse(fs.readFileSync(resultFile, 'utf8')) as HeapResult;
@@ -267,7 +268,7 @@ export function renderColdStart(cold: ColdStartResult, heap: HeapResult): string
       ],
     ),
     '',
-    'All these events fall within two minutes, and every AWS call carries an `AbortSignal.timeout` set to its ' +
+    'Each warning is stamped as it is handed over, and every AWS call carries an `AbortSignal.timeout` set to its ' +
       "warning's deadline (up to 120 s away): state tied to a pending timer can stay reachable until it fires, so " +
       'the growth above is an upper bound for what a container keeps per event.',
   ].join('\n');
