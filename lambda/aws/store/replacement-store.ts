@@ -91,10 +91,10 @@ export class DynamoReplacementStore implements ReplacementPort {
     const key = { pk: itemKey.replacing(groupName) };
     const replaced = new Set(waits.map((w) => w.instanceId));
     for (let attempt = 1; ; attempt++) {
-      const found = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
-      const version = typeof found.Item?.version === 'number' ? found.Item.version : undefined;
-      const joining = hasOpenWait(found.Item, now);
-      const stored = stringSet(found.Item?.members);
+      const item = await this.readConsistent(key.pk);
+      const version = typeof item?.version === 'number' ? item.version : undefined;
+      const joining = hasOpenWait(item, now);
+      const stored = stringSet(item?.members);
       const kept = new Set(joining ? members.filter((id) => stored.has(id)) : members);
       // A string set cannot be empty: no instance every response saw is no attribute at all.
       const membersClause = kept.size > 0 ? { set: '#members = :members', values: { ':members': kept } } : { remove: '#members' };
@@ -138,20 +138,20 @@ export class DynamoReplacementStore implements ReplacementPort {
     );
   }
 
+  /** One strongly consistent GetItem: a wait written a moment ago must be seen. */
+  private async readConsistent(pk: string): Promise<Item | undefined> {
+    const found = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }));
+    return found.Item;
+  }
+
   /** One strongly consistent GetItem of REPLACING (a wait written a moment ago must be seen). */
   async groupsAwaitingReplacement(): Promise<Set<string>> {
-    const found = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: itemKey.replacingGroups }, ConsistentRead: true }),
-    );
-    return awaitingGroupsOf(found.Item, this.now());
+    return awaitingGroupsOf(await this.readConsistent(itemKey.replacingGroups), this.now());
   }
 
   /** One consistent GetItem of the group's lists. */
   async unknownMembers(groupName: string, instanceIds: readonly string[]): Promise<string[]> {
-    const found = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: itemKey.replacing(groupName) }, ConsistentRead: true }),
-    );
-    return unknownMembersOf(found.Item, instanceIds);
+    return unknownMembersOf(await this.readConsistent(itemKey.replacing(groupName)), instanceIds);
   }
 
   /**
@@ -168,10 +168,7 @@ export class DynamoReplacementStore implements ReplacementPort {
    */
   async assignReplacement(groupName: string, instanceId: string, seenAt: string): Promise<AssignedReplacement | null> {
     for (let attempt = 1; attempt <= ASSIGN_ATTEMPTS; attempt++) {
-      const found = await this.client.send(
-        new GetCommand({ TableName: this.tableName, Key: { pk: itemKey.replacing(groupName) }, ConsistentRead: true }),
-      );
-      const chosen = replacementChoice(found.Item, instanceId, seenAt);
+      const chosen = replacementChoice(await this.readConsistent(itemKey.replacing(groupName)), instanceId, seenAt);
       if (!chosen) return null;
       const { wait, entry, msFromSignal } = chosen;
       try {
