@@ -1,8 +1,10 @@
-// The response to a batch of events: validate -> claim -> look up -> plan -> execute -> verify -> record
-// -> wait for the replacement (named later by its state change: response/timeline.ts), each event on its own (its parse, window, claim, plan and record), the AWS calls merged per
-// phase across the batch. The Lambda handler (one SQS batch, or one EventBridge event),
-// `spot-responder replay` and the dry run all come here; they differ only in the adapters they
-// pass in. Every decision is the plan's (core/response-plan.ts); which calls carry which
+// The response to a batch of events: validate -> claim -> look up -> plan -> execute -> record ->
+// wait for the replacement (named later by its state change: response/timeline.ts). Each event
+// keeps its own parse, window, claim, plan and record; the AWS calls are merged per phase across
+// the batch. This file splits the batch into waves, claims and records; the acting round between
+// (plans, merged execution, the fresh group check) is response/act-round.ts. The Lambda handler
+// (one SQS batch, or one EventBridge event), `spot-responder replay` and the dry run all come
+// here; they differ only in the adapters they pass in. Every decision is the plan's (core/response-plan.ts); which calls carry which
 // actions is response/merge.ts's.
 //
 // One warning, with the group's facts in the index, reaches traffic stopped in two rounds:
@@ -13,28 +15,18 @@
 import { limiter } from './aws/batching';
 import { errorInfo } from './aws/clients';
 import { DEFAULT_BEHAVIOUR } from './core/behaviour';
-import { groupDrift } from './core/group-drift';
-import type { AsgFacts, EventIdentity, InterruptionNotice, ResponseRecord } from './core/model';
-import { planGroupDeregistrations, responseWindow, timerMs, type ResponseWindow } from './core/plan';
-import type { CallOptions, ClaimKeys, ClaimResult, ItemResult, ReplacementWait } from './core/ports';
-import {
-  groupToRead,
-  planBeforeLookups,
-  planResponse,
-  type ActPlan,
-  type Lookup,
-  type ResponseFacts,
-  type SettledLookups,
-  type SkipPlan,
-} from './core/response-plan';
+import type { EventIdentity, InterruptionNotice, ResponseRecord } from './core/model';
+import { responseWindow, timerMs, type ResponseWindow } from './core/plan';
+import type { CallOptions, ClaimKeys, ClaimResult, ItemResult } from './core/ports';
+import { planBeforeLookups, type SkipPlan } from './core/response-plan';
 import { parseEvent } from './events';
 import type { Log } from './log';
+import { latestBudget, lookUpPlanAct } from './response/act-round';
 import { LEASE_MS, type ResponderDeps } from './response/deps';
 import { startBatchHeartbeat, type BatchHeartbeat } from './response/heartbeat';
-import { executeBatch, type Executed } from './response/execute';
-import { readGroups, settledFor, startLookups, type PendingLookups } from './response/lookups';
-import type { PlanRun } from './response/merge';
-import { actedFields, baseRecord, closeRecord, rejectedRecord, signalEntry, skippedFields, unansweredRecord } from './response/records';
+import { startLookups } from './response/lookups';
+import { baseRecord, closeRecord, rejectedRecord, signalEntry, skippedFields, unansweredRecord } from './response/records';
+import { awaitReplacements, type GroupWait } from './response/replacement-waits';
 import { recordTimelineSignals, type TimelineSignal } from './response/timeline';
 import { reported } from './response/report';
 
@@ -168,14 +160,6 @@ interface InFlight extends Notice {
   heartbeat?: BatchHeartbeat;
 }
 
-/** An act plan on its way to execution, and what the record needs of it. */
-interface Acting {
-  flight: InFlight;
-  plan: ActPlan;
-  /** The group facts came from the index: the fresh read is a check, run beside acting. */
-  indexedGroup: AsgFacts | null;
-  indexRefreshedAt: string | undefined;
-}
 
 /**
  * The notices of one wave (no two share an event id or an instance): the claims beside the
@@ -314,237 +298,13 @@ async function claimLookUpActFinish(
   return answers;
 }
 
-/**
- * After the claims are won: each event's view of the merged reads, its plan, one merged
- * execution round for the batch, the fresh group check; the record's fields, per event.
- * Never rejects: an unexpected error fails only the event it came from.
- */
-async function lookUpPlanAct(
-  flights: readonly InFlight[],
-  pending: PendingLookups,
-  deps: ResponderDeps,
-): Promise<{ fields: Array<Partial<ResponseRecord>>; waits: Array<GroupWait | undefined> }> {
-  const now = deps.now ?? Date.now;
-  const behaviour = deps.behaviour ?? DEFAULT_BEHAVIOUR;
-  const fields: Array<Partial<ResponseRecord>> = new Array(flights.length);
-  const waits: Array<GroupWait | undefined> = new Array(flights.length);
-  const fail = (k: number, err: unknown) => {
-    const info = errorInfo(err);
-    fields[k] = { outcome: 'failed', reason: `${info.name}: ${info.message}` };
-  };
-  const settled = await Promise.all(flights.map((f) => settledFor(pending, f.signal.instanceId)));
-
-  // One DescribeAutoScalingGroups for every group of the batch: what the plan waits for when
-  // the index has no facts of the group, a check run beside acting when it has.
-  const groupNames = settled.flatMap((s) => groupToRead(s) ?? []);
-  const groupsRead = groupNames.length > 0 ? readGroups(groupNames, deps, latestBudget(flights, now)) : Promise.resolve(new Map<string, Lookup<AsgFacts | null>>());
-
-  const plan = (k: number, group: Lookup<AsgFacts | null>, indexedGroup: AsgFacts | null): Acting | null => {
-    const flight = flights[k] as InFlight;
-    const s = settled[k] as SettledLookups;
-    try {
-      const facts: ResponseFacts = { ...s, group };
-      const planned = planResponse(flight.signal, facts, behaviour, flight.window);
-      if (planned.kind === 'skip') {
-        fields[k] = skippedFields(flight.signal, planned);
-        return null;
-      }
-      return { flight, plan: planned, indexedGroup, indexRefreshedAt: s.index.ok ? s.index.value.refreshedAt : undefined };
-    } catch (err) {
-      fail(k, err);
-      return null;
-    }
-  };
-
-  const indexed: number[] = [];
-  const waiting: number[] = [];
-  settled.forEach((s, k) => {
-    const groupName = groupToRead(s);
-    if (!groupName) return;
-    const fromIndex = s.index.ok ? s.index.value.group : undefined;
-    (fromIndex?.groupName === groupName ? indexed : waiting).push(k);
-  });
-  const withoutGroup = settled.map((_, k) => k).filter((k) => !indexed.includes(k) && !waiting.includes(k));
-
-  const act = async (ks: number[], planOne: (k: number) => Acting | null): Promise<void> => {
-    const acting: Array<{ k: number; acting: Acting }> = [];
-    for (const k of ks) {
-      const a = planOne(k);
-      if (a) acting.push({ k, acting: a });
-    }
-    if (acting.length === 0) return;
-    const executed = await executeBatch(acting.map(({ acting: a }) => run(a.flight, a.plan)), deps);
-    const checked = await checkIndexedGroups(acting.map((a) => a.acting), executed, groupsRead, deps);
-    const actedAt = now();
-    acting.forEach(({ k, acting: a }, j) => {
-      try {
-        const done = checked[j] as Checked;
-        fields[k] = actedFields(a.flight.signal, { ...a.plan, group: done.group, notes: [...a.plan.notes, ...done.notes] }, {
-          ...done.executed,
-          actedAt,
-          replacement: null,
-        });
-        // The replacement is not waited for here (issue 8, item 4): once the record is written,
-        // the response waits in its group, and the replacement's own state change names it. Its
-        // members must be known to tell the replacement from them: planned from the index, only
-        // the fresh check lists them (the index keeps no member list).
-        const before = a.indexedGroup ? (done.groupChecked ? done.group : null) : a.plan.group;
-        if (done.executed.replaced?.result === 'ok' && before) {
-          waits[k] = {
-            groupName: before.groupName,
-            known: before.instanceIds,
-            wait: {
-              eventId: a.flight.signal.eventId,
-              instanceId: a.flight.signal.instanceId,
-              signalDetailType: a.flight.base.detailType ?? '',
-              signalTime: a.flight.signal.eventTime,
-            },
-          };
-        }
-      } catch (err) {
-        fail(k, err);
-      }
-    });
-  };
-
-  const indexedGroupOf = (k: number): AsgFacts => {
-    const s = settled[k] as SettledLookups;
-    return (s.index.ok ? s.index.value.group : undefined) as AsgFacts;
-  };
-  await Promise.all([
-    // Round 2 at once: planned with the indexed group facts, or with no group at all.
-    act([...indexed, ...withoutGroup], (k) =>
-      indexed.includes(k)
-        ? plan(k, { ok: true, value: indexedGroupOf(k) }, indexedGroupOf(k))
-        : plan(k, { ok: true, value: null }, null),
-    ),
-    // Without indexed facts the plan waits for the group (today's path).
-    waiting.length > 0
-      ? groupsRead.then((groups) =>
-          act(waiting, (k) => plan(k, groups.get(groupToRead(settled[k] as SettledLookups) as string) ?? missingGroup(), null)),
-        )
-      : Promise.resolve(),
-  ]);
-  return { fields, waits };
-}
-
-/** A response waiting for its replacement in a group whose instances (before it acted) are known. */
-interface GroupWait {
-  groupName: string;
-  known: readonly string[];
-  wait: ReplacementWait;
-}
-
-/**
- * After the records are written: one pair of writes per group for every response of the batch
- * waiting there (store.awaitReplacements). Bookkeeping: a failure is logged, never fails a
- * response that did its job (its record simply names no replacement).
- */
-async function awaitReplacements(waits: readonly GroupWait[], deps: ResponderDeps): Promise<void> {
-  const byGroup = new Map<string, GroupWait[]>();
-  for (const w of waits) byGroup.set(w.groupName, [...(byGroup.get(w.groupName) ?? []), w]);
-  await Promise.all(
-    [...byGroup].map(async ([groupName, group]) => {
-      try {
-        await deps.store.awaitReplacements(
-          groupName,
-          group.map((g) => g.wait),
-          [...new Set(group.flatMap((g) => g.known))],
-        );
-      } catch (err) {
-        deps.log.error('replacement wait not recorded: these records will name no replacement', {
-          groupName,
-          eventIds: group.map((g) => g.wait.eventId),
-          error: errorInfo(err),
-        });
-      }
-    }),
-  );
-}
-
-interface Checked {
-  executed: Executed;
-  group: AsgFacts | null;
-  /** `group` is the fresh DescribeAutoScalingGroups read (with its members), not the index's facts. */
-  groupChecked: boolean;
-  notes: string[];
-}
-
-/**
- * For the events planned with the index's group facts: the fresh read (already running beside
- * acting), the differences as notes, and, when the fresh read lists target groups the snapshot
- * did not, one more merged round of deregistrations from them. A failed check is a note: the
- * response acted on facts at most one refresh old.
- */
-async function checkIndexedGroups(
-  acting: readonly Acting[],
-  executed: readonly Executed[],
-  groupsRead: Promise<Map<string, Lookup<AsgFacts | null>>>,
-  deps: ResponderDeps,
-): Promise<Checked[]> {
-  if (!acting.some((a) => a.indexedGroup)) {
-    return acting.map((a, j) => ({ executed: executed[j] as Executed, group: a.plan.group, groupChecked: false, notes: [] }));
-  }
-  const groups = await groupsRead;
-  const checked: Checked[] = acting.map((a, j) => {
-    const done = executed[j] as Executed;
-    if (!a.indexedGroup) return { executed: done, group: a.plan.group, groupChecked: false, notes: [] };
-    const fresh = groups.get(a.indexedGroup.groupName);
-    if (!fresh?.ok) {
-      const message = fresh ? (fresh.failure.error?.message ?? 'failed') : 'not read';
-      return {
-        executed: done,
-        group: a.plan.group,
-        groupChecked: false,
-        notes: [`acted on the index's facts of group ${a.indexedGroup.groupName}; the fresh DescribeAutoScalingGroups check failed (${message})`],
-      };
-    }
-    if (!fresh.value) {
-      return { executed: done, group: a.plan.group, groupChecked: false, notes: [`group ${a.indexedGroup.groupName} no longer exists (fresh DescribeAutoScalingGroups)`] };
-    }
-    return { executed: done, group: fresh.value, groupChecked: true, notes: groupDrift(a.indexedGroup, fresh.value, a.indexRefreshedAt).notes };
-  });
-
-  // Round 3, only when needed: the target groups the snapshot did not know.
-  const extra = acting.flatMap((a, j) => {
-    const group = (checked[j] as Checked).group;
-    if (!a.indexedGroup || !group) return [];
-    const added = groupDrift(a.indexedGroup, group, a.indexRefreshedAt).addedTargetGroups;
-    const deregistrations = planGroupDeregistrations(
-      a.flight.signal.instanceId,
-      { ...group, targetGroupArns: added },
-      a.plan.deregistrations,
-    );
-    return deregistrations.length > 0 ? [{ j, run: { ...run(a.flight, a.plan), plan: { deregistrations, replacement: null, ecsDrain: null } } }] : [];
-  });
-  if (extra.length > 0) {
-    const more = await executeBatch(extra.map((e) => e.run), deps);
-    extra.forEach((e, n) => {
-      const done = checked[e.j] as Checked;
-      done.executed = { ...done.executed, deregistered: [...done.executed.deregistered, ...(more[n] as Executed).deregistered] };
-    });
-  }
-  return checked;
-}
-
 /** In observe mode every record says so, whatever its outcome (a skip would have been one in act mode too). */
 function inMode(record: ResponseRecord, deps: ResponderDeps): ResponseRecord {
   return deps.mode === 'observe' ? { ...record, mode: 'observe' } : record;
 }
 
-function run(flight: InFlight, plan: ActPlan): PlanRun {
-  return { instanceId: flight.signal.instanceId, plan, deadline: flight.window.deadline };
-}
 
-function missingGroup(): Lookup<AsgFacts | null> {
-  return { ok: true, value: null };
-}
 
-/** The budget of a merged call: the latest deadline among the events it serves. */
-function latestBudget(flights: readonly InFlight[], now: () => number): CallOptions {
-  const deadline = Math.max(...flights.map((f) => f.window.deadline));
-  return { abortSignal: AbortSignal.timeout(timerMs(deadline, now())) };
-}
 
 /** Closes the record, writes it and releases the claim (failed, for outcome failed). */
 async function finish(flight: InFlight, fields: Partial<ResponseRecord>, deps: ResponderDeps): Promise<ResponseRecord> {
