@@ -1,6 +1,8 @@
 // Lambda entry: configuration, SDK clients and adapters are built once per container, at
 // cold start; a missing setting fails here, before any event is half-handled.
-import { createAwsClients } from './aws/clients';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { commonConfig, createAwsClients } from './aws/clients';
+import { SqsRedelivery } from './aws/sqs-redelivery';
 import { countClientThrottles } from './aws/throttles';
 import { loadResponderConfig } from './config';
 import { powertoolsLog } from './log';
@@ -14,6 +16,7 @@ const metrics = powertoolsMetrics({ throttles: countClientThrottles(clients) });
 
 export const handler = makeHandler({
   metrics,
+  redelivery: new SqsRedelivery(new SQSClient(commonConfig({}))),
   ...createResponderDeps(
     clients,
     {

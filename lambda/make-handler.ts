@@ -75,15 +75,51 @@ export function makeHandler(deps: ResponderDeps, sources?: AcceptedSources): Spo
       ...verdicts.map((verdict, i) => (verdict.accepted ? null : rejectSource(bodies[i], verdict, scoped))),
     ]);
     let next = 0;
-    return {
-      batchItemFailures: event.Records.flatMap((record, i) => {
-        // A refused record is never reported: retrying it would only refuse it again.
-        if (!verdicts[i]?.accepted) return [];
-        return records[next++]?.outcome === 'failed' ? [{ itemIdentifier: record.messageId }] : [];
-      }),
-    };
+    const failed = event.Records.filter((_, i) => {
+      // A refused record is never reported: retrying it would only refuse it again.
+      if (!verdicts[i]?.accepted) return false;
+      return records[next++]?.outcome === 'failed';
+    });
+    await redeliverSoon(failed, scoped);
+    return { batchItemFailures: failed.map((record) => ({ itemIdentifier: record.messageId })) };
   };
   return handler as SpotResponderHandler;
+}
+
+/**
+ * Seconds until a failed message is received again. Its claim was released as failed, so the
+ * retry can take over at once; the pause lets the account's API buckets refill (ELBv2's
+ * deregistrations refill at 4 per second). With the warning queue's maxReceiveCount of 3, both
+ * retries fit in the notice, and a message still failing reaches the DLQ seconds later, not
+ * minutes.
+ */
+export const FAILED_MESSAGE_VISIBILITY_SECONDS = 5;
+
+/** The longest the visibility change may take: it is bookkeeping on the way out of the invocation. */
+const REDELIVERY_BUDGET_MS = 5_000;
+
+/**
+ * The failed records back in FAILED_MESSAGE_VISIBILITY_SECONDS instead of after the queue's
+ * visibility timeout (180 s, past the notice). Never throws: a change that fails is logged, and
+ * that message comes back after the full timeout, where a too-late retry of a failed response
+ * still answers failed (responder.ts), so it ends in the DLQ all the same.
+ */
+async function redeliverSoon(failed: SQSEvent['Records'], deps: ResponderDeps): Promise<void> {
+  if (!deps.redelivery || failed.length === 0) return;
+  const messages = failed.map((r) => ({ messageId: r.messageId, queueArn: r.eventSourceARN, receiptHandle: r.receiptHandle }));
+  try {
+    const unchanged = await deps.redelivery.redeliverIn(messages, FAILED_MESSAGE_VISIBILITY_SECONDS, {
+      abortSignal: AbortSignal.timeout(REDELIVERY_BUDGET_MS),
+    });
+    if (unchanged.length > 0) {
+      deps.log.warn('failed messages come back only after the visibility timeout', { messageIds: unchanged });
+    }
+  } catch (err) {
+    deps.log.warn('failed messages come back only after the visibility timeout', {
+      messageIds: messages.map((m) => m.messageId),
+      error: errorInfo(err),
+    });
+  }
 }
 
 /**

@@ -15,7 +15,7 @@
 import { limiter } from './aws/batching';
 import { errorInfo } from './aws/clients';
 import { DEFAULT_BEHAVIOUR } from './core/behaviour';
-import type { EventIdentity, InterruptionNotice, ResponseRecord } from './core/model';
+import type { EventIdentity, InterruptionNotice, Outcome, ResponseRecord } from './core/model';
 import { responseWindow, timerMs, type ResponseWindow } from './core/plan';
 import type { CallOptions, ClaimKeys, ClaimResult, ItemResult } from './core/ports';
 import { planBeforeLookups, type SkipPlan } from './core/response-plan';
@@ -223,7 +223,7 @@ async function claimLookUpActFinish(
     if (flight.early && !flight.early.underClaim) {
       const record = closeRecord(flight.base, now, flight.window.deadline, skippedFields(flight.signal, flight.early));
       flight.log.warn('signal arrived too late to act on', { reason: record.reason, skipKind: record.skipKind });
-      settle(i, async () => (await deps.store.recordUnclaimed(record), record));
+      settle(i, async () => tooLateAnswer(record, await deps.store.recordUnclaimed(record), flight.log));
     } else {
       claiming.push(i);
     }
@@ -340,6 +340,19 @@ async function finish(flight: InFlight, fields: Partial<ResponseRecord>, deps: R
     attempts: record.attempts?.length,
   });
   return record;
+}
+
+/**
+ * The answer to a delivery too late to act on, given the outcome its event's record holds. A
+ * redelivery of an event whose own response failed (or whose holder died) stays failed: the
+ * queue redelivers it up to maxReceiveCount and then dead-letters it, so the DLQ alarm fires.
+ * Answering it skipped would delete the message and leave the failure only in `history`.
+ */
+function tooLateAnswer(record: ResponseRecord, stored: Outcome | undefined, log: Log): ResponseRecord {
+  if (stored !== 'failed' && stored !== 'abandoned') return record;
+  const reason = `the response to this event ${stored === 'failed' ? 'failed' : 'was abandoned'} earlier and this delivery is too late to retry it (${record.reason ?? 'past its deadline'}); left for the dead-letter queue`;
+  log.error('failed response not retried: too late', { reason });
+  return { ...record, outcome: 'failed', reason };
 }
 
 async function duplicate(

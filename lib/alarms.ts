@@ -32,7 +32,16 @@ export interface SpotResponderAlarms {
   readonly throttlingAlarm: cloudwatch.Alarm;
   /** Lambda throttled a responder invocation: warnings wait for concurrency while the notice runs out. */
   readonly responderThrottledAlarm: cloudwatch.Alarm;
+  /**
+   * A response to a Spot interruption warning or rebalance recommendation ended failed (metric
+   * Responses, outcome failed). In a batch a failed event does not fail the invocation, so the
+   * Errors alarm cannot see it; its message is retried and dead-lettered, this fires at once.
+   */
+  readonly failedResponsesAlarm: cloudwatch.Alarm;
 }
+
+/** The signals whose failed response is an interruption not (yet) answered. */
+const INTERRUPTION_SIGNALS = ['spot-interruption-warning', 'rebalance-recommendation'] as const;
 
 /** A metric the functions emit (METRICS in lambda/contract.ts), dimension service only. */
 export function spotResponderMetric(
@@ -52,7 +61,8 @@ export function createAlarms(scope: Construct, props: SpotResponderAlarmsProps):
   const alarms = {
     responderErrorsAlarm: firstOccurrenceAlarm(scope, 'ResponderErrorsAlarm', {
       alarmDescription:
-        'The spot-responder function failed; the event is retried once, then lands in the dead-letter queue.',
+        'The spot-responder function failed as a whole (a crash, a timeout, or a store error); the batch returns to its ' +
+        'queue and, after its receives are spent, to that queue\'s dead-letter queue.',
       metric: props.responder.metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
     }),
     deadLetterQueueAlarm: firstOccurrenceAlarm(scope, 'DeadLetterQueueAlarm', {
@@ -102,8 +112,29 @@ export function createAlarms(scope: Construct, props: SpotResponderAlarmsProps):
     responderThrottledAlarm: firstOccurrenceAlarm(scope, 'ResponderThrottledAlarm', {
       alarmDescription:
         'Lambda throttled the spot-responder (account concurrency exhausted): interruption events wait in the ' +
-        'async queue while their two-minute notice runs out.',
+        'warning queue while their two-minute notice runs out.',
       metric: props.responder.metricThrottles({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
+    }),
+    failedResponsesAlarm: firstOccurrenceAlarm(scope, 'FailedResponsesAlarm', {
+      alarmDescription:
+        'A response to a Spot interruption warning or rebalance recommendation failed: the record (spot-responder history) ' +
+        'names the action and its error. The event is retried within seconds; one still failing lands in the warning DLQ.',
+      metric: new cloudwatch.MathExpression({
+        // One metric per signal: CloudWatch matches dimensions exactly, and Responses carries the signal.
+        expression: INTERRUPTION_SIGNALS.map((_, i) => `failed${i}`).join(' + '),
+        usingMetrics: Object.fromEntries(
+          INTERRUPTION_SIGNALS.map((signal, i) => [
+            `failed${i}`,
+            spotResponderMetric(METRICS.names.responses, {
+              statistic: cloudwatch.Stats.SUM,
+              period: Duration.minutes(1),
+              dimensions: { [METRICS.dimensions.signal]: signal, [METRICS.dimensions.outcome]: 'failed' },
+            }),
+          ]),
+        ),
+        label: 'failed interruption responses',
+        period: Duration.minutes(1),
+      }),
     }),
   };
   if (props.alarmTopic) {

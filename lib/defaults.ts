@@ -104,11 +104,12 @@ export const RESPONDER_TIMEOUT = Duration.seconds(150);
  *   at five concurrent batches anyway. The minimum Lambda accepts is 2.
  * - visibilityTimeout 180 s: Lambda requires it to be at least the function timeout (150 s);
  *   the 30 s above it cover the poller's delete of a batch that finished near the timeout. A
- *   retry after 180 s is past a terminate warning's notice: it exists to write the record of
- *   what happened (late: skipped), and for stop/hibernate warnings and rebalance
- *   recommendations, which are still worth acting on.
- * - maxReceiveCount 3: the first attempt, one retry that can still act or record, one more
- *   for a transient failure of the record itself; then the DLQ, replayable by hand.
+ *   retry after 180 s would be past a terminate warning's notice, so the handler shortens a
+ *   failed message's visibility to 5 s (lambda/make-handler.ts): the full timeout applies only
+ *   when the invocation itself dies.
+ * - maxReceiveCount 3: the first attempt and two retries inside the notice; then the DLQ,
+ *   replayable by hand (a too-late retry of a failed response answers failed again, so it
+ *   still gets there).
  * - retentionPeriod 1 day: a warning not received in a day is history; the DLQ keeps 14 days.
  */
 export const WARNING_BUFFER = {

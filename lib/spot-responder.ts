@@ -89,6 +89,8 @@ export class SpotResponder extends Construct {
   public readonly throttlingAlarm: cloudwatch.Alarm;
   /** Lambda throttled the responder itself. */
   public readonly responderThrottledAlarm: cloudwatch.Alarm;
+  /** A response to a warning or rebalance recommendation failed (metric Responses, outcome failed). */
+  public readonly failedResponsesAlarm: cloudwatch.Alarm;
   /** Warnings waiting in their queue longer than a quarter of the notice. */
   public readonly warningQueueAgeAlarm: cloudwatch.Alarm;
   /** A warning or recommendation the responder failed to handle, in the warning queue's DLQ. */
@@ -202,6 +204,7 @@ export class SpotResponder extends Construct {
     this.staleIndexAlarm = alarms.staleIndexAlarm;
     this.throttlingAlarm = alarms.throttlingAlarm;
     this.responderThrottledAlarm = alarms.responderThrottledAlarm;
+    this.failedResponsesAlarm = alarms.failedResponsesAlarm;
     const warningAlarms = createBufferAlarms(this, 'Warning', this.warningBuffer, BUFFER_AGE_ALARM.warnings);
     const stateChangeAlarms = createBufferAlarms(
       this,

@@ -7,6 +7,7 @@ import type {
   AsgMembership,
   Deregistration,
   InstanceFacts,
+  Outcome,
   ResponseRecord,
   TargetIndexLookup,
 } from './model';
@@ -99,6 +100,25 @@ export interface ShutdownPort {
     parameters: Record<string, string[]>,
     opts?: CallOptions,
   ): Promise<Map<string, ItemResult<ShutdownSendResult>>>;
+}
+
+/** A message of an SQS batch, as its record names it: the queue's ARN and the receive's handle. */
+export interface QueueMessage {
+  messageId: string;
+  /** arn:aws:sqs:<region>:<account>:<queue name> (the record's eventSourceARN). */
+  queueArn: string;
+  receiptHandle: string;
+}
+
+/** The delivery queue: when a failed message comes back. */
+export interface RedeliveryPort {
+  /**
+   * Make each message visible again `seconds` (0-43200) from now, instead of after the queue's
+   * visibility timeout: ChangeMessageVisibilityBatch per queue, at most 10 entries per call.
+   * Resolves the message ids whose change failed (their message comes back after the full
+   * timeout); rejects only when a queue could not be named (GetQueueUrl failed).
+   */
+  redeliverIn(messages: readonly QueueMessage[], seconds: number, opts?: CallOptions): Promise<string[]>;
 }
 
 /** Where the instances are registered, kept fresh off the hot path (see index-refresher). */
@@ -219,9 +239,12 @@ export interface ClaimPort {
   noteDuplicate(originalEventId: string, duplicateEventId: string, at: string): Promise<void>;
   /**
    * Record an event that was never claimed (rejected, or skipped before any claim), under
-   * EVENT#<record.eventId>; never overwrites an existing record.
+   * EVENT#<record.eventId>; never overwrites an existing record (an abandoned claim of the same
+   * event is closed with this record merged into what it did). Resolves the outcome the event's
+   * record holds afterwards: `record.outcome` when it was written, the stored record's when one
+   * was already there, undefined while that one's claim is still held.
    */
-  recordUnclaimed(record: ResponseRecord): Promise<void>;
+  recordUnclaimed(record: ResponseRecord): Promise<Outcome | undefined>;
 }
 
 /** The INSTANCE# pointers and the timelines later events extend through them. */

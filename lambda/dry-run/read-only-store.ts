@@ -160,7 +160,8 @@ export class ReadOnlyEventStore implements EventStorePort {
     );
   }
 
-  async recordUnclaimed(record: ResponseRecord): Promise<void> {
+  /** Plans the write; answers as if it went through (a dry run reads no stored outcome for it). */
+  async recordUnclaimed(record: ResponseRecord): Promise<Outcome | undefined> {
     this.journal.write(
       SERVICE.dynamo,
       'PutItem',
@@ -173,6 +174,7 @@ export class ReadOnlyEventStore implements EventStorePort {
       },
       'record the event; never overwrites an existing record',
     );
+    return record.outcome;
   }
 
   history(query: HistoryQuery): Promise<StoredRecord[]> {

@@ -7,6 +7,7 @@ import type {
   EcsPort,
   EventStorePort,
   LoadBalancingPort,
+  RedeliveryPort,
   ShutdownPort,
   TargetIndexPort,
 } from '../core/ports';
@@ -45,6 +46,8 @@ export interface ResponderDeps {
   now?: () => number;
   /** Told of every closed record (response/report.ts); none: no metrics (CLI, tests). */
   metrics?: MetricsSink;
+  /** The delivery queue, to bring a failed message back soon (make-handler.ts); none: the queue's timeout decides. */
+  redelivery?: RedeliveryPort;
   /** Told of handled interruptions and failures; none: no notifications. */
   notifier?: NotifierPort;
   /**

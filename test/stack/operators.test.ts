@@ -79,6 +79,36 @@ describe('alarms', () => {
   });
 });
 
+describe('the failed-responses alarm', () => {
+  test('fires on the first failed response to a warning or a rebalance recommendation in a minute, summed over both signals', () => {
+    const alarm = Object.values(created.template.findResources('AWS::CloudWatch::Alarm')).find((a) =>
+      JSON.stringify(a).includes('failed interruption responses'),
+    ) as { Properties: { Metrics: Array<Record<string, any>>; Threshold: number; ComparisonOperator: string; TreatMissingData: string } };
+    expect(alarm).toBeDefined();
+    const { Metrics, ...rest } = alarm.Properties;
+    expect(rest).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
+    const expression = Metrics.find((m) => m.Expression);
+    expect(expression).toMatchObject({ Expression: 'failed0 + failed1', ReturnData: true });
+    const read = Metrics.filter((m) => m.MetricStat).map((m) => ({
+      name: m.MetricStat.Metric.MetricName,
+      namespace: m.MetricStat.Metric.Namespace,
+      dimensions: Object.fromEntries((m.MetricStat.Metric.Dimensions as Array<{ Name: string; Value: string }>).map((d) => [d.Name, d.Value])),
+      stat: m.MetricStat.Stat,
+      period: m.MetricStat.Period,
+    }));
+    expect(read).toEqual(
+      ['spot-interruption-warning', 'rebalance-recommendation'].map((signal) => ({
+        name: METRICS.names.responses,
+        namespace: METRICS.namespace,
+        dimensions: { service: 'spot-responder', signal, outcome: 'failed' },
+        stat: 'Sum',
+        period: 60,
+      })),
+    );
+    expect(created.responder.alarms).toContain(created.responder.failedResponsesAlarm);
+  });
+});
+
 describe('metrics namespace', () => {
   test('both functions emit to METRICS.namespace, which the alarms and the dashboard read', () => {
     for (const fn of [created.responder.responderFunction, created.responder.indexRefresherFunction]) {

@@ -488,12 +488,12 @@ describe('IAM', () => {
     }
   });
 
-  test('the responder may consume its two queues, and send to no queue', () => {
+  test("the responder may consume its two queues (and shorten a failed message's visibility: make-handler.ts), and send to no queue", () => {
     const { template, stack, responder } = defaults;
     const statements = statementsOf(template, responder.responderFunction.role!);
     expect(statements).toContainEqual(
       expect.objectContaining({
-        Action: expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage']),
+        Action: expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl']),
         Resource: expect.arrayContaining(
           [responder.warningBuffer.queue, responder.stateChangeBuffer.queue].map((queue) =>
             resolve(stack, queue.queueArn),
@@ -628,9 +628,9 @@ describe('alarms', () => {
     TreatMissingData: 'notBreaching',
   };
 
-  test('on responder errors, refresher errors, dead-lettered events, a stale index, throttling and the buffers, without actions by default', () => {
+  test('on responder errors, failed interruption responses, refresher errors, dead-lettered events, a stale index, throttling and the buffers, without actions by default', () => {
     const { template, stack, responder } = defaults;
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 11);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       ...common,
       Namespace: 'AWS/Lambda',
@@ -656,7 +656,7 @@ describe('alarms', () => {
       Dimensions: [{ Name: 'FunctionName', Value: resolve(stack, responder.indexRefresherFunction.functionName) }],
       AlarmActions: Match.absent(),
     });
-    expect(responder.alarms).toHaveLength(10);
+    expect(responder.alarms).toHaveLength(11);
   });
 
   test('alarmEmail adds a topic, subscribed by email, that every alarm notifies', () => {
@@ -668,7 +668,7 @@ describe('alarms', () => {
       TopicArn: topicRef,
     });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(10);
+    expect(alarms).toHaveLength(11);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
     defaults.template.resourceCountIs('AWS::SNS::Topic', 0);
   });

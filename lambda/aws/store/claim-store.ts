@@ -31,7 +31,7 @@ import {
   type ClaimTarget,
 } from '../../core/claims';
 import { mergeAttempts, type AttemptRecord } from '../../core/attempts';
-import type { ResponseRecord } from '../../core/model';
+import type { Outcome, ResponseRecord } from '../../core/model';
 import { withoutUndefined } from '../../core/objects';
 import type { CallOptions, ClaimKeys, ClaimResult, ClaimPort, FinishOptions, HeldClaim, ItemResult, Renewal } from '../../core/ports';
 import { TRANSIENT_CANCELLATION_CODES, errorInfo, fullJitterDelay, sleep as realSleep, type Sleep } from '../clients';
@@ -543,7 +543,7 @@ export class DynamoClaimStore implements ClaimPort {
     }
   }
 
-  async recordUnclaimed(record: ResponseRecord): Promise<void> {
+  async recordUnclaimed(record: ResponseRecord): Promise<Outcome | undefined> {
     try {
       await this.client.send(
         new PutCommand({
@@ -559,27 +559,30 @@ export class DynamoClaimStore implements ClaimPort {
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
-      return;
+      return record.outcome;
     } catch (err) {
       if (!isConditionalCheckFailed(err)) throw err;
     }
-    await this.closeAbandoned(record);
+    return this.closeAbandoned(record);
   }
 
   /**
    * A delivery that may not act (too late) finds the event's own claim abandoned: its holder
    * died before recording. Close that claim with the merge of what was recorded of it (its
    * parked attempt, if any) and this delivery's record, on the condition that it is still
-   * abandoned. Any other existing record is left alone.
+   * abandoned. Any other existing record is left alone. Resolves the outcome the record holds
+   * afterwards (undefined while a live holder works on it).
    */
-  private async closeAbandoned(record: ResponseRecord): Promise<void> {
+  private async closeAbandoned(record: ResponseRecord): Promise<Outcome | undefined> {
     const out = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: claimKey.event(record.eventId) }, ConsistentRead: true }),
     );
     const nowIso = this.now().toISOString();
-    if (!out.Item || claimState(out.Item, nowIso) !== 'abandoned') return;
+    const storedOutcome = (item: Record<string, unknown> | undefined): Outcome | undefined =>
+      typeof item?.['outcome'] === 'string' ? (item['outcome'] as Outcome) : undefined;
+    if (!out.Item || claimState(out.Item, nowIso) !== 'abandoned') return storedOutcome(out.Item);
     try {
-      await this.writeMerged(record, {}, (merged, attempts) => {
+      const merged = await this.writeMerged(record, {}, (merged, attempts) => {
         const fields = this.recordFields(merged, this.now(), finishedStatus(merged.outcome));
         return [
           this.recordUpdate(record.eventId, fields, {
@@ -590,9 +593,15 @@ export class DynamoClaimStore implements ClaimPort {
           this.attemptsUpdate(record.eventId, attempts.all, attempts.prior, fields[TABLE_SCHEMA.ttlAttribute]),
         ];
       });
+      return merged.outcome;
     } catch (err) {
       // Someone else closed it meanwhile: their record stands.
-      if (err instanceof RecordWriteFailedError && cancellationReasons(err.cause)?.[0]?.Code === 'ConditionalCheckFailed') return;
+      if (err instanceof RecordWriteFailedError && cancellationReasons(err.cause)?.[0]?.Code === 'ConditionalCheckFailed') {
+        const after = await this.client.send(
+          new GetCommand({ TableName: this.tableName, Key: { pk: claimKey.event(record.eventId) }, ConsistentRead: true }),
+        );
+        return storedOutcome(after.Item);
+      }
       throw err;
     }
   }
@@ -600,10 +609,6 @@ export class DynamoClaimStore implements ClaimPort {
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
 
-/**
- * Every attempt, oldest first and numbered 1.., with this one last: the recorded ones, then
- * those parked as unrecorded (not already recorded under the same token), then `record`.
- */
 /**
  * A retry's claim replaced the EVENT item: the replacement a state change named meanwhile (kept
  * on ATTEMPTS#, which no claim touches) goes back into the record, with its milestone.
@@ -618,6 +623,10 @@ function withNamedReplacement(merged: ResponseRecord, stored: AttemptsItem): Res
   return { ...merged, replacement: named, timeline: [...timeline, ...launched] };
 }
 
+/**
+ * Every attempt, oldest first and numbered 1.., with this one last: the recorded ones, then
+ * those parked as unrecorded (not already recorded under the same token), then `record`.
+ */
 function attemptsWith(stored: AttemptsItem, record: ResponseRecord, token: string | undefined): AttemptRecord[] {
   const recordedTokens = new Set(stored.attempts.map((a) => a.claimToken).filter(Boolean));
   const parked = stored.unrecorded.filter((a) => !a.claimToken || (!recordedTokens.has(a.claimToken) && a.claimToken !== token));

@@ -1,7 +1,7 @@
 // The records table as the responder and the index refresher use it: the claim store, the
 // timeline store, the replacement waits and the history reader over one table, behind the EventStorePort port.
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ResponseRecord, TimelineEntry } from '../../core/model';
+import type { Outcome, ResponseRecord, TimelineEntry } from '../../core/model';
 import type {
   AssignedReplacement,
   CallOptions,
@@ -71,7 +71,7 @@ export class DynamoEventStore implements EventStorePort {
     return this.claims.noteDuplicate(originalEventId, duplicateEventId, at);
   }
 
-  recordUnclaimed(record: ResponseRecord): Promise<void> {
+  recordUnclaimed(record: ResponseRecord): Promise<Outcome | undefined> {
     return this.claims.recordUnclaimed(record);
   }
 

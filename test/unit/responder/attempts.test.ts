@@ -15,7 +15,10 @@ import {
   ElasticLoadBalancingV2ServiceException,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { PutCommand, TransactWriteCommand, UpdateCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoEventStore } from '../../../lambda/aws/store/event-store';
+import type { RedeliveryPort } from '../../../lambda/core/ports';
+import { FAILED_MESSAGE_VISIBILITY_SECONDS } from '../../../lambda/make-handler';
 import { LEASE_MS } from '../../../lambda/response/deps';
 import {
   emulateClaimTable,
@@ -67,16 +70,20 @@ function world(event = terminateWarning(), opts: { msAfterEvent?: number; failFi
     table.set(pk, { ...input.Item });
     return {};
   });
-  // The store's own retries wait no real time.
-  const store = new DynamoEventStore({
+  const store = storeOf(aws);
+  const respond = (raw = event) => aws.handler({ store })(raw);
+  return { aws, table, finishes, respond, event };
+}
+
+/** The store on the test clock; its own retries wait no real time. */
+function storeOf(aws: MockAws): DynamoEventStore {
+  return new DynamoEventStore({
     client: aws.clients.dynamo,
     tableName: TABLE_NAME,
     retentionDays: 90,
     now: () => new Date(aws.clock.now()),
     sleep: async () => undefined,
   });
-  const respond = (raw = event) => aws.handler({ store })(raw);
-  return { aws, table, finishes, respond, event };
 }
 
 function eventItem(table: Map<string, Item>, event: { id?: unknown }): Item | undefined {
@@ -164,6 +171,118 @@ describe('issue 9.1: a retry after a failure', () => {
     expect(record.outcome).toBe('handled');
     expect(eventItem(table, event)).toMatchObject({ status: 'COMPLETED' });
     expect(aws.autoScaling).toHaveReceivedCommand(DetachInstancesCommand);
+  });
+});
+
+/** One SQS batch of the warning queue holding `event` (receive `receive`). */
+function fromWarningQueue(event: unknown, receive = 1): SQSEvent {
+  return {
+    Records: [
+      {
+        messageId: 'warning-message',
+        receiptHandle: `receipt-${receive}`,
+        body: JSON.stringify(event),
+        attributes: { ApproximateReceiveCount: String(receive), SentTimestamp: '0', SenderId: 'events', ApproximateFirstReceiveTimestamp: '0' },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: WARNING_QUEUE,
+        awsRegion: 'us-east-1',
+      },
+    ],
+  };
+}
+
+const WARNING_QUEUE = 'arn:aws:sqs:us-east-1:123456789012:spot-responder-WarningQueue';
+
+/** A RedeliveryPort that remembers what it was asked. */
+function redeliveryRecorder() {
+  const asked: Array<{ messageIds: string[]; seconds: number }> = [];
+  const redelivery: RedeliveryPort = {
+    redeliverIn: async (messages, seconds) => {
+      asked.push({ messageIds: messages.map((m) => m.messageId), seconds });
+      return [];
+    },
+  };
+  return { asked, redelivery };
+}
+
+describe("issue 9.1 on the queue: a failed response's message comes back inside the notice", () => {
+  it('reports the failed message and brings it back in 5 s, and that retry takes over and completes the response', async () => {
+    // Prepare: one deregistration is denied on the first attempt only.
+    const { aws, table, event } = world();
+    aws.elbv2.on(DeregisterTargetsCommand, { TargetGroupArn: ADMIN }).rejectsOnce(accessDenied()).resolves({});
+    const { asked, redelivery } = redeliveryRecorder();
+    const store = storeOf(aws);
+    const handler = aws.handler({ store, redelivery });
+
+    // Act: the first receive; the second comes when the shortened visibility ends.
+    const first = (await handler(fromWarningQueue(event, 1))) as SQSBatchResponse;
+    aws.clock.advance(FAILED_MESSAGE_VISIBILITY_SECONDS * 1_000);
+    const second = (await handler(fromWarningQueue(event, 2))) as SQSBatchResponse;
+
+    // Assess: reported failed and shortened to 5 s (not the queue's 180 s, past the notice);
+    // the retry acted inside the notice and the record lists both attempts.
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'warning-message' }]);
+    expect(asked).toEqual([{ messageIds: ['warning-message'], seconds: FAILED_MESSAGE_VISIBILITY_SECONDS }]);
+    expect(second.batchItemFailures).toEqual([]);
+    expect(asked).toHaveLength(1);
+    expect(eventItem(table, event)).toMatchObject({ status: 'COMPLETED', outcome: 'handled' });
+    expect((eventItem(table, event)?.attempts as Array<{ outcome: string }> | undefined)?.map((a) => a.outcome)).toEqual(['failed', 'handled']);
+    expect(deregisteredFrom(aws).filter((arn) => arn === ADMIN)).toHaveLength(2);
+  });
+
+  it('a redelivery too late to act on a failed response answers failed, so the message reaches the DLQ, and keeps the FAILED record', async () => {
+    // Prepare: the first receive fails for good; the visibility change failed too, so the
+    // message comes back after the queue's 180 s timeout, past the 120 s deadline.
+    const { aws, table, event } = world();
+    aws.elbv2.on(DeregisterTargetsCommand, { TargetGroupArn: ADMIN }).rejects(accessDenied());
+    const store = storeOf(aws);
+    const handler = aws.handler({ store });
+    await handler(fromWarningQueue(event, 1));
+    const failedItem = { ...eventItem(table, event) };
+    aws.clock.advance(180_000);
+    aws.elbv2.resetHistory();
+
+    // Act
+    const late = (await handler(fromWarningQueue(event, 2))) as SQSBatchResponse;
+
+    // Assess: reported failed again (after maxReceiveCount receives the queue dead-letters it),
+    // nothing sent to the fleet, the stored record unchanged.
+    expect(failedItem).toMatchObject({ status: 'FAILED', outcome: 'failed' });
+    expect(late.batchItemFailures).toEqual([{ itemIdentifier: 'warning-message' }]);
+    expect(aws.elbv2).not.toHaveReceivedCommand(DeregisterTargetsCommand);
+    expect(eventItem(table, event)).toMatchObject({ status: 'FAILED', outcome: 'failed' });
+  });
+
+  it('a redelivery too late to act on a handled response is skipped and not reported (its message is deleted)', async () => {
+    // Prepare: handled on the first receive.
+    const { aws, event } = world();
+    const store = storeOf(aws);
+    const handler = aws.handler({ store });
+    const first = (await handler(fromWarningQueue(event, 1))) as SQSBatchResponse;
+    aws.clock.advance(180_000);
+
+    // Act
+    const late = (await handler(fromWarningQueue(event, 2))) as SQSBatchResponse;
+
+    // Assess
+    expect(first.batchItemFailures).toEqual([]);
+    expect(late.batchItemFailures).toEqual([]);
+  });
+
+  it('a visibility change that fails leaves the batch response as it is', async () => {
+    // Prepare
+    const { aws, event } = world();
+    aws.elbv2.on(DeregisterTargetsCommand, { TargetGroupArn: ADMIN }).rejects(accessDenied());
+    const redelivery: RedeliveryPort = { redeliverIn: async () => Promise.reject(new Error('AccessDenied: sqs:ChangeMessageVisibility')) };
+    const handler = aws.handler({ store: storeOf(aws), redelivery });
+
+    // Act
+    const answer = (await handler(fromWarningQueue(event, 1))) as SQSBatchResponse;
+
+    // Assess
+    expect(answer.batchItemFailures).toEqual([{ itemIdentifier: 'warning-message' }]);
   });
 });
 
