@@ -13,11 +13,9 @@
 //   - A batch holds 10 warnings and one batch runs at a time (production: up to 100 per batch,
 //     5 batches at once): moto's threaded server answers 500 at ~200 concurrent requests, which
 //     would add moto's own failures to the injected ones.
-//   - A failed message comes back with the responder's clock moved LEASE_MS + 1 s forward (the
-//     claim lease of a dead holder has run out), not after the queue's 180 s visibility timeout:
-//     every receive then falls inside the warning's 120 s window, the case where a retry can
-//     still act. Past the window a terminate warning's retry only records (README, "Retries and
-//     the window"), and the instance is gone anyway.
+//   - A failed message comes back with the responder's clock moved LEASE_MS + 1 s forward, as
+//     the handler's shortened visibility brings it back (FAILED_MESSAGE_VISIBILITY_SECONDS in
+//     lambda/make-handler.ts): every receive then falls inside the warning's 120 s window.
 //   - The target index is refreshed once, before the faults start: the refresher runs off the
 //     hot path, on its own schedule.
 // RELIABILITY_DEBUG=1 prints the responder's warnings, errors, unhandled finishes and store

@@ -63,8 +63,8 @@ export function renderWaveSection(section: WaveSection): string {
     '',
     `- **batched**: EventBridge → SQS → event source mapping with the construct's settings: batches of up to ${b.batchSize}, ` +
       `a ${b.windowMs / 1000} s window for a partial batch, at most ${b.maxConcurrency} invocations at once, each container ` +
-      "reused and pacing itself (lambda/aws/pacing.ts) to the account's buckets. A failed record would come back after the " +
-      '180 s visibility timeout, past its deadline: it counts as failed. The mapping is modelled as one poller that fills ' +
+      "reused and pacing itself (lambda/aws/pacing.ts) to the account's buckets. A failed record counts as failed (not " +
+      'redelivered; the handler would bring it back 21 s later, just past a claim lease). The mapping is modelled as one poller that fills ' +
       "a batch before the next (all the wave's messages are in the queue at once); Lambda's SQS pollers (five at first) " +
       'gather in parallel, so a real wave may come as up to five smaller batches, each with its own DeregisterTargets per ' +
       'target group: at most 5 × 14 calls for 1,000 warnings here, which the 20 / 4 per s bucket serves in about 12 s.',

@@ -11,8 +11,8 @@
 // - batched: EventBridge -> SQS -> the event source mapping with the construct's defaults
 //   (WARNING_BUFFER: batches of up to 1,000, a batching window of 1 s, at most 5 invocations at
 //   once). Each invocation calls the Lambda handler with an SQS batch; containers are reused, one
-//   per concurrent invocation. A failed record returns to the queue after the 180 s visibility
-//   timeout, past every deadline: it is counted, not redelivered.
+//   per concurrent invocation. A failed record is counted, not redelivered (the handler would
+//   bring it back 21 s later: lambda/make-handler.ts).
 //
 // The fleet: 5 Auto Scaling groups, each in its own target group (instance targets, port 80);
 // groups 0 and 1 are ECS container instances in bridge mode, registered by ECS in a service target

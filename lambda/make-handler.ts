@@ -18,7 +18,7 @@ import { errorInfo } from './aws/clients';
 import type { ResponseRecord } from './core/model';
 import { directVerdict, sqsRecordVerdict, untrustedRejection, type AcceptedSources, type SourceVerdict } from './events/delivery';
 import { respond, respondBatch } from './responder';
-import type { ResponderDeps } from './response/deps';
+import { LEASE_MS, type ResponderDeps } from './response/deps';
 import { rejectedRecord } from './response/records';
 import { reported } from './response/report';
 
@@ -87,13 +87,15 @@ export function makeHandler(deps: ResponderDeps, sources?: AcceptedSources): Spo
 }
 
 /**
- * Seconds until a failed message is received again. Its claim was released as failed, so the
- * retry can take over at once; the pause lets the account's API buckets refill (ELBv2's
- * deregistrations refill at 4 per second). With the warning queue's maxReceiveCount of 3, both
- * retries fit in the notice, and a message still failing reaches the DLQ seconds later, not
- * minutes.
+ * Seconds until a failed message is received again: just after a claim lease runs out. A failed
+ * response released its claim, but one whose record write failed still holds it until its lease
+ * ends (LEASE_MS after the batch's last renewal); a retry before that would meet its own claim,
+ * be answered as a duplicate and its message deleted (issue 9.1). The pause also lets the
+ * account's API buckets refill. With the warning queue's maxReceiveCount of 3, both retries
+ * come within about 45 s of the failure, and a message still failing reaches the DLQ then, not
+ * after minutes.
  */
-export const FAILED_MESSAGE_VISIBILITY_SECONDS = 5;
+export const FAILED_MESSAGE_VISIBILITY_SECONDS = Math.ceil(LEASE_MS / 1_000) + 1;
 
 /** The longest the visibility change may take: it is bookkeeping on the way out of the invocation. */
 const REDELIVERY_BUDGET_MS = 5_000;

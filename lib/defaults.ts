@@ -105,7 +105,7 @@ export const RESPONDER_TIMEOUT = Duration.seconds(150);
  * - visibilityTimeout 180 s: Lambda requires it to be at least the function timeout (150 s);
  *   the 30 s above it cover the poller's delete of a batch that finished near the timeout. A
  *   retry after 180 s would be past a terminate warning's notice, so the handler shortens a
- *   failed message's visibility to 5 s (lambda/make-handler.ts): the full timeout applies only
+ *   failed message's visibility to 21 s (lambda/make-handler.ts): the full timeout applies only
  *   when the invocation itself dies.
  * - maxReceiveCount 3: the first attempt and two retries inside the notice; then the DLQ,
  *   replayable by hand (a too-late retry of a failed response answers failed again, so it
