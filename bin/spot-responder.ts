@@ -71,7 +71,7 @@ function withAwsOptions(command: Command): Command {
     .option('--table <name>', 'the records table (overrides the stack; env SPOT_RESPONDER_TABLE)');
 }
 
-/** Where to call AWS only: for commands that read the fleet, never the stack or its table (doctor). */
+/** Where to call AWS only: for commands that name no records table (doctor, which adds its own --stack-name). */
 function withAccountOptions(command: Command): Command {
   return command
     .option('--endpoint-url <url>', 'a local AWS emulator (moto server), e.g. http://127.0.0.1:5000', endpointUrl)
@@ -377,23 +377,34 @@ withAccountOptions(
     .command('doctor')
     .description(
       'read-only preflight: target groups, Auto Scaling groups and hooks that do not fit the two-minute notice, ' +
-        'each with its fix (exit 1 when a finding would lose traffic)',
+        "and the deployed responder's scope against what exists, each with its fix (exit 1 when a finding would lose traffic)",
     ),
 )
+  .option(
+    '--stack-name <name>',
+    `the deployed stack whose responder's scope and graceful-shutdown setting are checked, read from its function's ` +
+      `environment (default: ${DEFAULT_STACK_NAME}; with --endpoint-url, only when given; not deployed: not checked, and said so)`,
+  )
   .option('--json', 'print the report as one JSON object')
-  .option('--auto-scaling-group-names <pattern...>', "the responder's autoScalingGroupNames, to check the scope against what exists")
-  .option('--target-group-names <pattern...>', "the responder's targetGroupNames, to check the scope against what exists")
+  .option('--auto-scaling-group-names <pattern...>', "the responder's autoScalingGroupNames to check (overrides the stack's)")
+  .option('--target-group-names <pattern...>', "the responder's targetGroupNames to check (overrides the stack's)")
   .option('--calls-per-second <n>', 'describe calls per second per service', positiveInt, 4)
-  .option('--graceful-shutdown', 'graceful shutdown is on: also report Spot instances without an online SSM agent (ssm:DescribeInstanceInformation)')
+  .option(
+    '--graceful-shutdown',
+    "check as if graceful shutdown were on, whatever the stack says: report Spot instances without an online SSM agent " +
+      '(ssm:DescribeInstanceInformation); default: on when the deployed responder has it',
+  )
+  .option('--no-graceful-shutdown', "do not check the SSM agents, even when the deployed responder has graceful shutdown on")
   .action(async (opts) => {
     const report = await runDoctor(
       {
         ...(await targetOf(opts)),
         json: Boolean(opts.json),
+        stackName: opts.stackName,
         autoScalingGroupNames: opts.autoScalingGroupNames,
         targetGroupNames: opts.targetGroupNames,
         callsPerSecond: opts.callsPerSecond,
-        gracefulShutdown: Boolean(opts.gracefulShutdown),
+        gracefulShutdown: opts.gracefulShutdown,
       },
       print,
     );

@@ -39,13 +39,14 @@ export type FindingKind =
   | 'group-outside-scope'
   | 'target-group-outside-scope'
   | 'scope-matches-nothing'
-  | 'instances-without-ssm-agent';
+  | 'instances-without-ssm-agent'
+  | 'responder-config-invalid';
 
 export interface Finding {
   kind: FindingKind;
   severity: Severity;
-  /** `target-group` / `auto-scaling-group` / `scope`, and its name. */
-  resourceType: 'target-group' | 'auto-scaling-group' | 'scope';
+  /** `target-group` / `auto-scaling-group` / `scope` / `function` (the deployed responder), and its name. */
+  resourceType: 'target-group' | 'auto-scaling-group' | 'scope' | 'function';
   resource: string;
   /** What is wrong, with the numbers that make it so. */
   problem: string;
@@ -108,8 +109,10 @@ export interface FleetFacts {
   targetGroups: TargetGroupFacts[];
   autoScalingGroups: AutoScalingGroupFacts[];
   scope?: ScopeFacts;
-  /** Present when the doctor was told graceful shutdown is on (`--graceful-shutdown`). */
+  /** Present when graceful shutdown is on (deployed, or `--graceful-shutdown`). */
   ssmCoverage?: SsmCoverageFacts[];
+  /** The deployed responder's environment does not load (lambda/config.ts raised ConfigError). */
+  deployedConfigProblem?: { stackName: string; functionName: string; problem: string };
 }
 
 /** Every finding for this account, most severe first, then by resource name. */
@@ -121,6 +124,7 @@ export function diagnose(facts: FleetFacts): Finding[] {
     ...spotGroups.flatMap(groupFindings),
     ...(facts.scope ? scopeFindings(facts.scope, spotGroups, facts.targetGroups, spotTargetGroupArns) : []),
     ...(facts.ssmCoverage ?? []).flatMap(ssmFindings),
+    ...(facts.deployedConfigProblem ? [configFinding(facts.deployedConfigProblem)] : []),
   ];
   return findings.sort(
     (a, b) =>
@@ -315,6 +319,21 @@ function ssmFindings(coverage: SsmCoverageFacts): Finding[] {
         'profile with AmazonSSMManagedInstanceCore, and let the instances reach the ssm, ssmmessages and ec2messages endpoints',
     },
   ];
+}
+
+/**
+ * The function's loader throws at cold start, so every warning fails (and is retried into the
+ * dead-letter queue) without one deregistration: as bad as no responder at all.
+ */
+function configFinding(problem: NonNullable<FleetFacts['deployedConfigProblem']>): Finding {
+  return {
+    kind: 'responder-config-invalid',
+    severity: 'loses-traffic',
+    resourceType: 'function',
+    resource: problem.functionName,
+    problem: `the deployed responder (stack ${problem.stackName}) cannot start: ${problem.problem}; every warning fails until it is fixed`,
+    fix: `redeploy the stack (npx cdk deploy ${problem.stackName}) instead of editing the function's environment by hand`,
+  };
 }
 
 function modifyAttribute(arn: string, key: string, value: string): string {

@@ -1,22 +1,49 @@
-// `spot-responder doctor`: a read-only preflight of the account's Spot readiness. Reads the fleet
-// (inspect.ts), applies the rules (checks.ts), prints each finding with its fix.
-import { clientsFor, type AwsTarget } from '../aws-target';
+// `spot-responder doctor`: a read-only preflight of the account's Spot readiness. Reads the
+// deployed responder's scope (deployed.ts) and the fleet (inspect.ts), applies the rules
+// (checks.ts), prints each finding with its fix.
+import { clientsFor, regionOf, type AwsTarget } from '../aws-target';
 import { diagnose, SEVERITY_ORDER, type Finding, type Severity } from './checks';
+import {
+  checkedScope,
+  flagsCoverEverything,
+  readDeployedConfig,
+  type DeployedClients,
+  type DeployedLookup,
+  type ScopeFlags,
+  type ScopeSource,
+} from './deployed';
 import { inspectFleet, type InspectStats } from './inspect';
+import type { ResponseMode } from '../../lambda/config';
 
-export interface DoctorOptions extends AwsTarget {
+export interface DoctorOptions extends AwsTarget, ScopeFlags {
   json: boolean;
-  /** The responder's scope patterns, to check against what exists; absent: not checked. */
-  autoScalingGroupNames?: string[];
-  targetGroupNames?: string[];
+  /**
+   * The deployed stack whose responder's scope and graceful-shutdown setting are checked
+   * (default SpotResponder; on an emulator, only when given). The scope flags override it.
+   */
+  stackName?: string;
   /** Describe calls per second per service. */
   callsPerSecond?: number;
-  /** Graceful shutdown is on: report Spot instances without an online SSM agent. */
-  gracefulShutdown?: boolean;
+}
+
+/** What the scope check used, for `--json` (and the text's `scope:` line). */
+export interface ReportedScope {
+  /** stack: the deployed function's environment; flags: typed; stack+flags: both; none: not checked. */
+  from: ScopeSource;
+  stackName?: string;
+  functionName?: string;
+  /** The deployed function's RESPONSE_MODE (observe changes nothing in the fleet). */
+  mode?: ResponseMode;
+  autoScalingGroupNames?: readonly string[];
+  targetGroupNames?: readonly string[];
+  gracefulShutdown: boolean;
+  /** Why the deployed configuration was not read (not deployed, access denied ...). */
+  notChecked?: string;
 }
 
 /** The whole answer of one doctor run: what `--json` prints. */
 export interface DoctorReport {
+  scope: ReportedScope;
   findings: Finding[];
   counts: Record<Severity, number>;
   inspected: { targetGroups: number; autoScalingGroups: number; spotAutoScalingGroups: number };
@@ -26,32 +53,72 @@ export interface DoctorReport {
 }
 
 /**
- * Runs the preflight and prints it. Returns the exit code: 1 when any finding would lose
- * traffic, 0 otherwise. AWS errors (AccessDenied, no credentials) propagate to the CLI's error
- * handler (exit 2).
+ * Runs the preflight and prints it. The scope and graceful-shutdown setting come from the
+ * deployed responder (readDeployedConfig), each overridden by its flag; not read at all when
+ * every flag is given. Returns the report; its exitCode is 1 when any finding would lose traffic,
+ * 0 otherwise. AWS errors of the fleet's reads (AccessDenied, no credentials) propagate to the
+ * CLI's error handler (exit 2); a stack that is missing or denied is reported as not checked.
  */
-export async function runDoctor(opts: DoctorOptions, print: (line: string) => void): Promise<DoctorReport> {
-  const scope =
-    opts.autoScalingGroupNames || opts.targetGroupNames
-      ? { autoScalingGroupNames: opts.autoScalingGroupNames ?? ['*'], targetGroupNames: opts.targetGroupNames ?? ['*'] }
-      : undefined;
-  const { facts, stats } = await inspectFleet(clientsFor(opts), {
-    ...(scope ? { scope } : {}),
-    ...(opts.callsPerSecond ? { callsPerSecond: opts.callsPerSecond } : {}),
-    ...(opts.gracefulShutdown ? { gracefulShutdown: true } : {}),
-  });
-  const report = reportOf(diagnose(facts), facts, stats);
-  if (opts.json) print(JSON.stringify(report));
-  else printReport(report, print);
-  return report;
+export async function runDoctor(
+  opts: DoctorOptions & { region?: string },
+  print: (line: string) => void,
+  deployedClients?: DeployedClients,
+): Promise<DoctorReport> {
+  const lookup: DeployedLookup | undefined = flagsCoverEverything(opts)
+    ? undefined
+    : await readDeployedConfig({ ...opts, region: opts.region ?? regionOf(opts) }, opts.stackName, deployedClients);
+  const checked = checkedScope(opts, lookup);
+  const clients = clientsFor(opts);
+  try {
+    const { facts, stats } = await inspectFleet(clients, {
+      ...(checked.scope ? { scope: checked.scope } : {}),
+      ...(opts.callsPerSecond ? { callsPerSecond: opts.callsPerSecond } : {}),
+      ...(checked.gracefulShutdown ? { gracefulShutdown: true } : {}),
+    });
+    const problem = lookup?.status === 'invalid' ? { stackName: lookup.stackName, functionName: lookup.functionName, problem: lookup.problem } : undefined;
+    const withProblem = problem ? { ...facts, deployedConfigProblem: problem } : facts;
+    const report = reportOf(reportedScope(checked), diagnose(withProblem), withProblem, stats);
+    if (opts.json) print(JSON.stringify(report));
+    else printReport(report, print);
+    return report;
+  } finally {
+    for (const client of Object.values(clients)) client.destroy();
+  }
 }
 
-function reportOf(findings: Finding[], facts: Parameters<typeof diagnose>[0], calls: InspectStats): DoctorReport {
+function reportedScope(checked: ReturnType<typeof checkedScope>): ReportedScope {
+  const { deployed } = checked;
+  return {
+    from: checked.from,
+    ...(deployed ? { stackName: deployed.stackName, functionName: deployed.functionName, mode: deployed.mode } : {}),
+    ...(checked.scope ? { ...checked.scope } : {}),
+    gracefulShutdown: checked.gracefulShutdown,
+    ...(checked.notChecked ? { notChecked: checked.notChecked } : {}),
+  };
+}
+
+/** The `scope:` line: where the checked scope came from, or why the deployed one was not read. */
+export function scopeLine(scope: ReportedScope): string {
+  const patterns = (names: readonly string[] | undefined) => (names ?? []).join(' ');
+  const lists = `autoScalingGroupNames ${patterns(scope.autoScalingGroupNames)}, targetGroupNames ${patterns(scope.targetGroupNames)}`;
+  const shutdown = `graceful shutdown ${scope.gracefulShutdown ? 'on' : 'off'}`;
+  const where =
+    scope.from === 'none'
+      ? 'none (not checked)'
+      : scope.from === 'flags'
+        ? `flags: ${lists}`
+        : `${scope.from === 'stack+flags' ? 'flags over ' : ''}stack ${scope.stackName} (function ${scope.functionName}` +
+          `${scope.mode === 'observe' ? ', observe mode: it changes nothing yet' : ''}): ${lists}`;
+  return `scope: ${where}; ${shutdown}${scope.notChecked ? `\ndeployed scope not checked: ${scope.notChecked}` : ''}`;
+}
+
+function reportOf(scope: ReportedScope, findings: Finding[], facts: Parameters<typeof diagnose>[0], calls: InspectStats): DoctorReport {
   const counts = Object.fromEntries(SEVERITY_ORDER.map((s) => [s, findings.filter((f) => f.severity === s).length])) as Record<
     Severity,
     number
   >;
   return {
+    scope,
     findings,
     counts,
     inspected: {
@@ -72,6 +139,7 @@ const HEADINGS: Record<Severity, string> = {
 
 function printReport(report: DoctorReport, print: (line: string) => void): void {
   const { inspected, calls } = report;
+  for (const line of scopeLine(report.scope).split('\n')) print(line);
   print(
     `inspected ${inspected.targetGroups} target groups and ${inspected.autoScalingGroups} Auto Scaling groups ` +
       `(${inspected.spotAutoScalingGroups} running Spot) with ${calls.elbv2Calls} ELBv2, ${calls.autoScalingCalls} ` +
