@@ -203,8 +203,9 @@ export interface HistoryQuery {
 }
 
 /**
- * The claim protocol and the records it guards (rules in core/claims.ts). The DynamoDB adapter
- * is lambda/aws/store/claim-store.ts; the dry run answers from the items as they are.
+ * The claim protocol and the records it guards (rules in core/claims.ts). The DynamoDB adapters
+ * are lambda/aws/store/claim-store.ts and record-store.ts; the dry run answers from the items
+ * as they are.
  */
 export interface ClaimPort {
   /**

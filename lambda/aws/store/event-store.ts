@@ -1,5 +1,6 @@
 // The records table as the responder and the index refresher use it: the claim store, the
-// timeline store, the replacement waits and the history reader over one table, behind the EventStorePort port.
+// record store, the timeline store, the replacement waits and the history reader over one
+// table, behind the EventStorePort port.
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Outcome, ResponseRecord, TimelineEntry } from '../../core/model';
 import type {
@@ -20,6 +21,7 @@ import type {
 import type { Sleep } from '../clients';
 import { DynamoClaimStore } from './claim-store';
 import { DynamoHistoryReader } from './history-reader';
+import { DynamoRecordStore } from './record-store';
 import { DynamoReplacementStore } from './replacement-store';
 import type { StoredRecord } from './items';
 import { DynamoTimelineStore } from './timeline-store';
@@ -40,12 +42,14 @@ export interface DynamoEventStoreOptions {
 
 export class DynamoEventStore implements EventStorePort {
   private readonly claims: DynamoClaimStore;
+  private readonly responses: DynamoRecordStore;
   private readonly timelines: DynamoTimelineStore;
   private readonly records: DynamoHistoryReader;
   private readonly replacements: DynamoReplacementStore;
 
   constructor(opts: DynamoEventStoreOptions) {
     this.claims = new DynamoClaimStore(opts);
+    this.responses = new DynamoRecordStore(opts);
     this.timelines = new DynamoTimelineStore(opts);
     this.records = new DynamoHistoryReader(opts);
     this.replacements = new DynamoReplacementStore(opts);
@@ -64,15 +68,15 @@ export class DynamoEventStore implements EventStorePort {
   }
 
   finish(keys: ClaimKeys, record: ResponseRecord, opts?: FinishOptions): Promise<ResponseRecord> {
-    return this.claims.finish(keys, record, opts);
+    return this.responses.finish(keys, record, opts);
   }
 
   noteDuplicate(originalEventId: string, duplicateEventId: string, at: string): Promise<void> {
-    return this.claims.noteDuplicate(originalEventId, duplicateEventId, at);
+    return this.responses.noteDuplicate(originalEventId, duplicateEventId, at);
   }
 
   recordUnclaimed(record: ResponseRecord): Promise<Outcome | undefined> {
-    return this.claims.recordUnclaimed(record);
+    return this.responses.recordUnclaimed(record);
   }
 
   appendTimeline(
