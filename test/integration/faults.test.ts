@@ -236,7 +236,7 @@ describe('the fleet calls through faults', () => {
     expect(record).toMatchObject({ outcome: 'failed', detached: false, reason: expect.stringMatching(/detach/i) });
     expect([...record.deregisteredFrom].sort()).toEqual(allGroups(fleet).map((tg) => tg.arn).sort());
     expect(record.actions.filter((a) => a.action === 'detach')).toEqual([
-      expect.objectContaining({ result: 'failed', target: fleet.autoScalingGroupName, error: expect.objectContaining({ retryable: false }) }),
+      expect.objectContaining({ result: 'failed', target: fleet.autoScalingGroupName, reason: 'deadline reached', error: expect.objectContaining({ retryable: false }) }),
     ]);
     // Recorded and released as failed: what the Lambda reports in batchItemFailures, so the queue retries it.
     expect(await recordOf(direct.clients.dynamo, TABLE, String(warning.id))).toMatchObject({ outcome: 'failed', status: 'FAILED', detached: false });
