@@ -5,18 +5,18 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { jsonLinesLog } from '../lambda/log';
 import { INSTANCE_ID } from '../lambda/events/envelope';
 import { runDemo } from '../cli/demo';
-import { listHistory, parseDuration, printHistory } from '../cli/history';
+import { historyWindow, listHistory, parseDuration, printHistory } from '../cli/history';
 import { dryRunFiles } from '../cli/dry-run';
 import { runDoctor } from '../cli/doctor';
 import { runReport } from '../cli/report';
 import { fisClientFor, runDrill } from '../cli/drill';
 import { DynamoHistoryReader } from '../lambda/aws/store/history-reader';
-import { RealAccountError, replayFiles } from '../cli/replay';
+import { assertReplayAllowed, replayFiles } from '../cli/replay';
 import { DEFAULTS } from '../lambda/contract';
-import { clientsFor, isAwsEndpoint, resolveTarget, type AwsTarget } from '../cli/aws-target';
-import { StackNotDeployedError, StackOutputMissingError, chooseTable, readStack, DEFAULT_STACK_NAME } from '../cli/stack-target';
+import { clientsFor, resolveTarget, type AwsTarget } from '../cli/aws-target';
+import { StackNotDeployedError, chooseTable, readStack, DEFAULT_STACK_NAME } from '../cli/stack-target';
 import { formatRefreshSummary, refreshIndexNow } from '../cli/index-refresh';
-import { dlqClientsFor, dlqEntrySummary, formatDlqEntry, receiveDlq, redrive, release, type RedriveTarget } from '../cli/dlq';
+import { dlqClientsFor, dlqEntrySummary, dlqQueues, formatDlqEntry, receiveDlq, redriveSources, release, runRedrive } from '../cli/dlq';
 import { packageRoot } from '../dev/package-root';
 
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -42,6 +42,15 @@ function duration(value: string): string {
   return value;
 }
 
+function queueUrl(value: string): string {
+  try {
+    new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not a queue URL (https://sqs.us-east-1.amazonaws.com/111122223333/name)`);
+  }
+  return value;
+}
+
 /** `--account 111122223333 --account 444455556666` or `--account 111122223333,444455556666`. */
 function accountIds(value: string, previous: string[] | undefined): string[] {
   const ids = value.split(',').map((v) => v.trim());
@@ -59,7 +68,6 @@ function endpointUrl(value: string): string {
   return value;
 }
 
-/** Options every command that talks to AWS shares. */
 /** Where to call AWS, and which deployed stack (or table) the command reads. */
 function withAwsOptions(command: Command): Command {
   return withAccountOptions(command)
@@ -157,8 +165,8 @@ withAwsOptions(
   .option('--no-refresh-index', 'do not rebuild the target index before replaying (see how a stale index behaves)')
   .option('--verbose', 'print the responder\'s structured logs on stderr')
   .action(async (files: string[], opts) => {
-    // An AWS endpoint named with --endpoint-url is a real account all the same.
-    if (!opts.dryRun && opts.endpointUrl && isAwsEndpoint(opts.endpointUrl)) throw new RealAccountError();
+    // Before anything is resolved: no credentials, region or stack is needed to refuse.
+    assertReplayAllowed(opts);
     const target = await targetOf(opts);
     let table: string;
     let stackNotDeployed: string | undefined;
@@ -195,14 +203,18 @@ withAwsOptions(program.command('history').description('list recorded events, new
   .option('--since <duration>', 'how far back by event time: 30m, 6h, 7d, 2w', duration, '7d')
   .option('--limit <n>', 'at most this many records', positiveInt, 100)
   .option('--json', 'one JSON object per record per line')
-  .action(async (opts) => {
-    const records = await listHistory({
-      ...(await tableTargetOf(opts)),
-      since: opts.since,
-      limit: opts.limit,
-      json: Boolean(opts.json),
-    });
-    printHistory(records, Boolean(opts.json), print);
+  .action(async (opts, command: Command) => {
+    const now = Date.now();
+    const records = await listHistory(
+      {
+        ...(await tableTargetOf(opts)),
+        since: opts.since,
+        limit: opts.limit,
+        json: Boolean(opts.json),
+      },
+      now,
+    );
+    printHistory(records, Boolean(opts.json), print, historyWindow(opts.since, now, command.getOptionValueSource('since') === 'default'));
   });
 
 withAwsOptions(
@@ -261,7 +273,9 @@ withAwsOptions(
     const target = await targetOf(opts);
     let templateId: string | undefined = opts.experimentTemplateId;
     if (!templateId) {
-      const stack = await readStack({ ...target, stackName: opts.stackName });
+      const stack = await readStack({ ...target, stackName: opts.stackName }).catch((err: unknown) => {
+        throw err instanceof StackNotDeployedError ? err.naming(['--experiment-template-id', '--table']) : err;
+      });
       templateId = stack.drillExperimentTemplateId;
       if (!templateId) {
         throw new Error(
@@ -309,21 +323,15 @@ withAwsOptions(
   });
 
 const dlq = program.command('dlq').description("the stack's dead-letter queues: events that could not be handled");
-/** The DLQs to read: --queue-url, else every *DeadLetterQueueUrl output of the stack. */
-async function dlqSources(opts: AwsFlags & { queueUrl?: string[] }) {
-  const target = await targetOf(opts);
-  if (opts.queueUrl && opts.queueUrl.length > 0) return { target, queues: opts.queueUrl, stack: undefined };
-  const stack = await readStack({ ...target, stackName: opts.stackName });
-  if (stack.deadLetterQueues.length === 0) throw new Error(`stack ${stack.stackName} has no dead-letter queue output; pass --queue-url`);
-  return { target, queues: stack.deadLetterQueues.map((q) => q.url), stack };
-}
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+const collectUrl = (value: string, previous: string[] | undefined) => collect(queueUrl(value), previous);
 withAwsOptions(dlq.command('list').description('list dead-lettered events (messages are left in place)'))
-  .option('--queue-url <url>', 'a dead-letter queue to read (repeatable; default: every DLQ of the stack)', collect)
+  .option('--queue-url <url>', 'a dead-letter queue to read (repeatable; default: every DLQ of the stack)', collectUrl)
   .option('--max <n>', 'at most this many messages per queue', positiveInt, 100)
   .option('--json', 'one JSON object per message per line')
   .action(async (opts) => {
-    const { target, queues } = await dlqSources(opts);
+    const target = await targetOf(opts);
+    const queues = await dlqQueues(opts, () => readStack({ ...target, stackName: opts.stackName }));
     const clients = dlqClientsFor(target);
     let count = 0;
     for (const queueUrl of queues) {
@@ -338,38 +346,28 @@ withAwsOptions(dlq.command('list').description('list dead-lettered events (messa
 withAwsOptions(
   dlq
     .command('redrive')
-    .description('re-send dead-lettered events (deleted from the DLQ only once re-sent); unrecognised messages stay'),
+    .description(
+      're-send dead-lettered events to the queue their rule feeds (deleted from the DLQ only once re-sent); unrecognised ' +
+        'messages stay, and so do terminate warnings past their two-minute deadline (too late to act on: the responder ' +
+        'would fail them back to the DLQ), listed with why',
+    ),
 )
-  .option('--queue-url <url>', 'a dead-letter queue to redrive (repeatable; default: every DLQ of the stack)', collect)
+  .option('--queue-url <url>', 'a dead-letter queue to redrive (repeatable; default: every DLQ of the stack)', collectUrl)
+  .option('--warning-queue-url <url>', "where warnings and rebalance recommendations go back to (default: the stack's WarningQueueUrl output)", queueUrl)
+  .option('--state-change-queue-url <url>', "where every other event goes back to (default: the stack's StateChangeQueueUrl output)", queueUrl)
   .option('--event-id <id>', 'only the message(s) holding this event')
   .option('--max <n>', 'at most this many messages per queue', positiveInt, 100)
+  .option('--delete-late', 'delete from the DLQ the messages too late to act on (listed first), instead of leaving them')
   .option('--json', 'one JSON object per message per line')
   .action(async (opts) => {
-    const { target, queues, stack } = await dlqSources(opts);
-    const sink = stack ?? (await readStack({ ...target, stackName: opts.stackName }));
-    if (!sink.warningQueueUrl || !sink.stateChangeQueueUrl) {
-      throw new StackOutputMissingError(
-        `stack ${sink.stackName} has no WarningQueueUrl / StateChangeQueueUrl outputs (deployed by an older version): ` +
-          'redeploy it, then redrive; the messages stay in their DLQs meanwhile',
-      );
-    }
-    const redriveTarget: RedriveTarget = { warningQueueUrl: sink.warningQueueUrl, stateChangeQueueUrl: sink.stateChangeQueueUrl };
-    const clients = dlqClientsFor(target);
-    let failed = 0;
-    for (const queueUrl of queues) {
-      const received = await receiveDlq(clients.sqs, queueUrl, opts.max);
-      const chosen = opts.eventId ? received.filter((e) => e.eventId === opts.eventId) : received;
-      await release(clients.sqs, received.filter((e) => !chosen.includes(e)));
-      for (const r of await redrive(clients, chosen, redriveTarget)) {
-        if (r.result === 'failed') failed++;
-        print(
-          opts.json
-            ? JSON.stringify({ ...dlqEntrySummary(r.entry), result: r.result, ...(r.reason ? { reason: r.reason } : {}) })
-            : `${r.result}: ${formatDlqEntry(r.entry)}${r.reason ? `\n    ${r.reason}` : ''}`,
-        );
-      }
-    }
-    process.exitCode = failed > 0 ? 1 : 0;
+    const target = await targetOf(opts);
+    const { queues, target: redriveTarget } = await redriveSources(opts, () => readStack({ ...target, stackName: opts.stackName }));
+    const report = await runRedrive(
+      dlqClientsFor(target),
+      { queues, target: redriveTarget, eventId: opts.eventId, max: opts.max, deleteLate: Boolean(opts.deleteLate), json: Boolean(opts.json) },
+      print,
+    );
+    process.exitCode = report.exitCode;
   });
 
 withAccountOptions(

@@ -9,6 +9,11 @@
 // - the event queue's own DLQ (SQS redrive policy): the body is the event, as EventBridge sent it.
 //
 // Redrive re-sends the original event and deletes the message only after the send succeeded.
+// Except a Spot terminate warning past its deadline: the responder answers a too-late redelivery
+// of a failed response `failed` again on purpose (so it dead-letters and alarms), so re-sending
+// it would only bring it back here after three more failed receives and alarms. Such a message is
+// listed with why and left in its DLQ, or deleted with --delete-late; whether it is too late is
+// the responder's own rule (core/plan.ts: responseWindow), asked of the event at redrive time.
 // Where to: the queue its rule feeds (warnings and rebalance recommendations to the warning
 // queue, everything else to the state-change queue): the very path EventBridge takes, with the
 // same batching, concurrency and redrive policy, so an event that fails again comes back to a
@@ -25,8 +30,12 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import { AWS_CALL_POLICY, errorInfo } from '../lambda/aws/clients';
+import { humanDuration } from '../lambda/core/durations';
+import { responseWindow } from '../lambda/core/plan';
+import { parseEvent } from '../lambda/events';
 import { REBALANCE_RECOMMENDATION, SPOT_INTERRUPTION_WARNING } from '../lambda/events/detail-types';
 import { clientOptionsFor, type AwsTarget } from './aws-target';
+import { STACK_OUTPUT, StackNotDeployedError, StackOutputMissingError, type StackOutputs } from './stack-target';
 import { isEventBridgeEvent, lambdaFailure } from './wrapped-event';
 
 export type DlqMessageKind = 'eventbridge-rule-dlq' | 'lambda-on-failure-record' | 'event-queue-dlq' | 'unrecognised';
@@ -148,6 +157,72 @@ export interface RedriveTarget {
   stateChangeQueueUrl: string;
 }
 
+/** What `dlq list | redrive` were given on the command line; anything absent is read from the stack. */
+export interface DlqFlags {
+  /** --queue-url: the DLQs to read (default: every *DeadLetterQueueUrl output). */
+  queueUrl?: readonly string[];
+  /** --warning-queue-url (default: the WarningQueueUrl output). */
+  warningQueueUrl?: string;
+  /** --state-change-queue-url (default: the StateChangeQueueUrl output). */
+  stateChangeQueueUrl?: string;
+}
+
+/**
+ * The DLQs to read: --queue-url, else every *DeadLetterQueueUrl output of the stack (read only
+ * then). Raises StackNotDeployedError naming --queue-url, or StackOutputMissingError.
+ */
+export async function dlqQueues(flags: DlqFlags, readStack: () => Promise<StackOutputs>): Promise<string[]> {
+  if (flags.queueUrl && flags.queueUrl.length > 0) return [...flags.queueUrl];
+  const stack = await orNaming(readStack, ['--queue-url']);
+  if (stack.deadLetterQueues.length === 0) {
+    throw new StackOutputMissingError(`stack ${stack.stackName} has no dead-letter queue output; pass --queue-url`);
+  }
+  return stack.deadLetterQueues.map((q) => q.url);
+}
+
+/**
+ * What `dlq redrive` reads and where it re-sends: each of the DLQs (--queue-url) and the two
+ * destination queues (--warning-queue-url, --state-change-queue-url) from its flag, else from
+ * the stack's outputs. The stack is read at most once, and not at all when all three are given.
+ * Raises StackNotDeployedError naming exactly the flags that were missing, or
+ * StackOutputMissingError naming the outputs the stack lacks and the flags that replace them.
+ */
+export async function redriveSources(
+  flags: DlqFlags,
+  readStack: () => Promise<StackOutputs>,
+): Promise<{ queues: string[]; target: RedriveTarget }> {
+  const missing = [
+    ...(flags.queueUrl && flags.queueUrl.length > 0 ? [] : ['--queue-url']),
+    ...(flags.warningQueueUrl ? [] : ['--warning-queue-url']),
+    ...(flags.stateChangeQueueUrl ? [] : ['--state-change-queue-url']),
+  ];
+  const stack = missing.length > 0 ? await orNaming(readStack, missing) : undefined;
+  const queues = await dlqQueues(flags, async () => stack as StackOutputs);
+  const warningQueueUrl = flags.warningQueueUrl ?? stack?.warningQueueUrl;
+  const stateChangeQueueUrl = flags.stateChangeQueueUrl ?? stack?.stateChangeQueueUrl;
+  if (!warningQueueUrl || !stateChangeQueueUrl) {
+    const lacking = [
+      ...(warningQueueUrl ? [] : [[STACK_OUTPUT.warningQueueUrl, '--warning-queue-url']]),
+      ...(stateChangeQueueUrl ? [] : [[STACK_OUTPUT.stateChangeQueueUrl, '--state-change-queue-url']]),
+    ];
+    throw new StackOutputMissingError(
+      `stack ${stack?.stackName ?? ''} has no ${lacking.map(([output]) => output).join(' / ')} output ` +
+        `(deployed by an older version): redeploy it, or pass ${lacking.map(([, flag]) => flag).join(' and ')}; ` +
+        'the messages stay in their DLQs meanwhile',
+    );
+  }
+  return { queues, target: { warningQueueUrl, stateChangeQueueUrl } };
+}
+
+/** The stack's outputs; a stack that is not deployed is reported with the flags that do without it. */
+async function orNaming(readStack: () => Promise<StackOutputs>, flags: readonly string[]): Promise<StackOutputs> {
+  try {
+    return await readStack();
+  } catch (err) {
+    throw err instanceof StackNotDeployedError ? err.naming(flags) : err;
+  }
+}
+
 /** The queue whose rule would have carried `event`: by its detail-type, as lib/delivery.ts routes them. */
 export function queueFor(event: Record<string, unknown>, target: RedriveTarget): string {
   const detailType = event['detail-type'];
@@ -156,25 +231,75 @@ export function queueFor(event: Record<string, unknown>, target: RedriveTarget):
     : target.stateChangeQueueUrl;
 }
 
+/**
+ * Why the entry's event can no longer be acted on at `now` (epoch ms), or undefined when the
+ * responder would still act on it. Asks the responder's own rule (core/plan.ts responseWindow:
+ * a `terminate` warning received past its event time + 120 s is skipped as too late); stop and
+ * hibernate warnings, rebalance recommendations, state changes and events the responder would
+ * reject are never too late here. Which record history holds depends on how it was dead-lettered:
+ * an EventBridge rule DLQ message never reached the responder.
+ */
+export function tooLateReason(entry: DlqEntry, now: number): string | undefined {
+  if (!entry.event) return undefined;
+  const parsed = parseEvent(entry.event, { accounts: '*', regions: '*' });
+  if (!parsed.ok) return undefined;
+  const signal = parsed.signal;
+  if (signal.kind !== 'spot-interruption-warning' && signal.kind !== 'rebalance-recommendation') return undefined;
+  const window = responseWindow(signal, now);
+  if (!window.skipReason) return undefined;
+  const history =
+    entry.kind === 'eventbridge-rule-dlq'
+      ? 'EventBridge never delivered it to the responder, so history holds no record of it'
+      : 'its record stays failed in history';
+  const what = signal.kind === 'spot-interruption-warning' ? `${signal.instanceAction} warning` : 'rebalance recommendation';
+  return (
+    `too late to act: the instance was reclaimed (a ${what} of ${signal.eventTime}, ` +
+    `its deadline passed ${humanDuration(Math.max(0, now - window.deadline))} ago); ${history}`
+  );
+}
+
 export interface RedriveResult {
   entry: DlqEntry;
-  result: 'redriven' | 'failed' | 'skipped';
-  /** Why it failed or was skipped. */
+  /**
+   * redriven: re-sent and deleted; late: too late to act on, not re-sent, left in the DLQ;
+   * deleted: too late, and deleted from the DLQ (--delete-late); skipped: unrecognised, left;
+   * failed: see `reason`.
+   */
+  result: 'redriven' | 'late' | 'deleted' | 'failed' | 'skipped';
+  /** Why it failed, was skipped or is late. */
   reason?: string;
+}
+
+export interface RedriveOptions {
+  /** The clock the too-late rule is asked with (epoch ms); Date.now by default. */
+  now?: () => number;
 }
 
 /**
  * Re-send each recognised entry's event to `target`, then delete it from its DLQ. A failed send
  * leaves the message in the DLQ (released at once); a failed delete after a successful send is
  * reported, and the event may be redriven twice: the responder's claim makes that a duplicate.
- * Unrecognised messages are skipped and stay.
+ * Unrecognised messages are skipped and released. An event too late to act on (tooLateReason) is
+ * not sent: it comes back as `late`, still hidden, for the caller to release (leaveLate) or
+ * delete (deleteLate).
  */
-export async function redrive(clients: DlqClients, entries: readonly DlqEntry[], target: RedriveTarget): Promise<RedriveResult[]> {
+export async function redrive(
+  clients: DlqClients,
+  entries: readonly DlqEntry[],
+  target: RedriveTarget,
+  opts: RedriveOptions = {},
+): Promise<RedriveResult[]> {
+  const now = opts.now ?? Date.now;
   const results: RedriveResult[] = [];
   for (const entry of entries) {
     if (!entry.event) {
       await release(clients.sqs, [entry]);
       results.push({ entry, result: 'skipped', reason: `unrecognised (${entry.problem ?? 'unknown shape'}): left in the queue` });
+      continue;
+    }
+    const late = tooLateReason(entry, now());
+    if (late) {
+      results.push({ entry, result: 'late', reason: late });
       continue;
     }
     try {
@@ -198,6 +323,107 @@ export async function redrive(clients: DlqClients, entries: readonly DlqEntry[],
     }
   }
   return results;
+}
+
+/** Leave the `late` results in their DLQ (released at once), saying so and how to clear them. */
+export async function leaveLate(sqs: SQSClient, late: readonly RedriveResult[]): Promise<RedriveResult[]> {
+  await release(
+    sqs,
+    late.map((r) => r.entry),
+  );
+  return late.map((r) => ({ ...r, reason: `${r.reason ?? 'too late to act'}; left in the DLQ (--delete-late deletes it)` }));
+}
+
+/**
+ * Delete the `late` results' messages from their DLQ (DeleteMessage with the receipt handle of
+ * the receive that is still hiding them): `deleted`, or `failed` with the error, the message then
+ * staying in the DLQ.
+ */
+export async function deleteLate(sqs: SQSClient, late: readonly RedriveResult[]): Promise<RedriveResult[]> {
+  const results: RedriveResult[] = [];
+  for (const r of late) {
+    try {
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: r.entry.queueUrl, ReceiptHandle: r.entry.receiptHandle }));
+      results.push({ ...r, result: 'deleted', reason: `${r.reason ?? 'too late to act'}; deleted from the DLQ (--delete-late)` });
+    } catch (err) {
+      await release(sqs, [r.entry]);
+      const info = errorInfo(err);
+      results.push({ ...r, result: 'failed', reason: `${r.reason ?? 'too late to act'}; not deleted (${info.name}: ${info.message}): left in the DLQ` });
+    }
+  }
+  return results;
+}
+
+export interface RedriveRun {
+  /** The DLQs to redrive, in order. */
+  queues: readonly string[];
+  target: RedriveTarget;
+  /** --event-id: only the message(s) holding this event; the others are released untouched. */
+  eventId?: string;
+  /** --max: at most this many messages per queue. */
+  max: number;
+  /** --delete-late: delete the messages too late to act on, after listing them. */
+  deleteLate: boolean;
+  json: boolean;
+  now?: () => number;
+}
+
+/**
+ * `dlq redrive`: each queue's messages redriven (redrive), printed one per message (`--json`: one
+ * object each, with `result` and `reason`). The messages too late to act on are listed after the
+ * others, then left in the DLQ, or with `deleteLate` deleted (one `deleted` line per message, or
+ * `failed`). Ends with a line on the late ones left. Exit code 1 when a send or a delete failed,
+ * else 0 (a late message left in place is no failure: it is where it belongs).
+ */
+export async function runRedrive(
+  clients: DlqClients,
+  run: RedriveRun,
+  print: (line: string) => void,
+): Promise<{ exitCode: number; results: RedriveResult[] }> {
+  const all: RedriveResult[] = [];
+  const show = (r: RedriveResult) =>
+    print(
+      run.json
+        ? JSON.stringify({ ...dlqEntrySummary(r.entry), result: r.result, ...(r.reason ? { reason: r.reason } : {}) })
+        : `${r.result}: ${formatDlqEntry(r.entry)}${r.reason ? `\n    ${r.reason}` : ''}`,
+    );
+  for (const queueUrl of run.queues) {
+    const received = await receiveDlq(clients.sqs, queueUrl, run.max);
+    const chosen = run.eventId ? received.filter((e) => e.eventId === run.eventId) : received;
+    await release(clients.sqs, received.filter((e) => !chosen.includes(e)));
+    const results = await redrive(clients, chosen, run.target, run.now ? { now: run.now } : {});
+    const sent = results.filter((r) => r.result !== 'late');
+    const late = results.filter((r) => r.result === 'late');
+    sent.forEach(show);
+    let closed: RedriveResult[];
+    if (run.deleteLate && late.length > 0) {
+      // Listed before anything is deleted: the operator sees what goes, even if the run stops.
+      if (!run.json) late.forEach(show);
+      closed = await deleteLate(clients.sqs, late);
+      closed.forEach((r) =>
+        print(run.json ? JSON.stringify({ ...dlqEntrySummary(r.entry), result: r.result, reason: r.reason }) : closedLine(r)),
+      );
+    } else {
+      closed = await leaveLate(clients.sqs, late);
+      closed.forEach(show);
+    }
+    all.push(...sent, ...closed);
+  }
+  const left = all.filter((r) => r.result === 'late').length;
+  if (!run.json && left > 0) {
+    print(
+      `${left} message${left === 1 ? '' : 's'} too late to act on left in the DLQ (not re-sent: the responder would fail ` +
+        'them again, back to the DLQ); --delete-late deletes them',
+    );
+  }
+  return { exitCode: all.some((r) => r.result === 'failed') ? 1 : 0, results: all };
+}
+
+/** After --delete-late listed a late message: what became of it, in one line. */
+function closedLine(r: RedriveResult): string {
+  return r.result === 'deleted'
+    ? `deleted: ${r.entry.messageId} (too late to act on) from ${r.entry.queueUrl}`
+    : `failed: ${r.entry.messageId} not deleted from ${r.entry.queueUrl}\n    ${r.reason ?? ''}`;
 }
 
 async function send(clients: DlqClients, event: Record<string, unknown>, target: RedriveTarget): Promise<void> {

@@ -10,7 +10,7 @@ import type { ResponderBehaviour } from '../lambda/core/behaviour';
 import { ResponseFailedError, respond, respondBatch } from '../lambda/responder';
 import { unansweredRecord } from '../lambda/response/records';
 import { createIndexRefresherDeps, createResponderDeps } from '../lambda/wiring';
-import { clientsFor, regionOf, type AwsTarget } from './aws-target';
+import { clientsFor, isAwsEndpoint, regionOf, type AwsTarget } from './aws-target';
 import { EMULATOR_ACCOUNT } from './emulator-target';
 import { formatRecord, recordSummary } from './format';
 import { ensureTable } from './local-table';
@@ -119,6 +119,17 @@ export class RealAccountError extends Error {
         'an emulator, or --dry-run to only read and print what it would do',
     );
   }
+}
+
+/**
+ * Raises RealAccountError unless this replay may run: with `dryRun`, or against an emulator
+ * (`endpointUrl` that is not an AWS endpoint: an AWS endpoint is a real account all the same).
+ * Decided from the flags alone, so the CLI refuses before it resolves credentials, the region or
+ * the stack: a user without credentials sees why, not "Could not load credentials".
+ */
+export function assertReplayAllowed(flags: { dryRun?: boolean; endpointUrl?: string }): void {
+  if (flags.dryRun) return;
+  if (!flags.endpointUrl || isAwsEndpoint(flags.endpointUrl)) throw new RealAccountError();
 }
 
 export interface ReplayReport {

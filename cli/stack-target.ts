@@ -38,19 +38,34 @@ export interface StackOutputs {
   deadLetterQueues: { outputKey: string; url: string }[];
 }
 
-/** DescribeStacks found no such stack in this account and region. */
+/**
+ * DescribeStacks found no such stack in this account and region. `instead` names the flags that
+ * would let the command do without the stack (what it would have read from the outputs);
+ * `--table` by default, the one most commands read it for.
+ */
 export class StackNotDeployedError extends Error {
   override name = 'StackNotDeployedError';
   constructor(
     readonly stackName: string,
     readonly region: string,
+    readonly instead: readonly string[] = ['--table'],
   ) {
     super(
       `stack ${stackName} is not deployed in ${region} (CloudFormation DescribeStacks: does not exist); ` +
         'deploy it (npx cdk deploy), or pass --stack-name, --region / --profile, or name what the command ' +
-        'reads directly (--table; for dlq, --queue-url)',
+        `reads directly (${joinFlags(instead)})`,
     );
   }
+
+  /** The same error, naming exactly the flags this command was missing. */
+  naming(flags: readonly string[]): StackNotDeployedError {
+    return new StackNotDeployedError(this.stackName, this.region, flags);
+  }
+}
+
+/** `--a`, `--a and --b`, `--a, --b and --c`. */
+function joinFlags(flags: readonly string[]): string {
+  return flags.length <= 1 ? (flags[0] ?? '') : `${flags.slice(0, -1).join(', ')} and ${flags[flags.length - 1]}`;
 }
 
 /** The stack exists but lacks an output the command needs (an older or foreign stack). */
@@ -124,7 +139,12 @@ export async function chooseTable(
   const fromEnv = env[CLI_ENV.tableName];
   if (fromEnv) return { table: fromEnv, from: CLI_ENV.tableName };
   if (isEmulator(sel) && !sel.stackName) return { table: DEFAULTS.cliTableName, from: 'emulator default' };
-  const stack = await readStack(sel, cfn);
+  let stack: StackOutputs;
+  try {
+    stack = await readStack(sel, cfn);
+  } catch (err) {
+    throw err instanceof StackNotDeployedError ? err.naming(['--table']) : err;
+  }
   if (!stack.tableName) {
     throw new StackOutputMissingError(`stack ${stack.stackName} has no ${STACK_OUTPUT.tableName} output; pass --table`);
   }

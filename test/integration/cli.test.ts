@@ -184,11 +184,46 @@ describe('history --json --since 1h', () => {
   }, CLI_TIMEOUT_MS);
 });
 
+describe('replay against a real account', () => {
+  it.each([
+    ['no --endpoint-url, a profile that does not exist', ['--profile', 'no-such-profile-here']],
+    ['an AWS endpoint', ['--endpoint-url', 'https://dynamodb.us-east-1.amazonaws.com']],
+  ])('%s, without --dry-run: refuses at once with why, before any credentials or stack is looked up', async (_what, flags) => {
+    const run = await runCli(['replay', ...flags, eventFile('refused.json', spotWarningEvent('i-0123456789abcdef0'))]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(
+      'error: replay acts on the fleet and would change a real account: pass --endpoint-url <url> to replay against an ' +
+        'emulator, or --dry-run to only read and print what it would do\n',
+    );
+  }, CLI_TIMEOUT_MS);
+});
+
+describe('history with nothing in its window', () => {
+  it('names the window, that --since was the default, and that older events need a longer --since', async () => {
+    // Prepare: a records table with nothing in it
+    const table = uniqueName('cli-none');
+    const replayer = await createReplayer({ endpointUrl: testEndpoint(), table, clock: 'wall', refreshIndex: false });
+    destroyClients(replayer.clients);
+
+    // Act
+    const run = await runCli(['history', '--endpoint-url', testEndpoint(), '--table', table]);
+
+    // Assess
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const match = /^no recorded events between (\S+) and (\S+) \(--since 7d, the default\); events older than that need a longer --since, e\.g\. --since 30d\n$/.exec(run.stdout);
+    expect(match).not.toBeNull();
+    const [from, to] = [Date.parse(match?.[1] ?? ''), Date.parse(match?.[2] ?? '')];
+    expect(to - from).toBe(7 * 86_400_000);
+  }, CLI_TIMEOUT_MS);
+});
+
 /** Each command's --help, and words its usage must mention. */
 const HELP: [string[], string[]][] = [
   [[], ['replay', 'history', 'index', 'demo']],
   [['replay'], ['<file...>', '--json', '--clock', '--no-refresh-index', '--account', '--endpoint-url', '--table']],
   [['history'], ['--since', '--limit', '--json', '--endpoint-url', '--table']],
+  [['dlq', 'redrive'], ['--queue-url', '--warning-queue-url', '--state-change-queue-url', '--delete-late', '--event-id']],
   [['index'], ['refresh']],
   [['index', 'refresh'], ['--json', '--endpoint-url', '--table']],
   [['demo'], ['--verbose']],

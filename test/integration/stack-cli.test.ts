@@ -7,11 +7,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createReplayer, type Replayer } from '../../cli/replay';
 import { spotWarningEvent, stateChangeEvent } from '../../cli/sample-events';
 import { testEndpoint, useEmulator } from '../support/emulator-env';
-import { destroyClients, jsonLines, runCli, uniqueName } from '../support/integration';
+import { destroyClients, eventTime, jsonLines, runCli, uniqueName } from '../support/integration';
 
 useEmulator();
 
@@ -145,6 +145,83 @@ describe('dlq', () => {
         new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
       );
       expect(left.Attributes).toMatchObject({ ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
+    },
+    SLOW_MS,
+  );
+});
+
+describe('dlq redrive without a stack, and what it holds back', () => {
+  it(
+    'with --queue-url, --warning-queue-url and --state-change-queue-url no stack is read; a terminate warning past its ' +
+      'deadline (any shape) is listed and left, --delete-late deletes exactly those',
+    async () => {
+      // Prepare: queues of their own (no stack names them), a DLQ holding three late terminate
+      // warnings, one per shape, beside a late stop warning and a state change that still go back
+      const queue = async (name: string) => (await sqs.send(new CreateQueueCommand({ QueueName: uniqueName(name) }))).QueueUrl as string;
+      const [dlq, warnings, stateChanges] = await Promise.all([queue('dlq'), queue('warn'), queue('state')]);
+      const tenMinutesAgo = eventTime(-600_000);
+      const lateInQueueDlq = spotWarningEvent('i-0f00000000000000a', { time: tenMinutesAgo });
+      const lateFromRule = spotWarningEvent('i-0f00000000000000b', { time: tenMinutesAgo });
+      const lateOnFailure = spotWarningEvent('i-0f00000000000000c', { time: tenMinutesAgo });
+      const lateStop = spotWarningEvent('i-0f00000000000000d', { time: tenMinutesAgo, action: 'stop' });
+      const stateChange = stateChangeEvent('i-0f00000000000000e', 'terminated', { time: tenMinutesAgo });
+      const put = (body: unknown, attributes?: Record<string, string>) =>
+        sqs.send(
+          new SendMessageCommand({
+            QueueUrl: dlq,
+            MessageBody: JSON.stringify(body),
+            ...(attributes
+              ? { MessageAttributes: Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }])) }
+              : {}),
+          }),
+        );
+      await put(lateInQueueDlq);
+      await put(lateFromRule, { ERROR_CODE: 'SDK_CLIENT_ERROR', RULE_ARN: 'arn:aws:events:us-east-1:123456789012:rule/warnings' });
+      await put({ requestContext: { functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:f' }, requestPayload: lateOnFailure });
+      await put(lateStop);
+      await put(stateChange);
+      const late = [lateInQueueDlq.id, lateFromRule.id, lateOnFailure.id].sort();
+      const base = ['dlq', 'redrive', '--json', '--endpoint-url', testEndpoint(), '--stack-name', 'NoSuchStack', '--queue-url', dlq];
+      const destinations = ['--warning-queue-url', warnings, '--state-change-queue-url', stateChanges];
+      const depth = async (queueUrl: string) =>
+        (
+          await sqs.send(
+            new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+          )
+        ).Attributes;
+      const idsIn = async (queueUrl: string) => {
+        const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+        return (received.Messages ?? []).map((m) => (JSON.parse(m.Body ?? '{}') as { id: string }).id).sort();
+      };
+
+      // Act
+      const noDestinations = await runCli(base);
+      const redriven = await runCli([...base, ...destinations]);
+      const afterRedrive = await depth(dlq);
+      const deleted = await runCli([...base, ...destinations, '--delete-late']);
+
+      // Assess: without the destinations the stack is needed, and the error names exactly those flags
+      expect(noDestinations.code).toBe(2);
+      expect(noDestinations.stderr).toMatch(
+        /stack NoSuchStack is not deployed in us-east-1 .*name what the command reads directly \(--warning-queue-url and --state-change-queue-url\)/,
+      );
+      // with them: the stop warning and the state change go back; the late terminate warnings stay, listed with why
+      expect(redriven).toMatchObject({ code: 0, stderr: '' });
+      const results = jsonLines(redriven.stdout) as Array<{ eventId: string; kind: string; result: string; reason?: string }>;
+      expect(results.filter((r) => r.result === 'redriven').map((r) => r.eventId).sort()).toEqual([lateStop.id, stateChange.id].sort());
+      const lateLines = results.filter((r) => r.result === 'late');
+      expect(lateLines.map((r) => r.eventId).sort()).toEqual(late);
+      expect(lateLines.map((r) => r.kind).sort()).toEqual(['event-queue-dlq', 'eventbridge-rule-dlq', 'lambda-on-failure-record']);
+      for (const line of lateLines) expect(line.reason).toMatch(/^too late to act: the instance was reclaimed \(a terminate warning of .*\); .*; left in the DLQ/);
+      expect(await idsIn(warnings)).toEqual([lateStop.id]);
+      expect(await idsIn(stateChanges)).toEqual([stateChange.id]);
+      expect(afterRedrive).toMatchObject({ ApproximateNumberOfMessages: '3', ApproximateNumberOfMessagesNotVisible: '0' });
+      // --delete-late: exactly those three deleted, nothing re-sent
+      expect(deleted).toMatchObject({ code: 0, stderr: '' });
+      const deletions = jsonLines(deleted.stdout) as Array<{ eventId: string; result: string }>;
+      expect(deletions.map((r) => [r.eventId, r.result]).sort()).toEqual(late.map((id) => [id, 'deleted']));
+      expect(await depth(dlq)).toMatchObject({ ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
+      expect(await depth(warnings)).toMatchObject({ ApproximateNumberOfMessages: '0' });
     },
     SLOW_MS,
   );

@@ -54,6 +54,8 @@ describe('chooseTable', () => {
     const err = await chooseTable({ region: 'eu-west-1' }, () => client, {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StackNotDeployedError);
     expect((err as Error).message).toMatch(/stack SpotResponder is not deployed in eu-west-1/);
+    // the table is all chooseTable reads from the stack: the flag that replaces it, and no other
+    expect((err as Error).message).toMatch(/or name what the command reads directly \(--table\)$/);
   });
 
   it('any other CloudFormation error is raised as it is', async () => {
