@@ -15,9 +15,9 @@
 import { limiter } from './aws/batching';
 import { errorInfo } from './aws/clients';
 import { DEFAULT_BEHAVIOUR } from './core/behaviour';
-import type { EventIdentity, InterruptionNotice, Outcome, ResponseRecord } from './core/model';
+import type { EventIdentity, InterruptionNotice, ResponseRecord } from './core/model';
 import { responseWindow, timerMs, type ResponseWindow } from './core/plan';
-import type { CallOptions, ClaimKeys, ClaimResult, ItemResult } from './core/ports';
+import type { CallOptions, ClaimKeys, ClaimResult, ItemResult, UnclaimedWrite } from './core/ports';
 import { planBeforeLookups, type SkipPlan } from './core/response-plan';
 import { parseEvent } from './events';
 import type { Log } from './log';
@@ -223,7 +223,7 @@ async function claimLookUpActFinish(
     if (flight.early && !flight.early.underClaim) {
       const record = closeRecord(flight.base, now, flight.window.deadline, skippedFields(flight.signal, flight.early));
       flight.log.warn('signal arrived too late to act on', { reason: record.reason, skipKind: record.skipKind });
-      settle(i, async () => tooLateAnswer(record, await deps.store.recordUnclaimed(record), flight.log));
+      settle(i, async () => tooLateAnswer(record, await deps.store.recordUnclaimed(record), deps, flight.log));
     } else {
       claiming.push(i);
     }
@@ -343,16 +343,31 @@ async function finish(flight: InFlight, fields: Partial<ResponseRecord>, deps: R
 }
 
 /**
- * The answer to a delivery too late to act on, given the outcome its event's record holds. A
- * redelivery of an event whose own response failed (or whose holder died) stays failed: the
- * queue redelivers it up to maxReceiveCount and then dead-letters it, so the DLQ alarm fires.
- * Answering it skipped would delete the message and leave the failure only in `history`.
+ * The answer to a delivery too late to act on, given what recording it found. A redelivery of
+ * an event whose own response failed (or whose holder died without a better record) stays
+ * failed: the queue redelivers it up to maxReceiveCount and then dead-letters it, so the DLQ
+ * alarm fires; answering it skipped would delete the message and leave the failure only in
+ * `history`. A redelivery of an event already answered otherwise is its duplicate, counted on
+ * the original record like any other.
  */
-function tooLateAnswer(record: ResponseRecord, stored: Outcome | undefined, log: Log): ResponseRecord {
-  if (stored !== 'failed' && stored !== 'abandoned') return record;
-  const reason = `the response to this event ${stored === 'failed' ? 'failed' : 'was abandoned'} earlier and this delivery is too late to retry it (${record.reason ?? 'past its deadline'}); left for the dead-letter queue`;
-  log.error('failed response not retried: too late', { reason });
-  return { ...record, outcome: 'failed', reason };
+async function tooLateAnswer(record: ResponseRecord, write: UnclaimedWrite, deps: ResponderDeps, log: Log): Promise<ResponseRecord> {
+  if (write.result === 'written') return record;
+  const stored = write.outcome;
+  if (stored === 'failed' || stored === 'abandoned') {
+    const reason = `the response to this event ${stored === 'failed' ? 'failed' : 'was abandoned'} earlier and this delivery is too late to retry it (${record.reason ?? 'past its deadline'}); left for the dead-letter queue`;
+    log.error('failed response not retried: too late', { reason });
+    return { ...record, outcome: 'failed', reason };
+  }
+  // It closed the abandoned claim with what the dead holder did: that record stands.
+  if (write.result === 'closed-abandoned') return record;
+  const now = deps.now ?? Date.now;
+  await deps.store.noteDuplicate(record.eventId, record.eventId, new Date(now()).toISOString());
+  return {
+    ...record,
+    outcome: 'duplicate',
+    duplicateOf: record.eventId,
+    reason: `already ${stored === undefined ? 'being handled' : 'recorded'} as event ${record.eventId} (this delivery came too late to act on: ${record.reason ?? 'past its deadline'})`,
+  };
 }
 
 async function duplicate(

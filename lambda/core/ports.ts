@@ -236,17 +236,27 @@ export interface ClaimPort {
    * `opts.until` (at least a few times), then rejects: the invocation must fail loudly.
    */
   finish(keys: ClaimKeys, record: ResponseRecord, opts?: FinishOptions): Promise<ResponseRecord>;
-  /** Note a repeated delivery on the original record; never touches the fleet. */
+  /** Note a repeated delivery on the original record (deliveries + 1, its id in duplicateEventIds); never touches the fleet. */
   noteDuplicate(originalEventId: string, duplicateEventId: string, at: string): Promise<void>;
   /**
    * Record an event that was never claimed (rejected, or skipped before any claim), under
    * EVENT#<record.eventId>; never overwrites an existing record (an abandoned claim of the same
-   * event is closed with this record merged into what it did). Resolves the outcome the event's
-   * record holds afterwards: `record.outcome` when it was written, the stored record's when one
-   * was already there, undefined while that one's claim is still held.
+   * event is closed with this record merged into what it did). Resolves what it did: see
+   * UnclaimedWrite.
    */
-  recordUnclaimed(record: ResponseRecord): Promise<Outcome | undefined>;
+  recordUnclaimed(record: ResponseRecord): Promise<UnclaimedWrite>;
 }
+
+/**
+ * What recordUnclaimed did: `written`, this record is now the event's; `closed-abandoned`, the
+ * event's own claim had been abandoned by a dead holder and is now closed with this record
+ * merged in (`outcome`: the merged record's); `exists`, another record of the event stands and
+ * was left alone (`outcome`: its outcome, undefined while its claim is still held).
+ */
+export type UnclaimedWrite =
+  | { result: 'written' }
+  | { result: 'closed-abandoned'; outcome: Outcome }
+  | { result: 'exists'; outcome: Outcome | undefined };
 
 /** The INSTANCE# pointers and the timelines later events extend through them. */
 export interface TimelinePort {

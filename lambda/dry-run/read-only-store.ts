@@ -34,6 +34,7 @@ import type {
   Renewal,
   ReplacementWait,
   TimelineAddition,
+  UnclaimedWrite,
 } from '../core/ports';
 import { SERVICE, type PlanJournal } from './guard';
 
@@ -161,7 +162,7 @@ export class ReadOnlyEventStore implements EventStorePort {
   }
 
   /** Plans the write; answers as if it went through (a dry run reads no stored outcome for it). */
-  async recordUnclaimed(record: ResponseRecord): Promise<Outcome | undefined> {
+  async recordUnclaimed(record: ResponseRecord): Promise<UnclaimedWrite> {
     this.journal.write(
       SERVICE.dynamo,
       'PutItem',
@@ -174,7 +175,7 @@ export class ReadOnlyEventStore implements EventStorePort {
       },
       'record the event; never overwrites an existing record',
     );
-    return record.outcome;
+    return { result: 'written' };
   }
 
   history(query: HistoryQuery): Promise<StoredRecord[]> {

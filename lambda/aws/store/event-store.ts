@@ -2,7 +2,7 @@
 // record store, the timeline store, the replacement waits and the history reader over one
 // table, behind the EventStorePort port.
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Outcome, ResponseRecord, TimelineEntry } from '../../core/model';
+import type { ResponseRecord, TimelineEntry } from '../../core/model';
 import type {
   AssignedReplacement,
   CallOptions,
@@ -17,6 +17,7 @@ import type {
   Renewal,
   ReplacementWait,
   TimelineAddition,
+  UnclaimedWrite,
 } from '../../core/ports';
 import type { Sleep } from '../clients';
 import { DynamoClaimStore } from './claim-store';
@@ -75,7 +76,7 @@ export class DynamoEventStore implements EventStorePort {
     return this.responses.noteDuplicate(originalEventId, duplicateEventId, at);
   }
 
-  recordUnclaimed(record: ResponseRecord): Promise<Outcome | undefined> {
+  recordUnclaimed(record: ResponseRecord): Promise<UnclaimedWrite> {
     return this.responses.recordUnclaimed(record);
   }
 

@@ -24,7 +24,7 @@ import {
 import { mergeAttempts, type AttemptRecord } from '../../core/attempts';
 import type { Outcome, ResponseRecord } from '../../core/model';
 import { withoutUndefined } from '../../core/objects';
-import type { ClaimKeys, ClaimPort, FinishOptions } from '../../core/ports';
+import type { ClaimKeys, ClaimPort, FinishOptions, UnclaimedWrite } from '../../core/ports';
 import { errorInfo, fullJitterDelay, sleep as realSleep, type Sleep } from '../clients';
 import { TABLE_SCHEMA, itemKey } from '../table-schema';
 import {
@@ -305,7 +305,7 @@ export class DynamoRecordStore implements Pick<ClaimPort, 'finish' | 'noteDuplic
     }
   }
 
-  async recordUnclaimed(record: ResponseRecord): Promise<Outcome | undefined> {
+  async recordUnclaimed(record: ResponseRecord): Promise<UnclaimedWrite> {
     try {
       await this.client.send(
         new PutCommand({
@@ -321,7 +321,7 @@ export class DynamoRecordStore implements Pick<ClaimPort, 'finish' | 'noteDuplic
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
-      return record.outcome;
+      return { result: 'written' };
     } catch (err) {
       if (!isConditionalCheckFailed(err)) throw err;
     }
@@ -332,17 +332,16 @@ export class DynamoRecordStore implements Pick<ClaimPort, 'finish' | 'noteDuplic
    * A delivery that may not act (too late) finds the event's own claim abandoned: its holder
    * died before recording. Close that claim with the merge of what was recorded of it (its
    * parked attempt, if any) and this delivery's record, on the condition that it is still
-   * abandoned. Any other existing record is left alone. Resolves the outcome the record holds
-   * afterwards (undefined while a live holder works on it).
+   * abandoned. Any other existing record is left alone.
    */
-  private async closeAbandoned(record: ResponseRecord): Promise<Outcome | undefined> {
+  private async closeAbandoned(record: ResponseRecord): Promise<UnclaimedWrite> {
     const out = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: claimKey.event(record.eventId) }, ConsistentRead: true }),
     );
     const nowIso = this.now().toISOString();
     const storedOutcome = (item: Record<string, unknown> | undefined): Outcome | undefined =>
       typeof item?.['outcome'] === 'string' ? (item['outcome'] as Outcome) : undefined;
-    if (!out.Item || claimState(out.Item, nowIso) !== 'abandoned') return storedOutcome(out.Item);
+    if (!out.Item || claimState(out.Item, nowIso) !== 'abandoned') return { result: 'exists', outcome: storedOutcome(out.Item) };
     try {
       const merged = await this.writeMerged(record, {}, (merged, attempts) => {
         const fields = this.recordFields(merged, this.now(), finishedStatus(merged.outcome));
@@ -355,14 +354,14 @@ export class DynamoRecordStore implements Pick<ClaimPort, 'finish' | 'noteDuplic
           this.attemptsUpdate(record.eventId, attempts.all, attempts.prior, fields[TABLE_SCHEMA.ttlAttribute]),
         ];
       });
-      return merged.outcome;
+      return { result: 'closed-abandoned', outcome: merged.outcome };
     } catch (err) {
       // Someone else closed it meanwhile: their record stands.
       if (err instanceof RecordWriteFailedError && cancellationReasons(err.cause)?.[0]?.Code === 'ConditionalCheckFailed') {
         const after = await this.client.send(
           new GetCommand({ TableName: this.tableName, Key: { pk: claimKey.event(record.eventId) }, ConsistentRead: true }),
         );
-        return storedOutcome(after.Item);
+        return { result: 'exists', outcome: storedOutcome(after.Item) };
       }
       throw err;
     }

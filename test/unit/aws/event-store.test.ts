@@ -577,9 +577,10 @@ describe('DynamoEventStore.recordUnclaimed', () => {
     const unclaimed = record({ outcome, reason: 'because', detached: false, actions: [] });
 
     // Act
-    await store.recordUnclaimed(unclaimed);
+    const write = await store.recordUnclaimed(unclaimed);
 
     // Assess
+    expect(write).toEqual({ result: 'written' });
     expect(ddbMock).toHaveReceivedCommandWith(PutCommand, {
       TableName: TABLE,
       Item: {
@@ -601,7 +602,7 @@ describe('DynamoEventStore.recordUnclaimed', () => {
     const { store } = makeStore();
 
     // Act / Assess
-    await expect(store.recordUnclaimed(record({ outcome: 'rejected' }))).resolves.toBeUndefined();
+    await expect(store.recordUnclaimed(record({ outcome: 'rejected' }))).resolves.toEqual({ result: 'exists', outcome: undefined });
   });
 
   it('rethrows other errors', async () => {

@@ -19,6 +19,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoEventStore } from '../../../lambda/aws/store/event-store';
 import type { RedeliveryPort } from '../../../lambda/core/ports';
 import { FAILED_MESSAGE_VISIBILITY_SECONDS } from '../../../lambda/make-handler';
+import { respondBatch } from '../../../lambda/responder';
 import { LEASE_MS } from '../../../lambda/response/deps';
 import {
   emulateClaimTable,
@@ -278,20 +279,27 @@ describe("issue 9.1 on the queue: a failed response's message comes back inside 
     expect(eventItem(table, event)).toMatchObject({ status: 'FAILED', outcome: 'failed' });
   });
 
-  it('a redelivery too late to act on a handled response is skipped and not reported (its message is deleted)', async () => {
+  it('a redelivery too late to act on a handled response is its duplicate, counted on the record, and not reported (its message is deleted)', async () => {
     // Prepare: handled on the first receive.
     const { aws, event } = world();
     const store = storeOf(aws);
     const handler = aws.handler({ store });
     const first = (await handler(fromWarningQueue(event, 1))) as SQSBatchResponse;
     aws.clock.advance(180_000);
+    aws.dynamo.resetHistory();
 
     // Act
     const late = (await handler(fromWarningQueue(event, 2))) as SQSBatchResponse;
+    const direct = await respondBatch([event], aws.deps({ store }));
 
     // Assess
     expect(first.batchItemFailures).toEqual([]);
     expect(late.batchItemFailures).toEqual([]);
+    expect(direct[0]).toMatchObject({ outcome: 'duplicate', duplicateOf: event.id, reason: expect.stringMatching(/^already recorded as event .* too late to act on/) });
+    expect(aws.dynamo).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { pk: `EVENT#${String(event.id)}` },
+      UpdateExpression: expect.stringContaining('ADD deliveries :one'),
+    });
   });
 
   it('a visibility change that fails leaves the batch response as it is', async () => {
