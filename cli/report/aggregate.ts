@@ -102,7 +102,8 @@ export const NO_GROUP = '(no group)';
 /**
  * The report of `records` over [since, until] (ISO). An interruption is a record of a Spot
  * interruption warning, or a record whose timeline has `warning-received` (a rebalance response
- * the warning then landed on), except duplicates and rejected events. A rebalance recommendation
+ * the warning then landed on), except duplicates, rejected events and warnings for instances
+ * EC2 does not know (skipKind unknown-instance). A rebalance recommendation
  * counts as one without a warning only when no interruption of the same instance is in `records`. A failure is an
  * interruption whose outcome is failed or abandoned, a warning that arrived too late to act on,
  * or a response that finished after its deadline. Throws RangeError when since/until are no ISO times.
@@ -171,6 +172,9 @@ export function buildReport(records: readonly ResponseRecord[], since: string, u
 /** The interruption a record stands for, or null when it stands for none. */
 export function interruptionRow(record: ResponseRecord): InterruptionRow | null {
   if (NOT_AN_INTERRUPTION.has(record.outcome)) return null;
+  // EC2 does not know the instance: a replayed sample or an instance long gone, with no pool to
+  // count it in; not an interruption of this fleet.
+  if (record.skipKind === 'unknown-instance') return null;
   const warning = record.timeline?.find((e) => e.event === 'warning-received');
   const isWarning = record.detailType === SPOT_INTERRUPTION_WARNING;
   if (!warning && !isWarning) return null;

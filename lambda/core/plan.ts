@@ -172,7 +172,7 @@ export function responseWindow(signal: InterruptionNotice, receivedAt: number): 
   }
   return {
     deadline: receivedAt + NOTICE_MS,
-    note: `${late}; a ${signal.instanceAction === 'stop' ? 'stopped' : 'hibernated'} instance stays registered, so it was handled anyway`,
+    note: `${late}; a ${signal.instanceAction === 'stop' ? 'stopped' : 'hibernated'} instance stays registered, so it is still acted on, with a fresh two-minute budget`,
   };
 }
 

@@ -464,7 +464,7 @@ describe('per instance-action', () => {
     // Assess
     expect(record).toMatchObject({ outcome: 'handled', instanceAction: 'stop', detached: true });
     expect(record.notes).toContainEqual(
-      expect.stringMatching(/^arrived [\d.]+ s after its deadline; a stopped instance stays registered, so it was handled anyway$/),
+      expect.stringMatching(/^arrived [\d.]+ s after its deadline; a stopped instance stays registered, so it is still acted on, with a fresh two-minute budget$/),
     );
     expect(Date.parse(record.deadline as string)).toBeGreaterThan(Date.parse(late.time as string) + 120_000);
     expect(record.msLeftAtFinish).toBeGreaterThan(0);

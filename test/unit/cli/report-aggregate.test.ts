@@ -78,6 +78,11 @@ describe('interruptionRow', () => {
     expect(interruptionRow(record({ detailType: REBALANCE_RECOMMENDATION }))).toBeNull();
   });
 
+  it('does not count a warning for an instance EC2 does not know (a replayed sample, an instance long gone)', () => {
+    expect(interruptionRow(record({ outcome: 'skipped', skipKind: 'unknown-instance', reason: 'instance not found' }))).toBeNull();
+    expect(interruptionRow(record({ outcome: 'skipped', skipKind: 'out-of-scope', reason: 'outside the scope' }))).not.toBeNull();
+  });
+
   it.each<[string, Partial<ResponseRecord>, RegExp]>([
     ['a failed response', { outcome: 'failed', reason: 'deregister arn:tg/a: AccessDenied' }, /^failed: deregister/],
     ['an abandoned claim', { outcome: 'abandoned', reason: 'lease ran out' }, /^abandoned/],

@@ -46,7 +46,7 @@ describe('a stop warning that arrives after its deadline', () => {
       outcome: 'handled',
       deadline: new Date(receivedAt + NOTICE_MS).toISOString(),
       msLeftAtFinish: NOTICE_MS,
-      notes: ['arrived 30.0 s after its deadline; a stopped instance stays registered, so it was handled anyway'],
+      notes: ['arrived 30.0 s after its deadline; a stopped instance stays registered, so it is still acted on, with a fresh two-minute budget'],
     });
   });
 });
