@@ -39,7 +39,7 @@ export function renderLatency(r: LatencyResult): string {
     '',
     table(['measure', 'n', 'median', 'p90', 'max'], [
       row('warning received → last DeregisterTargets completed (traffic stopped)', r.trafficStoppedMs),
-      row('whole `replay()` (incl. replacement check and the record)', r.totalMs),
+      row('whole `replay()` (incl. the fresh group check, the record and the replacement wait)', r.totalMs),
     ]),
   ].join('\n');
 }
