@@ -7,7 +7,6 @@ import type { CancellationReason } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
   TransactWriteCommand,
-  type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import {
   CLAIM_STATUS,
@@ -21,7 +20,7 @@ import {
   type ClaimTarget,
 } from '../../core/claims';
 import type { CallOptions, ClaimKeys, ClaimResult, ClaimPort, HeldClaim, ItemResult, Renewal } from '../../core/ports';
-import { TRANSIENT_CANCELLATION_CODES, fullJitterDelay, sleep as realSleep, type Sleep } from '../clients';
+import { TRANSIENT_CANCELLATION_CODES, fullJitterDelay } from '../clients';
 import { TABLE_SCHEMA, historyDay, utcTime } from '../table-schema';
 import {
   cancellationReasons,
@@ -29,38 +28,22 @@ import {
   fromAttributeValues,
   type Item,
 } from './items';
+import { DynamoTableStore, type DynamoTableStoreOptions } from './table-store';
 
-export interface DynamoClaimStoreOptions {
-  client: DynamoDBDocumentClient;
-  tableName: string;
-  /** How long records (and claims whose invocation never finished) live, in days. */
-  retentionDays: number;
-  now?: () => Date;
-  sleep?: Sleep;
-  random?: () => number;
+export interface DynamoClaimStoreOptions extends DynamoTableStoreOptions {
   /** Claim attempts when DynamoDB cancels the transaction for a conflict, not a condition. */
   claimAttempts?: number;
 }
+
 /** TransactWriteItems takes at most 100 items. */
 const TRANSACT_ITEMS_LIMIT = 100;
 
 /** The claim half of ClaimPort (claim, claimAll, renewAll) on DynamoDB. */
-export class DynamoClaimStore implements Pick<ClaimPort, 'claim' | 'claimAll' | 'renewAll'> {
-  private readonly client: DynamoDBDocumentClient;
-  private readonly tableName: string;
-  private readonly retentionSeconds: number;
-  private readonly now: () => Date;
-  private readonly sleep: Sleep;
-  private readonly random: () => number;
+export class DynamoClaimStore extends DynamoTableStore implements Pick<ClaimPort, 'claim' | 'claimAll' | 'renewAll'> {
   private readonly claimAttempts: number;
 
   constructor(opts: DynamoClaimStoreOptions) {
-    this.client = opts.client;
-    this.tableName = opts.tableName;
-    this.retentionSeconds = opts.retentionDays * 86_400;
-    this.now = opts.now ?? (() => new Date());
-    this.sleep = opts.sleep ?? realSleep;
-    this.random = opts.random ?? Math.random;
+    super(opts);
     this.claimAttempts = opts.claimAttempts ?? 3;
   }
 

@@ -1,7 +1,7 @@
 // The records table as the responder and the index refresher use it: the claim store, the
 // record store, the timeline store, the replacement waits and the history reader over one
 // table, behind the EventStorePort port.
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type {  } from '@aws-sdk/lib-dynamodb';
 import type { ResponseRecord, TimelineEntry } from '../../core/model';
 import type {
   AssignedReplacement,
@@ -19,22 +19,16 @@ import type {
   TimelineAddition,
   UnclaimedWrite,
 } from '../../core/ports';
-import type { Sleep } from '../clients';
+import type {  } from '../clients';
 import { DynamoClaimStore } from './claim-store';
 import { DynamoHistoryReader } from './history-reader';
 import { DynamoRecordStore } from './record-store';
 import { DynamoReplacementStore } from './replacement-store';
 import type { StoredRecord } from './items';
+import type { DynamoTableStoreOptions } from './table-store';
 import { DynamoTimelineStore } from './timeline-store';
 
-export interface DynamoEventStoreOptions {
-  client: DynamoDBDocumentClient;
-  tableName: string;
-  /** How long records live, in days. */
-  retentionDays: number;
-  now?: () => Date;
-  sleep?: Sleep;
-  random?: () => number;
+export interface DynamoEventStoreOptions extends DynamoTableStoreOptions {
   /** Claim attempts when DynamoDB cancels the transaction for a conflict, not a condition. */
   claimAttempts?: number;
   /** Attempts per BatchGet of pointers while DynamoDB returns UnprocessedKeys (off the hot path). */

@@ -7,7 +7,6 @@ import {
   PutCommand,
   TransactWriteCommand,
   UpdateCommand,
-  type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import {
   CLAIM_ATTRIBUTE_NAMES,
@@ -25,8 +24,9 @@ import { mergeAttempts, type AttemptRecord } from '../../core/attempts';
 import type { Outcome, ResponseRecord } from '../../core/model';
 import { withoutUndefined } from '../../core/objects';
 import type { ClaimKeys, ClaimPort, FinishOptions, UnclaimedWrite } from '../../core/ports';
-import { errorInfo, fullJitterDelay, sleep as realSleep, type Sleep } from '../clients';
+import { errorInfo, fullJitterDelay } from '../clients';
 import { TABLE_SCHEMA, itemKey } from '../table-schema';
+import { DynamoTableStore, type DynamoTableStoreOptions } from './table-store';
 import {
   POINTER_TTL_SECONDS,
   cancellationReasons,
@@ -38,14 +38,7 @@ import {
   type Item,
 } from './items';
 
-export interface DynamoRecordStoreOptions {
-  client: DynamoDBDocumentClient;
-  tableName: string;
-  /** How long records (and claims whose invocation never finished) live, in days. */
-  retentionDays: number;
-  now?: () => Date;
-  sleep?: Sleep;
-  random?: () => number;
+export interface DynamoRecordStoreOptions extends DynamoTableStoreOptions {
   /** Record writes `finish` makes at least, even past its `until` (default 3). */
   finishAttempts?: number;
 }
@@ -85,22 +78,11 @@ interface AttemptsItem {
   replacement: ResponseRecord['replacement'] | undefined;
 }
 /** The record half of ClaimPort (finish, noteDuplicate, recordUnclaimed) on DynamoDB. */
-export class DynamoRecordStore implements Pick<ClaimPort, 'finish' | 'noteDuplicate' | 'recordUnclaimed'> {
-  private readonly client: DynamoDBDocumentClient;
-  private readonly tableName: string;
-  private readonly retentionSeconds: number;
-  private readonly now: () => Date;
-  private readonly sleep: Sleep;
-  private readonly random: () => number;
+export class DynamoRecordStore extends DynamoTableStore implements Pick<ClaimPort, 'finish' | 'noteDuplicate' | 'recordUnclaimed'> {
   private readonly finishAttempts: number;
 
   constructor(opts: DynamoRecordStoreOptions) {
-    this.client = opts.client;
-    this.tableName = opts.tableName;
-    this.retentionSeconds = opts.retentionDays * 86_400;
-    this.now = opts.now ?? (() => new Date());
-    this.sleep = opts.sleep ?? realSleep;
-    this.random = opts.random ?? Math.random;
+    super(opts);
     this.finishAttempts = opts.finishAttempts ?? 3;
   }
 
