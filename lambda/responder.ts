@@ -344,8 +344,8 @@ async function finish(flight: InFlight, fields: Partial<ResponseRecord>, deps: R
 
 /**
  * The answer to a delivery too late to act on, given what recording it found. A redelivery of
- * an event whose own response failed (or whose holder died without a better record) stays
- * failed: the queue redelivers it up to maxReceiveCount and then dead-letters it, so the DLQ
+ * an event whose own response failed, or whose holder died without recording anything (the
+ * store closes that claim failed), stays failed: the queue redelivers it up to maxReceiveCount and then dead-letters it, so the DLQ
  * alarm fires; answering it skipped would delete the message and leave the failure only in
  * `history`. A redelivery of an event already answered otherwise is its duplicate, counted on
  * the original record like any other.
@@ -353,8 +353,11 @@ async function finish(flight: InFlight, fields: Partial<ResponseRecord>, deps: R
 async function tooLateAnswer(record: ResponseRecord, write: UnclaimedWrite, deps: ResponderDeps, log: Log): Promise<ResponseRecord> {
   if (write.result === 'written') return record;
   const stored = write.outcome;
-  if (stored === 'failed' || stored === 'abandoned') {
-    const reason = `the response to this event ${stored === 'failed' ? 'failed' : 'was abandoned'} earlier and this delivery is too late to retry it (${record.reason ?? 'past its deadline'}); left for the dead-letter queue`;
+  if (stored === 'failed') {
+    const reason =
+      write.result === 'closed-abandoned'
+        ? `the invocation that claimed this event died before recording what it did, and this delivery is too late to act (${record.reason ?? 'past its deadline'}); left for the dead-letter queue`
+        : `the response to this event failed earlier and this delivery is too late to retry it (${record.reason ?? 'past its deadline'}); left for the dead-letter queue`;
     log.error('failed response not retried: too late', { reason });
     return { ...record, outcome: 'failed', reason };
   }

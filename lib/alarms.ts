@@ -118,7 +118,7 @@ export function createAlarms(scope: Construct, props: SpotResponderAlarmsProps):
     failedResponsesAlarm: firstOccurrenceAlarm(scope, 'FailedResponsesAlarm', {
       alarmDescription:
         'A response to a Spot interruption warning or rebalance recommendation failed: the record (spot-responder history) ' +
-        'names the action and its error. The event is retried 21 s later; one still failing after 3 receives lands in the warning DLQ.',
+        'names the action and its error. The event is retried about 21 s after its invocation ends; one still failing after 3 receives lands in the warning DLQ.',
       metric: new cloudwatch.MathExpression({
         // One metric per signal: CloudWatch matches dimensions exactly, and Responses carries the signal.
         expression: INTERRUPTION_SIGNALS.map((_, i) => `failed${i}`).join(' + '),

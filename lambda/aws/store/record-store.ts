@@ -324,8 +324,12 @@ export class DynamoRecordStore extends DynamoTableStore implements Pick<ClaimPor
     const storedOutcome = (item: Record<string, unknown> | undefined): Outcome | undefined =>
       typeof item?.['outcome'] === 'string' ? (item['outcome'] as Outcome) : undefined;
     if (!out.Item || claimState(out.Item, nowIso) !== 'abandoned') return { result: 'exists', outcome: storedOutcome(out.Item) };
+    // A holder that died before recording or parking anything: what it did is unknown, so the
+    // claim closes failed (not as this delivery's "too late"), and the delivery answers failed.
+    const stored = await this.readAttempts(record.eventId);
+    const closing = stored.attempts.length === 0 && stored.unrecorded.length === 0 ? lostResponse(record) : record;
     try {
-      const merged = await this.writeMerged(record, {}, (merged, attempts) => {
+      const merged = await this.writeMerged(closing, {}, (merged, attempts) => {
         const fields = this.recordFields(merged, this.now(), finishedStatus(merged.outcome));
         return [
           this.recordUpdate(record.eventId, fields, {
@@ -351,6 +355,22 @@ export class DynamoRecordStore extends DynamoTableStore implements Pick<ClaimPor
 }
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
+
+/**
+ * The record that closes a claim whose holder died without recording anything, written by a
+ * delivery too late to act: failed, saying so, so `history` shows the lost response and the
+ * queue dead-letters the message.
+ */
+function lostResponse(tooLate: ResponseRecord): ResponseRecord {
+  const { skipKind: _late, ...rest } = tooLate;
+  return {
+    ...rest,
+    outcome: 'failed',
+    reason:
+      `abandoned: the invocation that claimed this event died before recording what it did (unknown); ` +
+      `this delivery is too late to act (${tooLate.reason ?? 'past its deadline'})`,
+  };
+}
 
 /**
  * A retry's claim replaced the EVENT item: the replacement a state change named meanwhile (kept

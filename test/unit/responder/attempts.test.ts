@@ -302,6 +302,32 @@ describe("issue 9.1 on the queue: a failed response's message comes back inside 
     });
   });
 
+  it('a redelivery too late to act, after its holder died without recording anything, closes the claim failed and answers failed (DLQ)', async () => {
+    // Prepare: an invocation claimed the event and died (a timeout, out of memory) before
+    // recording or parking anything; its batch comes back after the queue's 180 s.
+    const { aws, table, event } = world();
+    const store = storeOf(aws);
+    const [claimed] = await store.claimAll(
+      [{ eventId: String(event.id), signal: 'spot-interruption-warning', instanceId: FLEET.instanceId, eventTime: String(event.time), actsOnInstance: true }],
+      new Date(aws.clock.now() + LEASE_MS),
+    );
+    aws.clock.advance(180_000);
+    aws.elbv2.resetHistory();
+
+    // Act
+    const late = (await aws.handler({ store })(fromWarningQueue(event, 2))) as SQSBatchResponse;
+
+    // Assess: reported failed (so it is dead-lettered), the record says what happened, nothing sent.
+    expect(claimed).toMatchObject({ ok: true, value: { claimed: true } });
+    expect(late.batchItemFailures).toEqual([{ itemIdentifier: 'warning-message' }]);
+    expect(eventItem(table, event)).toMatchObject({
+      status: 'FAILED',
+      outcome: 'failed',
+      reason: expect.stringMatching(/^abandoned: the invocation that claimed this event died before recording/),
+    });
+    expect(aws.elbv2).not.toHaveReceivedCommand(DeregisterTargetsCommand);
+  });
+
   it('a visibility change that fails leaves the batch response as it is', async () => {
     // Prepare
     const { aws, event } = world();
