@@ -345,8 +345,8 @@ async function finish(flight: InFlight, fields: Partial<ResponseRecord>, deps: R
 /**
  * The answer to a delivery too late to act on, given what recording it found. A redelivery of
  * an event whose own response failed, or whose holder died without recording anything (the
- * store closes that claim failed), stays failed: the queue redelivers it up to maxReceiveCount and then dead-letters it, so the DLQ
- * alarm fires; answering it skipped would delete the message and leave the failure only in
+ * store closes that claim failed), stays failed: the queue redelivers it up to maxReceiveCount
+ * and then dead-letters it, so the DLQ alarm fires; answering it skipped would delete the message and leave the failure only in
  * `history`. A redelivery of an event already answered otherwise is its duplicate, counted on
  * the original record like any other.
  */
@@ -356,7 +356,7 @@ async function tooLateAnswer(record: ResponseRecord, write: UnclaimedWrite, deps
   if (stored === 'failed') {
     const reason =
       write.result === 'closed-abandoned'
-        ? `the invocation that claimed this event died before recording what it did, and this delivery is too late to act (${record.reason ?? 'past its deadline'}); left for the dead-letter queue`
+        ? `the invocation that claimed this event died before completing its record, and this delivery is too late to act (${record.reason ?? 'past its deadline'}); left for the dead-letter queue`
         : `the response to this event failed earlier and this delivery is too late to retry it (${record.reason ?? 'past its deadline'}); left for the dead-letter queue`;
     log.error('failed response not retried: too late', { reason });
     return { ...record, outcome: 'failed', reason };

@@ -317,13 +317,9 @@ export class DynamoRecordStore extends DynamoTableStore implements Pick<ClaimPor
    * abandoned. Any other existing record is left alone.
    */
   private async closeAbandoned(record: ResponseRecord): Promise<UnclaimedWrite> {
-    const out = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: claimKey.event(record.eventId) }, ConsistentRead: true }),
-    );
+    const item = await this.readEvent(record.eventId);
     const nowIso = this.now().toISOString();
-    const storedOutcome = (item: Record<string, unknown> | undefined): Outcome | undefined =>
-      typeof item?.['outcome'] === 'string' ? (item['outcome'] as Outcome) : undefined;
-    if (!out.Item || claimState(out.Item, nowIso) !== 'abandoned') return { result: 'exists', outcome: storedOutcome(out.Item) };
+    if (!item || claimState(item, nowIso) !== 'abandoned') return { result: 'exists', outcome: outcomeOf(item) };
     // A holder that died before recording or parking anything: what it did is unknown, so the
     // claim closes failed (not as this delivery's "too late"), and the delivery answers failed.
     const stored = await this.readAttempts(record.eventId);
@@ -344,14 +340,24 @@ export class DynamoRecordStore extends DynamoTableStore implements Pick<ClaimPor
     } catch (err) {
       // Someone else closed it meanwhile: their record stands.
       if (err instanceof RecordWriteFailedError && cancellationReasons(err.cause)?.[0]?.Code === 'ConditionalCheckFailed') {
-        const after = await this.client.send(
-          new GetCommand({ TableName: this.tableName, Key: { pk: claimKey.event(record.eventId) }, ConsistentRead: true }),
-        );
-        return { result: 'exists', outcome: storedOutcome(after.Item) };
+        return { result: 'exists', outcome: outcomeOf(await this.readEvent(record.eventId)) };
       }
       throw err;
     }
   }
+
+  /** The EVENT#<eventId> item as it stands (consistent read), or undefined. */
+  private async readEvent(eventId: string): Promise<Record<string, unknown> | undefined> {
+    const out = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: claimKey.event(eventId) }, ConsistentRead: true }),
+    );
+    return out.Item;
+  }
+}
+
+/** The outcome an EVENT item records; undefined for a claim still open (it has none yet). */
+function outcomeOf(item: Record<string, unknown> | undefined): Outcome | undefined {
+  return typeof item?.['outcome'] === 'string' ? (item['outcome'] as Outcome) : undefined;
 }
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
